@@ -1,0 +1,236 @@
+"""Find, load and cross-check cards and suites from the built-in `cards/` and user directories.
+
+A broken file never vanishes: every problem is kept (with file:line) and surfaced by
+`bench validate`, `bench list` and any command that needs the broken card.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from benchmarks.cards import vocab
+from benchmarks.cards.problems import Problem, display_path, from_validation_error
+from benchmarks.cards.schema import Card, Suite
+from benchmarks.cards.yamlio import YamlDoc, YamlSyntaxError, read_yaml
+from benchmarks.errors import CardError, UserError
+
+SUITE_FILE = "suite.yaml"
+ENV_CARDS = "POLYGLUE_CARDS"
+
+
+@dataclass(frozen=True)
+class CardEntry:
+    card: Card
+    path: Path
+    doc: YamlDoc
+
+    def line(self, *loc) -> int:
+        return self.doc.line_of(loc)
+
+
+@dataclass(frozen=True)
+class SuiteEntry:
+    suite: Suite
+    path: Path
+    doc: YamlDoc
+
+    def line(self, *loc) -> int:
+        return self.doc.line_of(loc)
+
+
+def builtin_cards_dir() -> Path:
+    """The `cards/` tree shipped with polyglue (a package, so it works installed or cloned)."""
+    return Path(str(resources.files("cards")))
+
+
+def card_dirs(extra: list[Path] | tuple = (), *, builtin: bool = True) -> list[Path]:
+    """Directories searched for cards: built-in, then `--cards`, then `POLYGLUE_CARDS`."""
+    dirs = [builtin_cards_dir()] if builtin else []
+    dirs += [Path(d) for d in extra]
+    dirs += [Path(d) for d in os.environ.get(ENV_CARDS, "").split(os.pathsep) if d]
+    out: list[Path] = []
+    for d in dirs:
+        if d.resolve() not in [o.resolve() for o in out]:
+            out.append(d)
+    return out
+
+
+def load_file(path: Path) -> tuple[Card | Suite | None, YamlDoc | None, list[Problem]]:
+    """Load one card or suite file; return the model (or None) and every problem found."""
+    path = Path(path)
+    model_cls = Suite if path.name == SUITE_FILE else Card
+    try:
+        doc = read_yaml(path)
+    except YamlSyntaxError as exc:
+        return None, None, [Problem(display_path(path), exc.line, "", exc.message)]
+    except OSError as exc:
+        return None, None, [Problem(display_path(path), 1, "", f"cannot read file: {exc.strerror}")]
+    if not isinstance(doc.data, dict):
+        kind = "empty file" if doc.data is None else f"a YAML {type(doc.data).__name__}"
+        return None, doc, [Problem(display_path(path), 1, "", f"expected a mapping of fields, got {kind}")]
+    try:
+        model = model_cls.model_validate(doc.data)
+    except ValidationError as exc:
+        return None, doc, from_validation_error(exc, doc, model_cls)
+    return model, doc, _warnings(model, doc)
+
+
+def _warnings(model, doc: YamlDoc) -> list[Problem]:
+    out = []
+    if isinstance(model, Card) and model.source.hub is not None and not model.source.hub.pinned:
+        got = model.source.hub.revision or "none"
+        out.append(
+            Problem(
+                display_path(doc.path),
+                doc.line_of(("source", "hub", "revision")),
+                "source.hub.revision",
+                f"unpinned (got {got}); pin a 40-hex commit SHA, or let `bench fetch` record the resolved one",
+                "warning",
+            )
+        )
+    return out
+
+
+def _yaml_files(root: Path) -> list[Path]:
+    if root.is_file():
+        return [root]
+    return sorted(p for p in root.rglob("*.yaml") if not any(part.startswith(".") for part in p.parts))
+
+
+@dataclass
+class Registry:
+    """Every card and suite found, plus every problem met on the way."""
+
+    cards: dict[str, CardEntry] = field(default_factory=dict)
+    suites: dict[str, SuiteEntry] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    @classmethod
+    def discover(cls, extra: list[Path] | tuple = (), *, builtin: bool = True) -> "Registry":
+        reg = cls()
+        for root in card_dirs(extra, builtin=builtin):
+            if not root.exists():
+                reg.problems.append(Problem(display_path(root), 1, "", "card directory does not exist"))
+                continue
+            for path in _yaml_files(root):
+                reg.add_file(path)
+        reg.problems += reg.cross_check()
+        return reg
+
+    def add_file(self, path: Path) -> None:
+        model, doc, problems = load_file(path)
+        self.problems += problems
+        if model is None:
+            return
+        table = self.suites if isinstance(model, Suite) else self.cards
+        entry_cls = SuiteEntry if isinstance(model, Suite) else CardEntry
+        kind = "suite" if isinstance(model, Suite) else "card"
+        other = table.get(model.name)
+        if other is not None:
+            if other.path.resolve() == Path(path).resolve():
+                return
+            self.problems.append(
+                Problem(
+                    display_path(path),
+                    doc.line_of(("name",)),
+                    "name",
+                    f"{kind} '{model.name}' is also defined in {display_path(other.path)}:{other.line('name')}",
+                )
+            )
+            return
+        table[model.name] = entry_cls(model, Path(path), doc)
+
+    # ------------------------------------------------------------------ cross-file checks
+
+    def cross_check(self) -> list[Problem]:
+        """Checks that need more than one file: suite members, aggregates, references, transfer."""
+        from langkits.registry import kit_names  # pure data; no torch
+
+        kits = kit_names()
+        out: list[Problem] = []
+        for entry in self.cards.values():
+            card, f = entry.card, display_path(entry.path)
+            if card.langkit not in kits:
+                out.append(Problem(f, entry.line("langkit"), "langkit", f"unknown language kit '{card.langkit}' (known: {', '.join(sorted(kits))})"))
+            if card.train_from is not None:
+                src = self.cards.get(card.train_from)
+                if src is None:
+                    out.append(Problem(f, entry.line("train_from"), "train_from", f"unknown card '{card.train_from}'{_close(card.train_from, self.cards)}"))
+                elif src.card.task != card.task:
+                    out.append(Problem(f, entry.line("train_from"), "train_from", f"card '{card.train_from}' is a {src.card.task} task, not {card.task}"))
+        for entry in self.suites.values():
+            out += self._check_suite(entry)
+        return out
+
+    def _check_suite(self, entry: SuiteEntry) -> list[Problem]:
+        suite, f, out = entry.suite, display_path(entry.path), []
+        for i, name in enumerate(suite.cards):
+            if name not in self.cards:
+                out.append(Problem(f, entry.line("cards", i), f"cards[{i}]", f"unknown card '{name}'{_close(name, self.cards)}"))
+        if suite.aggregate and suite.aggregate.components:
+            for i, comp in enumerate(suite.aggregate.components):
+                loc = ("aggregate", "components", i)
+                if comp.card not in suite.cards:
+                    out.append(Problem(f, entry.line(*loc, "card"), f"aggregate.components[{i}].card", f"'{comp.card}' is not a card of this suite"))
+                    continue
+                card_entry = self.cards.get(comp.card)
+                if card_entry is None:
+                    continue
+                card = card_entry.card
+                for m in comp.metrics or []:
+                    if m not in card.metrics:
+                        out.append(Problem(f, entry.line(*loc, "metrics"), f"aggregate.components[{i}].metrics", f"card '{card.name}' does not compute '{m}' (it has {', '.join(card.metrics)})"))
+                for s in comp.splits or []:
+                    if s not in card.splits.scored_roles():
+                        out.append(Problem(f, entry.line(*loc, "splits"), f"aggregate.components[{i}].splits", f"card '{card.name}' has no scored split '{s}' (scored: {', '.join(card.splits.scored_roles())})"))
+        for i, ref in enumerate(suite.references):
+            for key in ref.scores:
+                card_name, _, metric = key.partition(".")
+                loc = ("references", i, "scores", key)
+                if card_name not in suite.cards:
+                    out.append(Problem(f, entry.line(*loc), f"references[{i}].scores", f"'{card_name}' is not a card of this suite"))
+                elif metric and metric not in vocab.METRICS:
+                    out.append(Problem(f, entry.line(*loc), f"references[{i}].scores", f"unknown metric '{metric}'"))
+        return out
+
+    # ------------------------------------------------------------------ lookups
+
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    def card(self, name: str) -> CardEntry:
+        if name in self.cards:
+            return self.cards[name]
+        self._raise_if_broken(name)
+        raise UserError(f"unknown card '{name}'{_close(name, self.cards)}; `bench list cards` shows them all")
+
+    def suite(self, name: str) -> SuiteEntry:
+        if name in self.suites:
+            return self.suites[name]
+        self._raise_if_broken(name)
+        raise UserError(f"unknown suite '{name}'{_close(name, self.suites)}; `bench list suites` shows them all")
+
+    def suite_cards(self, name: str) -> list[CardEntry]:
+        entry = self.suite(name)
+        broken = [p for p in self.errors() if p.file == display_path(entry.path)]
+        if broken:
+            raise CardError(broken)
+        return [self.card(c) for c in entry.suite.cards]
+
+    def _raise_if_broken(self, name: str) -> None:
+        """A name that failed to load is reported with its file:line problems, not as unknown."""
+        stems = {Path(p.file).stem: p for p in self.errors()}
+        hits = [p for p in self.errors() if Path(p.file).stem == name or Path(p.file).parent.name == name]
+        if hits or name in stems:
+            raise CardError(hits or [stems[name]])
+
+
+def _close(name: str, table) -> str:
+    close = difflib.get_close_matches(name, list(table), n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""

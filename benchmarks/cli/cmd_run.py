@@ -1,0 +1,74 @@
+"""`bench run`: plan the units of a suite, then execute what is not finished yet."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from benchmarks.cli.options import DEFAULT_RUNS_DIR, CardsOpt, RunsDirOpt, registry
+
+
+def run_cmd(
+    suite: Annotated[str, typer.Option("--suite", help="Suite to run (see `bench list suites`).")],
+    model: Annotated[list[str], typer.Option("--model", help="Encoder: bow, hf:<id or path>, fbank, s3prl:<name>; repeatable; `label=spec` names the row.")],
+    tasks: Annotated[Optional[str], typer.Option("--tasks", help="Comma-separated card names (default: all cards of the suite).")] = None,
+    protocol: Annotated[Optional[str], typer.Option("--protocol", help="Text protocol: finetune (official recipe) or probe (frozen features).")] = None,
+    seeds: Annotated[int, typer.Option("--seeds", help="Seeds per (card, encoder); reports show mean ± spread.")] = 1,
+    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Local data root: suite S reads DIR/S/.")] = None,
+    cards: CardsOpt = None,
+    runs_dir: RunsDirOpt = DEFAULT_RUNS_DIR,
+    max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Cap on training steps per unit (quick checks).")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", help="Use a fixed random sample of at most N examples per split.")] = None,
+    languages: Annotated[Optional[str], typer.Option("--languages", help="Speech: comma-separated ISO 639-1 codes to restrict to.")] = None,
+    backend: Annotated[str, typer.Option("--backend", help="local or ray.")] = "local",
+    address: Annotated[Optional[str], typer.Option("--address", help="Ray cluster address (with --backend ray), e.g. auto.")] = None,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
+    force: Annotated[bool, typer.Option("--force", help="Recompute units that already finished.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Evaluate encoders on a suite. Finished units are reused; an interrupted run resumes."""
+    from benchmarks.errors import UserError
+    from benchmarks.runs.driver import run_tasks
+    from benchmarks.runs.plan import RunRequest, plan_run
+
+    if limit is not None and limit < 1:
+        raise UserError(f"--limit must be positive (got {limit})")
+    if max_steps is not None and max_steps < 1:
+        raise UserError(f"--max-steps must be positive (got {max_steps})")
+    if device != "auto" and not (device == "cpu" or device.startswith("cuda")):
+        raise UserError(f"--device {device}: use auto, cpu, cuda or cuda:N")
+    request = RunRequest(
+        suite=suite,
+        models=list(model),
+        tasks=[t.strip() for t in tasks.split(",") if t.strip()] if tasks else None,
+        protocol=protocol,
+        seeds=seeds,
+        data_dir=data_dir,
+        device=device,
+        overrides={
+            "max_steps": max_steps,
+            "limit": limit,
+            "languages": sorted(l.strip() for l in languages.split(",") if l.strip()) if languages else None,
+        },
+    )
+    plan = plan_run(registry(cards), request)
+    for note in plan.skipped:
+        print(f"skipped: {note}", file=sys.stderr)
+    options = {"address": address} if backend == "ray" and address else {}
+    summary = run_tasks(plan.tasks, runs_dir, backend=backend, backend_options=options, force=force, argv=sys.argv, show_progress=not quiet, suite=plan.suite)
+    print(
+        f"{summary.total} unit(s): {summary.done} run, {summary.reused} reused, {len(summary.failed)} failed. "
+        f"Results: {runs_dir}/ (`bench report --suite {suite} --runs-dir {runs_dir}`)",
+        file=sys.stderr,
+    )
+    for task, message, _ in summary.failed:
+        print(f"failed: {task.describe()}: {message}", file=sys.stderr)
+    if summary.exit_code:
+        raise typer.Exit(summary.exit_code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run_cmd)

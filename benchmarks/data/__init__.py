@@ -1,0 +1,1 @@
+"""Data materialisation: card split roles -> Arrow tables, label resolution, mirrors."""

@@ -1,0 +1,185 @@
+"""Turn a card's split roles into Arrow tables: from `--data-dir`, local files, or the Hub.
+
+Resolution order for a role: `DIR/<suite>/<card>/<split>.{parquet,jsonl,csv,tsv,conllu,conll}`
+under `--data-dir` (what `bench fetch` writes), then the card's own source. A Hub source
+is read through `datasets` at the pinned revision; when the Hub cannot be reached we fail
+at once with a message naming `bench fetch` and `--data-dir` instead of retrying.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import pyarrow as pa
+
+from benchmarks.cards.schema import Card
+from benchmarks.data.readers import DATA_DIR_EXTENSIONS, class_label_names, read_table
+from benchmarks.errors import DataError, UserError
+
+TOKEN_FORMATS = ("conllu", "conll")
+
+
+@dataclass
+class SplitData:
+    """The rows of one split role, where they came from, and the label names the source declares."""
+
+    role: str
+    name: str
+    table: pa.Table
+    origin: str
+    source_label_names: list[str] | None = None
+    hidden_labels: bool = False
+
+    def __len__(self) -> int:
+        return self.table.num_rows
+
+    def column(self, name: str) -> list:
+        if name not in self.table.column_names:
+            raise DataError(
+                f"{self.origin}: column '{name}' is missing (columns: {', '.join(self.table.column_names)})"
+            )
+        return self.table.column(name).to_pylist()
+
+
+def _truthy(var: str) -> bool:
+    return os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def hub_offline_reason() -> str | None:
+    """Why the Hub cannot be used right now, or None. Checked once, in well under a second."""
+    for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+        if _truthy(var):
+            return f"{var}=1 is set"
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    parsed = urlparse(endpoint)
+    host, port = parsed.hostname or "huggingface.co", parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=3):
+            return None
+    except OSError as exc:
+        return f"{host}:{port} is unreachable ({exc.__class__.__name__})"
+
+
+class DataResolver:
+    """Materialises the splits of one card; `limit` keeps a fixed random sample of each split."""
+
+    def __init__(
+        self,
+        card: Card,
+        card_path: Path | None,
+        *,
+        suite: str | None = None,
+        data_dir: Path | None = None,
+        limit: int | None = None,
+    ):
+        self.card = card
+        self.card_path = Path(card_path) if card_path else None
+        self.suite = suite
+        self.data_dir = Path(data_dir) if data_dir else None
+        self.limit = limit
+
+    # ------------------------------------------------------------------ public
+
+    def split(self, role: str) -> SplitData:
+        roles = self.card.splits.roles()
+        if role not in roles:
+            raise UserError(f"card '{self.card.name}' has no '{role}' split (it has {', '.join(roles)})")
+        spec = roles[role]
+        table, origin, names = self._load(role, spec.name)
+        if self.limit is not None and table.num_rows > self.limit:
+            rng = np.random.default_rng(0)
+            table = table.take(np.sort(rng.choice(table.num_rows, self.limit, replace=False)))
+        return SplitData(role, spec.name, table, origin, names, spec.labels == "hidden")
+
+    def card_data_dir(self) -> Path | None:
+        if self.data_dir is None or self.suite is None:
+            return None
+        return self.data_dir / self.suite / self.card.name
+
+    # ------------------------------------------------------------------ sources
+
+    def _load(self, role: str, split_name: str) -> tuple[pa.Table, str, list[str] | None]:
+        mirrored = self._from_data_dir(role, split_name)
+        if mirrored is not None:
+            return mirrored
+        source = self.card.source
+        if source.local is not None:
+            return self._from_local(split_name)
+        if source.hub is not None:
+            return self._from_hub(split_name)
+        raise UserError(
+            f"card '{self.card.name}' reads the '{source.layout.name}' layout, which the "
+            f"{self.card.modality} runner loads itself; give --data-dir"
+        )
+
+    def _label_column(self) -> str | None:
+        return self.card.role_column("label") or self.card.role_column("tags")
+
+    def _with_names(self, table: pa.Table, origin: str):
+        col = self._label_column()
+        return table, origin, (class_label_names(table, col) if col else None)
+
+    def _token_columns(self) -> list[str]:
+        return [self.card.role_column("tokens") or "tokens", self.card.role_column("tags") or "tags"]
+
+    def _from_data_dir(self, role: str, split_name: str):
+        root = self.card_data_dir()
+        if root is None or not root.is_dir():
+            return None
+        from benchmarks.data.mirror import verify_mirror
+
+        verify_mirror(root)
+        for stem in dict.fromkeys((split_name, role)):
+            for ext in DATA_DIR_EXTENSIONS + TOKEN_FORMATS:
+                path = root / f"{stem}.{ext}"
+                if path.exists():
+                    cols = self._token_columns() if ext == "conll" else None
+                    return self._with_names(read_table(path, ext, cols), str(path))
+        return None
+
+    def _from_local(self, split_name: str):
+        local = self.card.source.local
+        base = self.card_path.parent if self.card_path else Path.cwd()
+        pattern = str(base / local.files[split_name])
+        paths = sorted(glob.glob(pattern)) if any(ch in pattern for ch in "*?[") else [pattern]
+        if not paths or not Path(paths[0]).exists():
+            raise DataError(f"card '{self.card.name}': no file matches {pattern} (split '{split_name}')")
+        columns = local.columns
+        if local.format == "conll" and columns is None:
+            columns = self._token_columns()
+        tables = [read_table(Path(p), local.format, columns) for p in paths]
+        table = pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
+        return self._with_names(table, paths[0] if len(paths) == 1 else pattern)
+
+    def _from_hub(self, split_name: str):
+        hub = self.card.source.hub
+        where = f"{hub.path}{'/' + hub.config if hub.config else ''}@{hub.revision or 'unpinned'}"
+        reason = hub_offline_reason()
+        if reason is not None:
+            hint = f"--data-dir DIR with DIR/{self.suite or '<suite>'}/{self.card.name}/{split_name}.parquet"
+            raise UserError(
+                f"card '{self.card.name}' needs {where} from the Hugging Face Hub, but {reason}. "
+                f"Mirror it once with `bench fetch --suite {self.suite or '<suite>'} --to DIR` on a connected machine, "
+                f"then pass {hint}"
+            )
+        import datasets
+
+        kwargs = {"revision": hub.revision} if hub.revision else {}
+        if hub.data_files:
+            kwargs["data_files"] = hub.data_files
+        try:
+            ds = datasets.load_dataset(hub.path, hub.config, split=split_name, **kwargs)
+        except Exception as exc:  # datasets raises many types; the message is what users need
+            raise DataError(f"card '{self.card.name}': loading {where} split '{split_name}' failed: {exc}") from None
+        col = self._label_column()
+        names = None
+        if col and col in ds.features:
+            feature = ds.features[col]
+            names = getattr(feature, "names", None) or getattr(getattr(feature, "feature", None), "names", None)
+        return ds.data.table.combine_chunks(), f"{where}:{split_name}", names

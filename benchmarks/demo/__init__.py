@@ -1,0 +1,1 @@
+"""`bench demo`: a synthetic suite generated offline, evaluated end to end with built-in baselines."""

@@ -1,0 +1,207 @@
+"""Metrics by the names cards use, computed with the reference libraries.
+
+scikit-learn and scipy for classification and correlation, seqeval for entity F1, jiwer
+for WER/CER; SQuAD v1.1 rules for QA with the language kit's answer normalisation.
+All values are fractions in [0, 1] (or correlations in [-1, 1]); reports scale them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Callable
+
+import numpy as np
+
+from benchmarks.cards import vocab
+
+_REGISTRY: dict[str, Callable] = {}
+
+
+def metric(name: str):
+    def register(fn):
+        if name not in vocab.METRICS:
+            raise ValueError(f"metric '{name}' is not in benchmarks.cards.vocab.METRICS")
+        _REGISTRY[name] = fn
+        return fn
+
+    return register
+
+
+def implemented() -> set[str]:
+    return set(_REGISTRY)
+
+
+def compute(names: list[str], gold, pred, **context) -> dict[str, float]:
+    """Compute each named metric; `context` carries what some metrics need (kit, scores)."""
+    return {name: float(_REGISTRY[name](gold, pred, **context)) for name in names}
+
+
+def higher_is_better(name: str) -> bool:
+    return vocab.METRICS[name][0]
+
+
+# --------------------------------------------------------------------------- classification
+
+
+@metric("accuracy")
+def accuracy(gold, pred, **_):
+    from sklearn.metrics import accuracy_score
+
+    return accuracy_score(gold, pred)
+
+
+@metric("f1")
+def f1(gold, pred, **_):
+    """F1 of class 1, the positive class in GLUE/CLUE binary tasks (MRPC 'equivalent', QQP 'duplicate')."""
+    from sklearn.metrics import f1_score
+
+    return f1_score(gold, pred, pos_label=1, average="binary", zero_division=0)
+
+
+@metric("macro_f1")
+def macro_f1(gold, pred, **_):
+    from sklearn.metrics import f1_score
+
+    if len(gold) and isinstance(gold[0], (list, tuple)):
+        gold, pred = [t for s in gold for t in s], [t for s in pred for t in s]
+    return f1_score(gold, pred, average="macro", zero_division=0)
+
+
+@metric("mcc")
+def mcc(gold, pred, **_):
+    from sklearn.metrics import matthews_corrcoef
+
+    return matthews_corrcoef(gold, pred)
+
+
+# --------------------------------------------------------------------------- regression
+
+
+def _safe_corr(fn, gold, pred) -> float:
+    gold, pred = np.asarray(gold, dtype=float), np.asarray(pred, dtype=float)
+    if len(gold) < 2 or np.std(gold) == 0 or np.std(pred) == 0:
+        return 0.0  # a constant prediction carries no rank information
+    return float(fn(gold, pred)[0])
+
+
+@metric("pearson")
+def pearson(gold, pred, **_):
+    from scipy.stats import pearsonr
+
+    return _safe_corr(pearsonr, gold, pred)
+
+
+@metric("spearman")
+def spearman(gold, pred, **_):
+    from scipy.stats import spearmanr
+
+    return _safe_corr(spearmanr, gold, pred)
+
+
+@metric("pearson_spearman_mean")
+def pearson_spearman_mean(gold, pred, **_):
+    return (pearson(gold, pred) + spearman(gold, pred)) / 2
+
+
+# --------------------------------------------------------------------------- token classification
+
+
+@metric("seqeval_f1")
+def seqeval_f1(gold, pred, **_):
+    """Entity-level micro F1 over IOB2 chunks; `gold`/`pred` are lists of tag-name lists."""
+    from seqeval.metrics import f1_score
+
+    return f1_score(gold, pred, zero_division=0)
+
+
+@metric("token_accuracy")
+def token_accuracy(gold, pred, **_):
+    total = sum(len(s) for s in gold)
+    right = sum(g == p for gs, ps in zip(gold, pred) for g, p in zip(gs, ps))
+    return right / total if total else 0.0
+
+
+# --------------------------------------------------------------------------- extractive QA
+
+
+def _kit(context):
+    kit = context.get("kit")
+    if kit is None:
+        from langkits.kits import LangKit
+
+        kit = LangKit()
+    return kit
+
+
+def _qa_f1(prediction: str, truth: str, kit) -> float:
+    p, t = kit.answer_tokens(prediction), kit.answer_tokens(truth)
+    common = Counter(p) & Counter(t)
+    same = sum(common.values())
+    if same == 0:
+        return 0.0
+    precision, recall = same / len(p), same / len(t)
+    return 2 * precision * recall / (precision + recall)
+
+
+@metric("squad_em")
+def squad_em(gold, pred, **context):
+    """SQuAD v1.1 exact match: max over the gold answers of each question; `gold` is a list of answer lists."""
+    kit = _kit(context)
+    scores = [max((kit.answer_normalize(p) == kit.answer_normalize(g)) for g in golds) for golds, p in zip(gold, pred)]
+    return float(np.mean(scores)) if scores else 0.0
+
+
+@metric("squad_f1")
+def squad_f1(gold, pred, **context):
+    kit = _kit(context)
+    scores = [max(_qa_f1(p, g, kit) for g in golds) for golds, p in zip(gold, pred)]
+    return float(np.mean(scores)) if scores else 0.0
+
+
+# --------------------------------------------------------------------------- speech
+
+
+@metric("wer")
+def wer(gold, pred, **_):
+    import jiwer
+
+    return jiwer.wer(list(gold), list(pred))
+
+
+@metric("cer")
+def cer(gold, pred, **_):
+    import jiwer
+
+    return jiwer.cer(list(gold), list(pred))
+
+
+def _roc(gold, scores):
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, thresholds = roc_curve(np.asarray(gold, dtype=int), np.asarray(scores, dtype=float), pos_label=1)
+    return fpr, 1 - tpr, thresholds
+
+
+@metric("eer")
+def eer(gold, scores, **_):
+    """Equal error rate of trials: `gold` 1 = same speaker, `scores` higher = more alike.
+
+    The crossing of false-accept and false-reject curves, interpolated linearly between the
+    two ROC points that bracket it (what s3prl's brentq over interp1d computes).
+    """
+    fpr, fnr, _ = _roc(gold, scores)
+    diff = fnr - fpr
+    i = int(np.nonzero(diff <= 0)[0][0])
+    if i == 0 or diff[i] == 0:
+        return float((fpr[i] + fnr[i]) / 2)
+    # linear interpolation of the crossing between points i-1 and i
+    w = diff[i - 1] / (diff[i - 1] - diff[i])
+    return float(fpr[i - 1] + w * (fpr[i] - fpr[i - 1]))
+
+
+@metric("min_dcf")
+def min_dcf(gold, scores, p_target: float = 0.01, c_miss: float = 1.0, c_fa: float = 1.0, **_):
+    """Minimum normalised detection cost over thresholds (NIST SRE definition)."""
+    fpr, fnr, _ = _roc(gold, scores)
+    dcf = c_miss * fnr * p_target + c_fa * fpr * (1 - p_target)
+    return float(np.min(dcf) / min(c_miss * p_target, c_fa * (1 - p_target)))

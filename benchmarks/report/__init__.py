@@ -1,0 +1,1 @@
+"""Leaderboards and aggregates from the results store."""

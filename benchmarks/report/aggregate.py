@@ -1,0 +1,83 @@
+"""Suite aggregates as the suite card defines them (GLUE score, CLUE score, SUPERB-style, mean).
+
+Nothing about any particular benchmark lives here: the suite's `aggregate` block lists
+components (card, metrics, splits, optional rescaling) and a scale; a component is the
+mean of its metrics over its splits, in display units; the aggregate is the mean of the
+components times the scale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from benchmarks.cards import vocab
+from benchmarks.cards.schema import Aggregate, AggregateComponent, Card, Suite
+
+
+def display(metric: str, value: float) -> float:
+    """Fractions become percentages, as the published tables print them (MTWV stays raw)."""
+    return value if metric in vocab.RAW_METRICS else 100.0 * value
+
+
+@dataclass(frozen=True)
+class ResolvedComponent:
+    card: str
+    metrics: tuple[str, ...]
+    splits: tuple[str, ...]
+    rescale: tuple[float, float] | None
+
+    def value(self, unit_metrics: dict[str, dict[str, float]]) -> float | None:
+        """This component for one unit's metrics (split -> metric -> fraction); None if any part is missing."""
+        values = []
+        for split in self.splits:
+            for metric in self.metrics:
+                v = unit_metrics.get(split, {}).get(metric)
+                if v is None:
+                    return None
+                values.append(display(metric, v))
+        mean = sum(values) / len(values)
+        if self.rescale is not None:
+            low, high = self.rescale
+            mean = (mean - low) / (high - low)
+        return mean
+
+
+def resolve_components(suite: Suite, cards: dict[str, Card]) -> list[ResolvedComponent]:
+    agg: Aggregate = suite.aggregate or Aggregate(name="mean", definition="polyglue")
+    comps: list[AggregateComponent] = agg.components or [AggregateComponent(card=c) for c in suite.cards]
+    out = []
+    for comp in comps:
+        card = cards.get(comp.card)
+        if card is None:
+            continue
+        out.append(
+            ResolvedComponent(
+                card=comp.card,
+                metrics=tuple(comp.metrics or [card.main_metric]),
+                splits=tuple(comp.splits or [card.report_split]),
+                rescale=(comp.rescale.low, comp.rescale.high) if comp.rescale else None,
+            )
+        )
+    return out
+
+
+def aggregate_value(suite: Suite, components: list[ResolvedComponent], per_card: dict[str, dict]) -> float | None:
+    """The aggregate from one set of unit metrics per card (card -> split -> metric -> fraction)."""
+    values = []
+    for comp in components:
+        if comp.card not in per_card:
+            return None
+        v = comp.value(per_card[comp.card])
+        if v is None:
+            return None
+        values.append(v)
+    if not values:
+        return None
+    scale = suite.aggregate.scale if suite.aggregate else 1.0
+    return scale * sum(values) / len(values)
+
+
+def aggregate_label(suite: Suite) -> str:
+    if suite.aggregate is None:
+        return "mean (polyglue)"
+    return suite.aggregate.name + (" (polyglue)" if suite.aggregate.definition == "polyglue" else "")

@@ -1,0 +1,1 @@
+"""Text encoders: the weight-free `bow` baseline and Hugging Face models (`hf:`)."""

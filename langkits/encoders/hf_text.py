@@ -1,0 +1,109 @@
+"""Frozen Hugging Face text encoders: mean-pooled hidden states, cached on disk.
+
+Batches are built from length-sorted inputs with dynamic padding (little compute spent on
+pad tokens), run under `torch.inference_mode`, with bf16 autocast on CUDA. Features are
+cached per sentence in the feature cache, keyed by the weights hash, layer, pooling,
+maximum length and language kit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from benchmarks.encoders import EncoderSpec
+from benchmarks.errors import UserError
+from benchmarks.features import FeatureCache, content_key
+
+
+def load_tokenizer_and_model(spec: EncoderSpec, model_cls_name: str = "AutoModel", **model_kwargs):
+    """Tokenizer and model from a local folder or the Hub (offline-safe: no retry loops)."""
+    from benchmarks.torch_compat import prepare
+
+    prepare()
+    import transformers
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    target = str(spec.local_path or spec.target)
+    kwargs = {"revision": spec.revision} if spec.revision else {}
+    if spec.local_path is None:
+        from benchmarks.data.materialize import hub_offline_reason
+
+        reason = hub_offline_reason()
+        if reason is not None:
+            raise UserError(f"model '{spec.target}' is not a local folder and the Hub is unusable ({reason}); pass hf:<local folder>")
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(target, **kwargs)
+        model = getattr(transformers, model_cls_name).from_pretrained(target, **kwargs, **model_kwargs)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot load model '{spec.spec}': {str(exc).splitlines()[0]}") from None
+    return tokenizer, model
+
+
+def length_sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
+    """Indices grouped into batches of similar length (longest first), so padding stays small."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+class HFTextEncoder:
+    """Mean-pooled last-layer features of a frozen model; `encode(texts)` -> (n, hidden) float32."""
+
+    def __init__(self, spec: EncoderSpec, *, max_length: int, kit_name: str, device: str, cache: FeatureCache, batch_size: int = 32):
+        self.spec = spec
+        self.max_length = max_length
+        self.kit_name = kit_name
+        self.device = device
+        self.cache = cache
+        self.batch_size = batch_size
+        self._model = None
+
+    def _load(self):
+        if self._model is None:
+            import torch
+
+            self.tokenizer, model = load_tokenizer_and_model(self.spec)
+            self._model = model.to(self.device).eval()
+            self._torch = torch
+        return self._model
+
+    def identity(self) -> dict:
+        return {
+            "encoder": self.spec.identity(),
+            "pooling": "mean",
+            "layer": "last",
+            "max_length": self.max_length,
+            "langkit": self.kit_name,
+        }
+
+    def _forward(self, texts: list[str]) -> list[np.ndarray]:
+        model, torch = self._load(), self._torch
+        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+        batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.startswith("cuda")):
+            hidden = model(**batch).last_hidden_state.float()
+        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+        return list(pooled.cpu().numpy())
+
+    def encode(self, texts: list[str], step=None) -> np.ndarray:
+        model = self._load()
+        dim = model.config.hidden_size
+        ns = self.cache.namespace(self.identity(), dim)
+        keys = [content_key(t) for t in texts]
+        missing = ns.missing(keys)
+        if missing:
+            wanted = set(missing)
+            todo = {k: t for k, t in zip(keys, texts) if k in wanted}
+            items = list(todo.items())
+            lengths = [len(self.tokenizer.tokenize(t)[: self.max_length]) for _, t in items]
+            if step:
+                step(0, len(items), f"encoding {len(items)} texts with {self.spec.label}")
+            with ns.writer() as writer:
+                for idx in length_sorted_batches(lengths, self.batch_size):
+                    outputs = self._forward([items[i][1] for i in idx])
+                    for i, vec in zip(idx, outputs):
+                        writer.add(items[i][0], vec)
+                    if step:
+                        step(len(idx))
+        return np.stack([np.asarray(ns.get(k)[0], dtype=np.float32) for k in keys]) if keys else np.zeros((0, dim), np.float32)

@@ -1,0 +1,1 @@
+"""Text protocols: probe (frozen features + linear head) and finetune."""

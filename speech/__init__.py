@@ -1,0 +1,1 @@
+"""Speech side of polyglue (IndicSUPERB): audio IO, upstreams, feature cache, heads."""
