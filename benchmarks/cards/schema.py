@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from benchmarks.cards import vocab
 from benchmarks.cards.vocab import (
@@ -145,20 +145,22 @@ class SplitSpec(Strict):
     labels: Literal["present", "hidden"] = "present"
     """`hidden` for benchmark test sets whose labels are withheld (GLUE/CLUE label -1): never scored."""
 
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, value):
-        return {"name": value} if isinstance(value, str) else value
+
+# A bare string is shorthand for `{name: <string>}`; the JSON Schema accepts both forms.
+SplitRef = Annotated[
+    SplitSpec,
+    BeforeValidator(lambda v: {"name": v} if isinstance(v, str) else v, json_schema_input_type=Union[str, SplitSpec]),
+]
 
 
 class Splits(Strict):
     """Split roles the runners understand, mapped to source split names."""
 
-    train: SplitSpec | None = None
-    validation: SplitSpec | None = None
+    train: SplitRef | None = None
+    validation: SplitRef | None = None
     """Model selection (checkpoint, regularisation, learning rate) happens here, never on test."""
-    test: SplitSpec | None = None
-    extra_eval: dict[str, SplitSpec] = Field(default_factory=dict)
+    test: SplitRef | None = None
+    extra_eval: dict[str, SplitRef] = Field(default_factory=dict)
     """More scored splits by role name, e.g. `validation_mismatched` or `test_known`."""
 
     @field_validator("extra_eval")

@@ -90,12 +90,17 @@ def parse_yaml(text: str, path: Path) -> YamlDoc:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
         message = exc.problem or str(exc)
-        if exc.context and "duplicate" not in message:
-            message = f"{exc.context}: {message}" if "while" not in exc.context else message
-        raise YamlSyntaxError(line, f"YAML syntax error: {message}") from None
+        if "duplicate key" in message:
+            raise YamlSyntaxError(exc.problem_mark.line + 1, f"YAML syntax error: {message}") from None
+        # An unclosed bracket or quote is noticed lines later; the construct that is still open
+        # (the context mark) is where the user has to look.
+        problem = exc.problem_mark.line + 1 if exc.problem_mark else 1
+        context = exc.context_mark.line + 1 if exc.context_mark else None
+        if context is not None and context < problem:
+            what = re.sub(r"^while (parsing|scanning) (an? )?", "", exc.context or "construct")
+            raise YamlSyntaxError(context, f"YAML syntax error: {what} opened here is not closed ({message} on line {problem})") from None
+        raise YamlSyntaxError(problem, f"YAML syntax error: {message}") from None
     except yaml.YAMLError as exc:  # pragma: no cover - unmarked errors are rare
         raise YamlSyntaxError(1, f"YAML error: {exc}") from None
     finally:
