@@ -15,7 +15,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
   echo "setup: installing polyglue${extras:+[$extras]} into .venv (constraints.txt pins torch==2.13.0, CPU)"
-  .venv/bin/pip install --disable-pip-version-check --no-compile -q -c constraints.txt -e "$spec"
+  # (this machine's pip.conf lists a second local index that pip warns about once per package: hide that noise)
+  .venv/bin/pip install --disable-pip-version-check --no-compile -q -c constraints.txt -e "$spec" \
+    2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
   # PyPI's torchaudio 2.11.0 is a CUDA build whose C++ extension cannot load on CPU torch, and
   # transformers imports torchaudio whenever it is installed: drop the extension, keep the
   # pure-Python parts (kaldi fbank, resample, MelSpectrogram).
