@@ -25,6 +25,7 @@ def run_cmd(
     languages: Annotated[Optional[str], typer.Option("--languages", help="Speech: comma-separated ISO 639-1 codes to restrict to.")] = None,
     backend: Annotated[str, typer.Option("--backend", help="local or ray.")] = "local",
     address: Annotated[Optional[str], typer.Option("--address", help="Ray cluster address (with --backend ray), e.g. auto.")] = None,
+    retries: Annotated[int, typer.Option("--retries", help="Ray: times a unit whose worker died is retried before it is recorded as failed.")] = 2,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
     force: Annotated[bool, typer.Option("--force", help="Recompute units that already finished.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
@@ -57,7 +58,9 @@ def run_cmd(
     plan = plan_run(registry(cards), request)
     for note in plan.skipped:
         print(f"skipped: {note}", file=sys.stderr)
-    options = {"address": address} if backend == "ray" and address else {}
+    if retries < 0:
+        raise UserError(f"--retries must be 0 or more (got {retries})")
+    options = {"address": address, "max_retries": retries} if backend == "ray" else {}
     summary = run_tasks(plan.tasks, runs_dir, backend=backend, backend_options=options, force=force, argv=sys.argv, show_progress=not quiet, suite=plan.suite)
     print(
         f"{summary.total} unit(s): {summary.done} run, {summary.reused} reused, {len(summary.failed)} failed. "

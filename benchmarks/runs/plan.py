@@ -95,12 +95,12 @@ def plan_run(registry: Registry, req: RunRequest) -> Plan:
                         unit=unit,
                         encoder=raw_models[enc.label],
                         card=card.model_dump(mode="json"),
-                        card_path=str(entry.path),
+                        card_path=str(entry.path.resolve()),
                         protocol_config=config,
                         train_card=train_entry.card.model_dump(mode="json") if train_entry else None,
-                        train_card_path=str(train_entry.path) if train_entry else None,
-                        data_dir=str(req.data_dir) if req.data_dir else None,
-                        cache_dir=str(req.cache_dir) if req.cache_dir else None,
+                        train_card_path=str(train_entry.path.resolve()) if train_entry else None,
+                        data_dir=str(Path(req.data_dir).resolve()) if req.data_dir else None,
+                        cache_dir=str(Path(req.cache_dir).resolve()) if req.cache_dir else None,
                         device=req.device,
                     )
                 )
