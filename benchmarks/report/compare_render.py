@@ -25,6 +25,14 @@ def verdict(diff: S.Difference, doc: S.ComparisonDocument) -> str:
     return f"{winner} better {MARK}"
 
 
+def grouped_skips(doc: S.ComparisonDocument) -> list[tuple[str, list[str]]]:
+    """Skipped cards grouped by reason, in first-seen order."""
+    groups: dict[str, list[str]] = {}
+    for s in doc.skipped:
+        groups.setdefault(s.reason, []).append(s.name)
+    return list(groups.items())
+
+
 def comparison_markdown(doc: S.ComparisonDocument) -> str:
     a, b = md_text(doc.model_a), md_text(doc.model_b)
     lines = [
@@ -50,8 +58,8 @@ def comparison_markdown(doc: S.ComparisonDocument) -> str:
         + "; the aggregate is one test and is not corrected. McNemar's test (single-label cards) counts examples only one "
         "model gets right; the largest p over seeds is shown.",
     ]
-    for s in doc.skipped:
-        lines.append(f"Not compared: {md_text(s.name)}: {md_text(s.reason)}.")
+    for reason, names in grouped_skips(doc):
+        lines.append(f"Not compared ({md_text(reason)}): {md_text(', '.join(names))}.")
     for note in doc.notes:
         lines.append(f"Warning: {md_text(note)}.")
     return "\n".join(lines)

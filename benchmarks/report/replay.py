@@ -4,8 +4,9 @@
 the full split always comes from `benchmarks.metrics.compute` (the same code the runners
 score with). On resamples, metrics that are sums over examples (accuracy and the other
 confusion-matrix metrics, SQuAD EM/F1, token accuracy, WER/CER, seqeval entity F1) use
-per-example statistics computed once, and give exactly what `compute` gives on the
-resampled lists (tests check this); any other metric calls `compute` on the resample.
+per-example statistics computed once, and Pearson/Spearman are computed with numpy on the
+resampled arrays; both give what `compute` gives on the resampled lists (tests check it to
+1e-12); any other metric (EER, minDCF) calls `compute` on the resample.
 
 Speech cards scored per language report the mean over the languages present, as the
 runners do, so a resample is scored per language and averaged too.
@@ -182,6 +183,9 @@ class MetricReplay:
             self.num = np.array([o.substitutions + o.deletions + o.insertions for o in outs], dtype=float)
             self.den = np.array([o.substitutions + o.deletions + o.hits for o in outs], dtype=float)
             self.kind = "ratio"
+        elif m in ("pearson", "spearman", "pearson_spearman_mean"):
+            self.gold_arr, self.pred_arr = np.asarray(self.gold, dtype=float), np.asarray(self.pred, dtype=float)
+            self.kind = "correlation"
         elif m == "seqeval_f1":
             from seqeval.metrics.sequence_labeling import get_entities
 
@@ -214,10 +218,28 @@ class MetricReplay:
         if self.kind == "ratio":
             den = self.den[idx].sum()
             return float(self.num[idx].sum() / den) if den else 0.0
+        if self.kind == "correlation":
+            return self._correlation(self.gold_arr[idx], self.pred_arr[idx])
         if self.kind == "entities":
             denom = self.n_pred[idx].sum() + self.n_gold[idx].sum()
             return float(2 * self.tp[idx].sum() / denom) if denom else 0.0
         return self._score_generic(idx)
+
+    def _correlation(self, gold: np.ndarray, pred: np.ndarray) -> float:
+        """Pearson / Spearman / their mean, with `benchmarks.metrics`' rule that constant input scores 0."""
+        if len(gold) < 2 or np.std(gold) == 0 or np.std(pred) == 0:
+            return 0.0
+
+        def pearson(x, y):
+            xc, yc = x - x.mean(), y - y.mean()
+            return float(np.clip(xc @ yc / np.sqrt((xc @ xc) * (yc @ yc)), -1.0, 1.0))
+
+        if self.metric == "pearson":
+            return pearson(gold, pred)
+        from scipy.stats import rankdata
+
+        spearman = pearson(rankdata(gold), rankdata(pred))
+        return spearman if self.metric == "spearman" else (pearson(gold, pred) + spearman) / 2
 
     def _score_generic(self, idx: np.ndarray) -> float:
         if self.groups is not None and len(idx) == len(self.gold) and np.array_equal(idx, np.arange(len(self.gold))):
