@@ -131,7 +131,7 @@ def compare(suite: Suite, cards: dict[str, Card], store_units: list[dict], runs_
         raise UserError(f"A and B are the same row ('{req.a}', {protocol_a}); compare two different models or protocols")
 
     components = resolve_components(suite, cards)
-    skipped, notes, replays = [], [], {}
+    skipped, notes, replays, partial = [], [], {}, {}
     for name in (n for n in suite.cards if n in cards):
         card = cards[name]
         needed: dict[str, set[str]] = {card.report_split: {card.main_metric}}
@@ -145,8 +145,18 @@ def compare(suite: Suite, cards: dict[str, Card], store_units: list[dict], runs_
             continue
         try:
             replays[name] = _CardReplay(card, needed, units_a[name], units_b[name], runs_dir)
+            continue
         except DataError as exc:
-            skipped.append(S.Skipped(name=name, reason=str(exc)))
+            reason = str(exc)
+        main_only = {card.report_split: {card.main_metric}}
+        if needed != main_only:  # the card alone may still compare; only the aggregate is lost
+            try:
+                replays[name] = _CardReplay(card, main_only, units_a[name], units_b[name], runs_dir)
+                partial[name] = reason
+                continue
+            except DataError as exc:
+                reason = str(exc)
+        skipped.append(S.Skipped(name=name, reason=reason))
     if not replays:
         reasons = "; ".join(f"{s.name}: {s.reason}" for s in skipped)
         raise UserError(f"nothing to compare between '{req.a}' and '{req.b}' in suite '{suite.name}': {reasons}")
@@ -179,8 +189,10 @@ def compare(suite: Suite, cards: dict[str, Card], store_units: list[dict], runs_
 
     aggregate = None
     missing = [c.card for c in components if c.card not in replays]
-    if missing:
-        skipped.append(S.Skipped(name="aggregate", reason=f"needs every component; missing: {', '.join(missing)}"))
+    if missing or partial:
+        why = [f"missing: {', '.join(missing)}"] if missing else []
+        why += [f"{card}: {reason}" for card, reason in partial.items()]
+        skipped.append(S.Skipped(name="aggregate", reason=f"needs every component; {'; '.join(why)}"))
     else:
         def agg(model, values):
             return combine(suite, [c.value_from(lambda split, metric, c=c: display(metric, values[c.card][(model, split, metric)]))

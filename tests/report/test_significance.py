@@ -143,3 +143,26 @@ def test_bootstrap_p_value_is_two_sided_and_never_zero():
     assert result.p_value == pytest.approx(2 / 1000)
     assert result.ci95 == pytest.approx((np.percentile(reps, 2.5), np.percentile(reps, 97.5)))
     assert bootstrap_summary(0.0, np.linspace(-1, 1, 1001)).p_value == 1.0
+
+
+def test_given_an_aggregate_split_without_predictions_then_the_card_still_compares_and_the_aggregate_says_why(tmp_path):
+    from tests.fixtures.report_store import FixtureRuns, card_body, classification_records, planted_correct, write_suite
+
+    suite = {"name": "fixsplit", "version": "1.0.0", "title": "split", "cards": ["fx-s"],
+             "aggregate": {"name": "score", "components": [{"card": "fx-s", "splits": ["validation", "test"]}]}}
+    root, registry = write_suite(tmp_path / "cards", suite, [card_body("fx-s")])
+    runs = FixtureRuns(tmp_path / "runs", registry, "fixsplit")
+    rng = np.random.default_rng(0)
+    gold = list(rng.choice(["negative", "positive"], 200))
+    for i, (label, acc) in enumerate((("x", 0.9), ("y", 0.6))):
+        records = classification_records(rng, ["negative", "positive"], gold, planted_correct(rng, 200, acc), "test")
+        runs.add("fx-s", label, 0, records=records)  # validation was never scored
+    suite_def, cards = runs.suite, runs.cards
+    units = runs.store.units()
+    runs.close()
+    doc = compare(suite_def, cards, units, tmp_path / "runs", CompareRequest("x", "y", n_bootstrap=200))
+    (card,) = doc.cards
+    assert card.delta == pytest.approx(30.0) and card.significant
+    assert doc.aggregate is None
+    (skip,) = doc.skipped
+    assert skip.name == "aggregate" and "fx-s/validation: no stored predictions for this split" in skip.reason
