@@ -191,13 +191,13 @@ def leaderboard_markdown(board, spread: str = "ci") -> str:
     counts = _seed_counts(board)
     seeds = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}–{counts[-1]}" if counts else "0"
     spread_note = f" {SPREAD_NOTE[spread]}" if counts and counts[-1] > 1 else ""
+    agg = board.suite_def.aggregate if board.suite_def else None
+    kind = "the benchmark's official score" if board.aggregate_definition == "official" else "polyglue's own score, not an official one"
+    described = f": {md_text(agg.description)}" if agg and agg.description else "."
     notes = [
         "",
         f"Values: mean over {seeds} seed(s){spread_note}; percentages unless the metric is raw.",
-        f"Aggregate: {md_text(board.aggregate_name)} — "
-        + ("the benchmark's official score" if board.aggregate_definition == "official" else "polyglue's own score, not an official one")
-        + (f": {md_text(board.suite_def.aggregate.description)}" if board.suite_def and board.suite_def.aggregate and board.suite_def.aggregate.description else ".")
-        ,
+        f"Aggregate: {md_text(board.aggregate_name)} — {kind}{described}",
         "Columns: " + "; ".join(md_text(c) for c in board.columns) + ".",
     ]
     if board.references:

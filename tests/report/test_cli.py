@@ -101,3 +101,10 @@ def test_given_a_missing_predictions_file_then_the_card_is_skipped_with_the_reas
     assert "| fx-sent | accuracy (test) | 1 | 60 | 90.00 | 60.00 | +30.00 |" in result.out
     assert f"predictions file {victim} is missing" in result.out
     assert "Not compared (needs every component; missing: fx-nli): aggregate." in result.out
+
+
+def test_given_no_card_files_then_report_uses_the_definitions_stored_with_the_results(cli, tmp_path):
+    planted_store(tmp_path, {"x": {"fx-sent": 0.8, "fx-nli": 0.7}}, seeds=1, n_test=40)
+    result = cli("report", "--runs-dir", tmp_path / "runs")  # no --cards: fixsig exists only in the store
+    assert result.code == 0, result.err
+    assert "| x | probe | 75.00 | 80.00 | 70.00 |" in result.out

@@ -135,3 +135,9 @@ def test_a_document_that_breaks_the_schema_is_rejected(board):
     doc["suites"][0]["rows"][0]["cells"]["fx-tc"].pop("ci95")
     with pytest.raises(jsonschema.ValidationError, match="ci95"):
         jsonschema.validate(doc, json_schema())
+
+
+def test_the_first_leaderboard_entry_point_renders_the_same_markdown(board):
+    from benchmarks.report.leaderboard import render_markdown
+
+    assert render_markdown(board) == formats.leaderboard_markdown(board)
