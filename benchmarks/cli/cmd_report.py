@@ -1,4 +1,4 @@
-"""`bench report`: leaderboards from the results store."""
+"""`bench report`: leaderboards from the results store, as Markdown, CSV, JSON or a static HTML page."""
 
 from __future__ import annotations
 
@@ -11,40 +11,82 @@ import typer
 from benchmarks.cli.options import DEFAULT_RUNS_DIR, CardsOpt, RunsDirOpt, registry
 from benchmarks.errors import UserError
 
-FORMATS = ("md",)
+FORMATS = ("md", "csv", "json", "html")
+SPREADS = ("ci", "std")
+
+
+def write_output(text: str, out: Path | None) -> None:
+    """`text` to `out` (parents created) or to stdout."""
+    if out is None:
+        sys.stdout.write(text)
+        return
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
+    print(f"wrote {out}", file=sys.stderr)
+
+
+def parse_matches(values: list[str] | None) -> dict[str, str]:
+    out = {}
+    for value in values or []:
+        label, sep, model = value.partition("=")
+        if not sep or not label or not model:
+            raise UserError(f"--match {value}: write LABEL=REFERENCE_MODEL (a row label and a reference row of the suite)")
+        out[label] = model
+    return out
+
+
+def open_store(runs_dir: Path):
+    from benchmarks.runs.store import DB_NAME, Store
+
+    if not (runs_dir / DB_NAME).exists():
+        raise UserError(f"no results in {runs_dir}/ (run `bench run` or `bench demo` first, or pass --runs-dir)")
+    return Store(runs_dir)
 
 
 def report_cmd(
     suite: Annotated[Optional[str], typer.Option("--suite", help="One suite (default: every suite with results).")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="md")] = "md",
+    fmt: Annotated[str, typer.Option("--format", help="md, csv, json or html.")] = "md",
     out: Annotated[Optional[Path], typer.Option("--out", help="Write to this file instead of stdout.")] = None,
+    match: Annotated[Optional[list[str]], typer.Option("--match", help="LABEL=MODEL: show the deltas of row LABEL against the suite's published row MODEL (repeatable; rows whose names agree are paired anyway).")] = None,
+    spread: Annotated[str, typer.Option("--spread", help="What ± shows in md/html: ci (95% confidence half-width) or std.")] = "ci",
     cards: CardsOpt = None,
     runs_dir: RunsDirOpt = DEFAULT_RUNS_DIR,
 ) -> None:
-    """Print a leaderboard per suite: one row per encoder, one column per card, plus the aggregate."""
-    from benchmarks.report.leaderboard import build, definitions, render_markdown
-    from benchmarks.runs.store import DB_NAME, Store
-
+    """Leaderboard per suite: one row per encoder, one column per card, the aggregate, published rows and deltas."""
     if fmt not in FORMATS:
         raise UserError(f"--format {fmt}: choose one of {', '.join(FORMATS)}")
-    if not (runs_dir / DB_NAME).exists():
-        raise UserError(f"no results in {runs_dir}/ (run `bench run` or `bench demo` first, or pass --runs-dir)")
-    store = Store(runs_dir)
+    if spread not in SPREADS:
+        raise UserError(f"--spread {spread}: choose one of {', '.join(SPREADS)}")
+    matches = parse_matches(match)
+    if matches and not suite:
+        raise UserError("--match needs --suite (reference rows belong to one suite)")
+    from benchmarks.report import formats
+    from benchmarks.report.leaderboard import build, definitions
+
+    store = open_store(runs_dir)
     try:
         suites = [suite] if suite else store.suites()
         if not suites:
             raise UserError(f"no finished units in {runs_dir}/")
         reg = registry(cards)
         units = store.units()
-        boards = [build(*definitions(reg, store, s), units) for s in suites]
+        boards = [build(*definitions(reg, store, s), units, matches) for s in suites]
     finally:
         store.close()
-    text = "\n\n".join(render_markdown(b) for b in boards) + "\n"
-    if out:
-        out.write_text(text, encoding="utf-8")
-        print(f"wrote {out}", file=sys.stderr)
+    if fmt == "md":
+        text = "\n\n".join(formats.leaderboard_markdown(b, spread=spread) for b in boards) + "\n"
+    elif fmt == "csv":
+        text = formats.leaderboard_csv(boards)
+    elif fmt == "json":
+        text = formats.leaderboard_json(boards)
     else:
-        sys.stdout.write(text)
+        from benchmarks.report.html import leaderboard_html
+
+        text = leaderboard_html(boards, spread=spread)
+    write_output(text, out)
 
 
 def register(app: typer.Typer) -> None:

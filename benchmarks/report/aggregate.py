@@ -28,13 +28,24 @@ class ResolvedComponent:
 
     def value(self, unit_metrics: dict[str, dict[str, float]]) -> float | None:
         """This component for one unit's metrics (split -> metric -> fraction); None if any part is missing."""
+
+        def lookup(split: str, metric: str) -> float | None:
+            v = unit_metrics.get(split, {}).get(metric)
+            return None if v is None else display(metric, v)
+
+        return self.value_from(lookup)
+
+    def value_from(self, lookup) -> float | None:
+        """This component from `lookup(split, metric)` -> value in display units (None when missing)."""
         values = []
         for split in self.splits:
             for metric in self.metrics:
-                v = unit_metrics.get(split, {}).get(metric)
+                v = lookup(split, metric)
                 if v is None:
                     return None
-                values.append(display(metric, v))
+                values.append(v)
+        if not values:
+            return None
         mean = sum(values) / len(values)
         if self.rescale is not None:
             low, high = self.rescale
@@ -48,13 +59,13 @@ def resolve_components(suite: Suite, cards: dict[str, Card]) -> list[ResolvedCom
     out = []
     for comp in comps:
         card = cards.get(comp.card)
-        if card is None:
-            continue
+        # A card with no known definition still counts: its component stays missing, so the
+        # aggregate is reported as missing instead of silently averaging fewer components.
         out.append(
             ResolvedComponent(
                 card=comp.card,
-                metrics=tuple(comp.metrics or [card.main_metric]),
-                splits=tuple(comp.splits or [card.report_split]),
+                metrics=tuple(comp.metrics or ([card.main_metric] if card else [])),
+                splits=tuple(comp.splits or ([card.report_split] if card else [])),
                 rescale=(comp.rescale.low, comp.rescale.high) if comp.rescale else None,
             )
         )
@@ -67,14 +78,16 @@ def aggregate_value(suite: Suite, components: list[ResolvedComponent], per_card:
     for comp in components:
         if comp.card not in per_card:
             return None
-        v = comp.value(per_card[comp.card])
-        if v is None:
-            return None
-        values.append(v)
-    if not values:
+        values.append(comp.value(per_card[comp.card]))
+    return combine(suite, values)
+
+
+def combine(suite: Suite, component_values: list[float | None]) -> float | None:
+    """The suite score from its component values: their mean times the suite's scale; None if any is missing."""
+    if not component_values or any(v is None for v in component_values):
         return None
     scale = suite.aggregate.scale if suite.aggregate else 1.0
-    return scale * sum(values) / len(values)
+    return scale * sum(component_values) / len(component_values)
 
 
 def aggregate_label(suite: Suite) -> str:

@@ -1,50 +1,48 @@
 """Leaderboards from the store: one row per (encoder, protocol), one column per card.
 
 Only units that match the current card and suite definitions count (card content hash,
-suite version): results of an edited card never mix with the new ones.
+suite version): results of an edited card never mix with the new ones. Every number keeps
+its per-seed values, so mean, spread and confidence come from the same place, and the
+provenance (card versions, dataset revisions, environments) travels with the board.
 """
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass, field
 
 from benchmarks.cards.registry import Registry
 from benchmarks.cards.schema import Card, Suite
-from benchmarks.report.aggregate import aggregate_label, aggregate_value, display, resolve_components
+from benchmarks.report.aggregate import (
+    ResolvedComponent,
+    aggregate_label,
+    aggregate_value,
+    display,
+    resolve_components,
+)
+from benchmarks.report.references import Delta, ReferenceView, deltas, reference_views
+from benchmarks.report.statistics import SeedStats
 
-
-@dataclass
-class Cell:
-    """Per-seed values of one number, in display units."""
-
-    values: list[float] = field(default_factory=list)
-    seeds: list[int] = field(default_factory=list)
-
-    @property
-    def mean(self) -> float | None:
-        return statistics.fmean(self.values) if self.values else None
-
-    @property
-    def std(self) -> float | None:
-        return statistics.stdev(self.values) if len(self.values) > 1 else None
-
-    def render(self, digits: int = 2) -> str:
-        if not self.values:
-            return "–"
-        text = f"{self.mean:.{digits}f}"
-        if self.std is not None:
-            text += f" ± {self.std:.{digits}f}"
-        return text
+Cell = SeedStats
+"""Kept for callers of the first leaderboard: a cell is the per-seed statistics of one number."""
 
 
 @dataclass
 class Row:
     encoder: str
     protocol: str
-    cells: dict[str, Cell]
-    aggregate: Cell
+    cells: dict[str, SeedStats]
+    aggregate: SeedStats
     units: list[dict]
+    superseded: int = 0
+    """Older duplicates of a (card, seed) in this row that a newer unit replaced."""
+
+    @property
+    def seeds(self) -> list[int]:
+        return sorted({u["seed"] for u in self.units})
+
+    @property
+    def encoder_identities(self) -> list[str]:
+        return sorted({u["encoder_identity"] for u in self.units})
 
 
 @dataclass
@@ -58,6 +56,26 @@ class Leaderboard:
     aggregate_name: str
     rows: list[Row]
     stale: int = 0
+    suite_def: Suite | None = None
+    card_defs: dict[str, Card] = field(default_factory=dict)
+    components: list[ResolvedComponent] = field(default_factory=list)
+    references: list[ReferenceView] = field(default_factory=list)
+    deltas: list[Delta] = field(default_factory=list)
+
+    @property
+    def aggregate_definition(self) -> str:
+        """`official` (the benchmark's own score) or `polyglue` (this kit's, e.g. a plain mean)."""
+        agg = self.suite_def.aggregate if self.suite_def else None
+        return agg.definition if agg else "polyglue"
+
+    def metric_of(self, card: str) -> str:
+        return self.card_defs[card].main_metric
+
+    def split_of(self, card: str) -> str:
+        return self.card_defs[card].report_split
+
+    def units(self) -> list[dict]:
+        return [u for row in self.rows for u in row.units]
 
 
 def definitions(registry: Registry, store, suite_name: str) -> tuple[Suite, dict[str, Card]]:
@@ -76,63 +94,63 @@ def definitions(registry: Registry, store, suite_name: str) -> tuple[Suite, dict
     return suite, cards
 
 
-def build(suite: Suite, cards: dict[str, Card], store_units: list[dict]) -> Leaderboard:
-    """The leaderboard of `suite` from stored unit rows."""
+def current_units(suite: Suite, cards: dict[str, Card], store_units: list[dict]) -> tuple[list[dict], int]:
+    """Units of `suite` that match the current suite version and card hashes, and how many stale ones were left out."""
     hashes = {name: card.content_hash()[:16] for name, card in cards.items()}
-    current = [
-        u for u in store_units
-        if u["suite"] == suite.name and u["suite_version"] == suite.version and hashes.get(u["card"]) == u["card_hash"]
-    ]
-    stale = sum(1 for u in store_units if u["suite"] == suite.name) - len(current)
+    mine = [u for u in store_units if u["suite"] == suite.name]
+    current = [u for u in mine if u["suite_version"] == suite.version and hashes.get(u["card"]) == u["card_hash"]]
+    return current, len(mine) - len(current)
+
+
+def _latest_per_card_seed(units: list[dict]) -> tuple[list[dict], int]:
+    """One unit per (card, seed): the most recently finished (another protocol setting of the same row)."""
+    best: dict[tuple[str, int], dict] = {}
+    for unit in sorted(units, key=lambda u: (u.get("finished_at") or "", u["key"])):
+        best[(unit["card"], unit["seed"])] = unit
+    return list(best.values()), len(units) - len(best)
+
+
+def build(suite: Suite, cards: dict[str, Card], store_units: list[dict], matches: dict[str, str] | None = None) -> Leaderboard:
+    """The leaderboard of `suite` from stored unit rows; `matches` pairs row labels with reference rows for deltas."""
+    current, stale = current_units(suite, cards, store_units)
     components = resolve_components(suite, cards)
 
     groups: dict[tuple[str, str], list[dict]] = {}
     for unit in current:
-        if unit["card"] not in cards:
-            continue
-        groups.setdefault((unit["encoder"], unit["protocol"]), []).append(unit)
+        if unit["card"] in cards:
+            groups.setdefault((unit["encoder"], unit["protocol"]), []).append(unit)
 
     rows = []
-    for (encoder, protocol), units in sorted(groups.items()):
-        cells = {name: Cell() for name in cards}
+    for (encoder, protocol), group in sorted(groups.items()):
+        units, superseded = _latest_per_card_seed(group)
+        cells = {name: SeedStats() for name in cards}
         by_seed: dict[int, dict[str, dict]] = {}
-        for unit in units:
+        for unit in sorted(units, key=lambda u: u["seed"]):
             card = cards[unit["card"]]
             value = unit["metrics"].get(card.report_split, {}).get(card.main_metric)
             if value is not None:
-                cells[card.name].values.append(display(card.main_metric, value))
-                cells[card.name].seeds.append(unit["seed"])
+                cells[card.name].add(unit["seed"], display(card.main_metric, value))
             by_seed.setdefault(unit["seed"], {})[card.name] = unit["metrics"]
-        agg = Cell()
+        agg = SeedStats()
         for seed, per_card in sorted(by_seed.items()):
             value = aggregate_value(suite, components, per_card)
             if value is not None:
-                agg.values.append(value)
-                agg.seeds.append(seed)
-        rows.append(Row(encoder, protocol, cells, agg, units))
-    rows.sort(key=lambda r: -(r.aggregate.mean if r.aggregate.mean is not None else float("-inf")))
+                agg.add(seed, value)
+        rows.append(Row(encoder, protocol, cells, agg, units, superseded))
+    rows.sort(key=lambda r: (-(r.aggregate.mean if r.aggregate.mean is not None else float("-inf")), r.encoder, r.protocol))
     shown = [n for n in suite.cards if n in cards]
     columns = [f"{n}: {cards[n].main_metric} on {cards[n].report_split}" for n in shown]
-    return Leaderboard(suite.name, suite.version, suite.title, shown, columns, aggregate_label(suite), rows, stale)
+    refs = reference_views(suite, cards, components)
+    board = Leaderboard(
+        suite.name, suite.version, suite.title, shown, columns, aggregate_label(suite), rows, stale,
+        suite_def=suite, card_defs=cards, components=components, references=refs,
+    )
+    board.deltas = deltas(board, matches or {})
+    return board
 
 
-def render_markdown(board: Leaderboard) -> str:
-    head = ["model", "protocol", board.aggregate_name, *board.cards]
-    lines = [
-        f"### {board.title} (`{board.suite}` v{board.version})",
-        "",
-        "| " + " | ".join(head) + " |",
-        "|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + "|",
-    ]
-    for row in board.rows:
-        cells = [row.encoder.replace("|", "\\|"), row.protocol, row.aggregate.render()]
-        cells += [row.cells[c].render() for c in board.cards]
-        lines.append("| " + " | ".join(cells) + " |")
-    if not board.rows:
-        lines.append("| (no finished units) |" + " |" * (len(head) - 1))
-    seeds = sorted({len(r.cells[c].values) for r in board.rows for c in board.cards if r.cells[c].values})
-    note = "Values: mean over seeds" + (" ± standard deviation" if any(s > 1 for s in seeds) else "") + "; percentages unless the metric is raw."
-    lines += ["", note, "Columns: " + "; ".join(board.columns) + "."]
-    if board.stale:
-        lines.append(f"{board.stale} stored unit(s) of older card or suite versions are not shown.")
-    return "\n".join(lines)
+def render_markdown(board: Leaderboard, spread: str = "ci") -> str:
+    """A README-ready table: measured rows, then published reference rows and deltas, then notes."""
+    from benchmarks.report.formats import leaderboard_markdown
+
+    return leaderboard_markdown(board, spread=spread)
