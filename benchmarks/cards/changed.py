@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks.cards.registry import Registry, card_dirs
+from benchmarks.cards.registry import Registry, card_dirs, declared_names
 from benchmarks.errors import UserError
 
 
@@ -129,24 +129,16 @@ def select_changed(registry: Registry, extra_dirs: list[Path], base: str | None,
             if name:
                 deleted_names.add(name)
 
-    files_by_name: dict[str, set[Path]] = {}
-    for root in roots:
-        for path in ([root] if root.is_file() else root.rglob("*.yaml")):
-            try:
-                name = _name_of(path.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError):
-                continue
-            if name:
-                files_by_name.setdefault(name, set()).add(path.resolve())
+    files_by_name = declared_names(roots)
     for entry in registry.cards.values():
         kit = find_user_kit(entry.card.langkit, entry.path)
         if kit is not None and kit.resolve() in changed_kits:
             sel.files.add(entry.path.resolve())
 
-    selected_names = {n for n, paths in files_by_name.items() if paths & sel.files}
+    selected_names = {n for n, paths in files_by_name.items() if paths & sel.files}  # broken files have names too
     for name in selected_names:
         sel.files |= files_by_name[name]
-    card_names = {e.card.name for e in registry.cards.values() if e.path.resolve() in sel.files} | deleted_names
+    card_names = selected_names | deleted_names
     for entry in registry.suites.values():
         if card_names & set(entry.suite.cards):
             sel.files.add(entry.path.resolve())

@@ -108,6 +108,28 @@ def _yaml_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*.yaml") if not any(part.startswith(".") for part in p.parts))
 
 
+def declared_names(dirs: list[Path]) -> dict[str, set[Path]]:
+    """`name:` of every YAML file under `dirs` -> the files declaring it, broken files included.
+
+    A plain YAML read (no schema), so a half-filled stub still claims its name.
+    """
+    import yaml
+
+    found: dict[str, set[Path]] = {}
+    for root in dirs:
+        if not root.exists():
+            continue
+        for path in _yaml_files(root):
+            try:
+                data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, yaml.YAMLError):
+                continue
+            name = data.get("name") if isinstance(data, dict) else None
+            if isinstance(name, str):
+                found.setdefault(name, set()).add(path.resolve())
+    return found
+
+
 @dataclass
 class Registry:
     """Every card and suite found, plus every problem met on the way."""
@@ -115,6 +137,8 @@ class Registry:
     cards: dict[str, CardEntry] = field(default_factory=dict)
     suites: dict[str, SuiteEntry] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    broken: dict[str, Path] = field(default_factory=dict)
+    """Names declared by files that failed to load -> the file (so a suite says why, not 'unknown')."""
 
     @classmethod
     def discover(cls, extra: list[Path] | tuple = (), *, builtin: bool = True) -> "Registry":
@@ -135,6 +159,9 @@ class Registry:
         model, doc, problems = load_file(path)
         self.problems += problems
         if model is None:
+            name = doc.data.get("name") if doc is not None and isinstance(doc.data, dict) else None
+            if isinstance(name, str):
+                self.broken.setdefault(name, Path(path))
             return
         table = self.suites if isinstance(model, Suite) else self.cards
         entry_cls = SuiteEntry if isinstance(model, Suite) else CardEntry
@@ -176,7 +203,11 @@ class Registry:
         suite, f, out = entry.suite, display_path(entry.path), []
         for i, name in enumerate(suite.cards):
             if name not in self.cards:
-                out.append(Problem(f, entry.line("cards", i), f"cards[{i}]", f"unknown card '{name}'{_close(name, self.cards)}"))
+                if name in self.broken:
+                    message = f"card '{name}' does not load; fix {display_path(self.broken[name])} first"
+                else:
+                    message = f"unknown card '{name}'{_close(name, self.cards)}"
+                out.append(Problem(f, entry.line("cards", i), f"cards[{i}]", message))
         if suite.aggregate and suite.aggregate.components:
             for i, comp in enumerate(suite.aggregate.components):
                 loc = ("aggregate", "components", i)
