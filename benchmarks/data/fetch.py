@@ -99,8 +99,8 @@ def fetch_card(entry: CardEntry, suite: str, to: Path, *, force: bool = False) -
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     files: dict[str, dict] = {}
-    for split_name in splits:
-        files.update(_write_split(card, resolved, split_name, tmp))
+    for split_name, ds in zip(splits, _load_splits(card, resolved, splits)):
+        files.update(_write_split(card, ds, split_name, tmp, resolved))
     write_manifest(
         tmp,
         {
@@ -153,24 +153,25 @@ def _tool_versions() -> dict:
     return {"polyglue": benchmarks.__version__, "datasets": datasets.__version__, "huggingface_hub": huggingface_hub.__version__}
 
 
-def _load_split(card, revision: str, split_name: str):
+def _load_splits(card, revision: str, splits: list[str]) -> list:
+    """The card's splits at `revision`, in one `load_dataset` call (the repository is resolved once)."""
     import datasets
 
     hub = card.source.hub
     kwargs = {"data_files": hub.data_files} if hub.data_files else {}
     try:
-        return datasets.load_dataset(hub.path, hub.config, split=split_name, revision=revision, **kwargs)
+        return datasets.load_dataset(hub.path, hub.config, split=splits, revision=revision, **kwargs)
     except Exception as exc:  # datasets raises many types; the message is what users need
-        raise DataError(f"card '{card.name}': loading {hub.path}@{revision[:12]} split '{split_name}' failed: {exc}") from None
+        raise DataError(f"card '{card.name}': loading {hub.path}@{revision[:12]} splits {', '.join(splits)} failed: {exc}") from None
 
 
-def _write_split(card, revision: str, split_name: str, folder: Path) -> dict[str, dict]:
+def _write_split(card, ds, split_name: str, folder: Path, revision: str) -> dict[str, dict]:
     """Write one split as parquet (+ audio files); return the manifest entries of what was written."""
     import datasets
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    ds = _load_split(card, revision, split_name).flatten_indices()
+    ds = ds.flatten_indices()
     features = ds.features.copy()
     table = ds.data.table
     written: dict[str, dict] = {}

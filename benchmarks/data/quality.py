@@ -13,6 +13,7 @@ read a named layout (Kathbath) are skipped with a note: the speech runner reads 
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import math
@@ -118,7 +119,7 @@ def load_sample(entry: CardEntry, role: str, *, suite: str | None, data_dir: Pat
     if card.source.hub is None or (mirror is not None and mirror.is_dir()):
         data = resolver.split(role)
         origin_dir = Path(data.origin).parent if Path(data.origin).exists() else entry.path.parent
-        how = f"{len(data)} sampled rows" if limit else f"all {len(data)} rows"
+        how = f"{len(data)} sampled rows" if limit and len(data) >= limit else f"all {len(data)} rows"
         return Sample(role, data.table, data.origin, data.source_label_names, data.hidden_labels, how, [origin_dir, entry.path.parent])
     return _stream_sample(entry, role, spec, sample)
 
@@ -132,11 +133,8 @@ def _stream_sample(entry: CardEntry, role: str, spec, sample: int) -> Sample:
         raise UserError(f"{hub.path} is on the Hub, but {reason}; check a mirror instead (`bench fetch`, then --data-dir)")
     import datasets
 
-    kwargs = {"data_files": hub.data_files} if hub.data_files else {}
-    if hub.revision:
-        kwargs["revision"] = hub.revision
     try:
-        ds = datasets.load_dataset(hub.path, hub.config, split=spec.name, streaming=True, **kwargs)
+        ds = _streamed(hub.path, hub.config, hub.revision, json.dumps(hub.data_files, sort_keys=True))[spec.name]
         features = ds.features or {}
         for column, feature in features.items():
             if isinstance(feature, datasets.Audio):
@@ -152,6 +150,17 @@ def _stream_sample(entry: CardEntry, role: str, spec, sample: int) -> Sample:
         names = getattr(feature, "names", None) or getattr(getattr(feature, "feature", None), "names", None)
     origin = f"{hub.path}@{hub.revision or 'default branch'}:{spec.name}"
     return Sample(role, table, origin, names, spec.labels == "hidden", f"first {len(rows)} rows (streamed)")
+
+
+@functools.lru_cache(maxsize=8)
+def _streamed(path: str, config: str | None, revision: str | None, data_files_json: str):
+    """Every split of a Hub dataset as lazy streams: the repository is resolved once per card, not per split."""
+    import datasets
+
+    kwargs = {"data_files": json.loads(data_files_json)} if data_files_json != "null" else {}
+    if revision:
+        kwargs["revision"] = revision
+    return datasets.load_dataset(path, config, streaming=True, **kwargs)
 
 
 # ----------------------------------------------------------------------------- checks
