@@ -13,6 +13,7 @@ from benchmarks.cli.options import CardsOpt, FormatOpt, registry
 from benchmarks.errors import UserError
 
 LIST_WHAT = ("suites", "cards", "models")
+VALIDATE_FORMATS = ("text", "json", "github")
 
 
 def list_cmd(
@@ -89,7 +90,7 @@ def show_cmd(
 def validate_cmd(
     paths: Annotated[Optional[list[Path]], typer.Argument(help="Card/suite files or folders (default: every known card).", show_default=False)] = None,
     cards: CardsOpt = None,
-    fmt: FormatOpt = "text",
+    fmt: Annotated[str, typer.Option("--format", help="text, json, or github (annotations in GitHub Actions).")] = "text",
     strict: Annotated[bool, typer.Option(help="Treat warnings (e.g. unpinned revisions) as errors.")] = False,
     changed: Annotated[bool, typer.Option("--changed", help="Only cards, suites and kits changed against --base (git), plus suites of changed cards.")] = False,
     base: Annotated[Optional[str], typer.Option("--base", help="Git ref for --changed (default: origin/$GITHUB_BASE_REF, origin/main, main; HEAD = uncommitted changes).", show_default=False)] = None,
@@ -100,30 +101,47 @@ def validate_cmd(
     """Check cards and suites strictly; one `file:line: field: message` per problem. Exit 0 or 2."""
     from benchmarks.validation import validate
 
+    if fmt not in VALIDATE_FORMATS:
+        raise UserError(f"--format {fmt}: choose one of {', '.join(VALIDATE_FORMATS)}")
     if sample < 0:
         raise UserError(f"--sample must be 0 (all rows) or positive (got {sample})")
     result = validate(list(paths or []), list(cards or []), changed=changed, base=base, check_data=check_data, data_dir=data_dir, sample=sample)
-    problems = result.problems
-    failing = [p for p in problems if p.severity == "error" or strict]
+    failing = [p for p in result.problems if p.severity == "error" or strict]
     if fmt == "json":
-        body = {"checked": len(result.files), "files": result.shown_files, "problems": [p.as_dict() for p in problems], "notes": result.notes, "ok": not failing}
+        body = {"checked": len(result.files), "files": result.shown_files, "problems": [p.as_dict() for p in result.problems], "notes": result.notes, "ok": not failing}
         if result.changed is not None:
             body["base"], body["merge_base"] = result.changed.base, result.changed.merge_base
         print(json.dumps(body, indent=1, ensure_ascii=False))
     else:
-        if result.changed is not None:
-            sel = result.changed
-            what = f"{len(result.files)} file(s) to check" if result.files else "no card, suite or language kit changed"
-            print(f"against {sel.base} (merge base {sel.merge_base[:10]}): {what}", file=sys.stderr)
-        for p in problems:
-            print(p.render())
-        for note in result.notes:
-            print(f"note: {note}", file=sys.stderr)
-        n_err = sum(p.severity == "error" for p in problems)
-        n_warn = len(problems) - n_err
-        print(f"{len(result.files)} file(s) checked: {n_err} error(s), {n_warn} warning(s)", file=sys.stderr)
+        _print_validation(result, github=fmt == "github")
     if failing:
         raise typer.Exit(2)
+
+
+def _print_validation(result, *, github: bool) -> None:
+    """Problems on stdout (one line each, or GitHub annotations); the summary and notes on stderr."""
+    if result.changed is not None:
+        sel = result.changed
+        what = f"{len(result.files)} file(s) to check" if result.files else "no card, suite or language kit changed"
+        print(f"against {sel.base} (merge base {sel.merge_base[:10]}): {what}", file=sys.stderr)
+    for p in result.problems:
+        print(_github_annotation(p) if github else p.render())
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    n_err = sum(p.severity == "error" for p in result.problems)
+    print(f"{len(result.files)} file(s) checked: {n_err} error(s), {len(result.problems) - n_err} warning(s)", file=sys.stderr)
+
+
+def _github_annotation(p) -> str:
+    """A GitHub Actions workflow command, so the problem shows on the pull request's line."""
+
+    def data(text: str) -> str:
+        return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+    def prop(text: str) -> str:
+        return data(text).replace(":", "%3A").replace(",", "%2C")
+
+    return f"::{p.severity} file={prop(p.file)},line={p.line},title={prop(p.field or 'card')}::{data(p.message)}"
 
 
 def schema_cmd(
