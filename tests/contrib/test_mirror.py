@@ -237,3 +237,22 @@ def test_verify_mirror_names_a_missing_file_and_a_wrong_revision(tmp_path):
     (root / "train.jsonl").unlink()
     with pytest.raises(UserError, match="train.jsonl is listed in manifest.json but missing"):
         verify_mirror(root)
+
+
+def test_fetch_offline_is_a_one_line_error(cli, tmp_path):
+    cards = _cards(tmp_path)
+    res = cli("fetch", "--suite", "hubsuite", "--to", tmp_path / "m", "--cards", cards)
+    assert res.code == 2
+    assert "`bench fetch` reads the Hugging Face Hub, but HF_HUB_OFFLINE=1 is set" in res.err
+    assert not (tmp_path / "m").exists()
+
+
+def test_fetch_skips_cards_with_local_files(cli, tmp_path):
+    from tests.fixtures.contrib_data import local_source
+
+    write_yaml(tmp_path / "cards" / "loc" / "suite.yaml", suite_body("loc", ["l"]))
+    write_yaml(tmp_path / "cards" / "loc" / "l.yaml", nli_card("l", local_source()))
+    res = cli("fetch", "--suite", "loc", "--to", tmp_path / "m", "--cards", tmp_path / "cards")
+    assert res.code == 0
+    assert "skipped  l: reads local files next to the card; nothing to mirror" in res.err
+    assert "0 card(s) mirrored" in res.out
