@@ -81,6 +81,10 @@ def check_card_data(entry: CardEntry, *, suite: str | None, data_dir: Path | Non
     if card.source.layout is not None:
         chk.report.notes.append(f"{card.name}: skipped, the '{card.source.layout.name}' layout is read by the speech runner")
         return chk.report
+    unreachable = _hub_unreachable(entry, suite, data_dir)
+    if unreachable:
+        chk.add(("source", "hub", "path"), unreachable)
+        return chk.report
     samples: dict[str, Sample] = {}
     for role, spec in card.splits.roles().items():
         try:
@@ -124,13 +128,27 @@ def load_sample(entry: CardEntry, role: str, *, suite: str | None, data_dir: Pat
     return _stream_sample(entry, role, spec, sample)
 
 
-def _stream_sample(entry: CardEntry, role: str, spec, sample: int) -> Sample:
+@functools.lru_cache(maxsize=1)
+def _offline_reason() -> str | None:
     from benchmarks.data.materialize import hub_offline_reason
 
+    return hub_offline_reason()  # one connection attempt per process, not one per card
+
+
+def _hub_unreachable(entry: CardEntry, suite: str | None, data_dir: Path | None) -> str | None:
+    """Why a Hub card without a mirror cannot be sampled, as one message (not one per split)."""
+    hub = entry.card.source.hub
+    if hub is None or (data_dir is not None and suite is not None and (data_dir / suite / entry.card.name).is_dir()):
+        return None
+    reason = _offline_reason()
+    if reason is None:
+        return None
+    where = f"{data_dir}/{suite or '<suite>'}/{entry.card.name}/" if data_dir else "a mirror (`bench fetch`, then --data-dir)"
+    return f"data not checked: {hub.path} is on the Hub, but {reason}; check {where} instead"
+
+
+def _stream_sample(entry: CardEntry, role: str, spec, sample: int) -> Sample:
     card, hub = entry.card, entry.card.source.hub
-    reason = hub_offline_reason()
-    if reason is not None:
-        raise UserError(f"{hub.path} is on the Hub, but {reason}; check a mirror instead (`bench fetch`, then --data-dir)")
     import datasets
 
     try:

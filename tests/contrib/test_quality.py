@@ -169,3 +169,13 @@ def test_layout_cards_are_skipped_with_a_note(tmp_path):
     report = check_card_data(_entry(d, "kb"), suite=None, data_dir=None)
     assert report.problems == []
     assert report.notes == ["kb: skipped, the 'kathbath' layout is read by the speech runner"]
+
+
+def test_a_hub_card_without_a_mirror_offline_is_one_error_naming_bench_fetch(tmp_path):
+    d = tmp_path / "cards"
+    write_yaml(d / "hubcard.yaml", nli_card("hubcard", {"hub": {"path": "some-org/nli", "revision": "a" * 40}}))
+    entry = _entry(d, "hubcard")
+    report = check_card_data(entry, suite="s", data_dir=tmp_path)
+    (problem,) = report.problems
+    assert (problem.field, problem.line, problem.severity) == ("source.hub.path", entry.line("source", "hub", "path"), "error")
+    assert "HF_HUB_OFFLINE=1 is set" in problem.message and f"check {tmp_path}/s/hubcard/ instead" in problem.message
