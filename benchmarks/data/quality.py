@@ -14,9 +14,7 @@ read a named layout (Kathbath) are skipped with a note: the speech runner reads 
 from __future__ import annotations
 
 import functools
-import io
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,10 +28,6 @@ from benchmarks.errors import UserError
 SAMPLE_ROWS = 1000
 #: Texts with fewer characters (after stripping) are reported as very short.
 MIN_TEXT_CHARS = 3
-#: Audio whose log-duration is this many robust standard deviations from the median is an outlier.
-OUTLIER_ROBUST_Z = 3.5
-#: Audio shorter than this is reported whatever the rest looks like (seconds).
-MIN_AUDIO_S = 0.1
 #: Roles whose values are the example's input (duplicates and overlap compare these).
 INPUT_ROLES = ("text", "text_pair", "tokens", "context", "question", "choices", "audio")
 TEXT_ROLES = ("text", "text_pair", "context", "question")
@@ -152,12 +146,17 @@ def _stream_sample(entry: CardEntry, role: str, spec, sample: int) -> Sample:
     import datasets
 
     try:
-        ds = _streamed(hub.path, hub.config, hub.revision, json.dumps(hub.data_files, sort_keys=True))[spec.name]
+        streams = _streamed(hub.path, hub.config, hub.revision, json.dumps(hub.data_files, sort_keys=True))
+        if spec.name not in streams:
+            raise UserError(f"{hub.path} has no split '{spec.name}' (splits: {', '.join(streams)})")
+        ds = streams[spec.name]
         features = ds.features or {}
         for column, feature in features.items():
             if isinstance(feature, datasets.Audio):
                 ds = ds.cast_column(column, datasets.Audio(decode=False))
         rows = list(ds.take(sample)) if sample else list(ds)
+    except UserError:
+        raise
     except Exception as exc:  # datasets raises many types; the message is what users need
         raise UserError(f"streaming {hub.path} split '{spec.name}' failed: {exc}") from None
     table = pa.Table.from_pylist(rows) if rows else pa.table({})
@@ -331,13 +330,15 @@ def _check_audio(chk: _Checker, s: Sample) -> None:
     column = chk.card.role_column("audio")
     if column is None:
         return
+    from benchmarks.data.audio_checks import AudioError, duration_outliers, duration_s
+
     durations: list[tuple[int, float]] = []
     unreadable: list[str] = []
     skipped = 0
     for i, value in enumerate(_values(s, column)):
         try:
-            seconds = _duration_s(value, s.base_dirs)
-        except _AudioError as exc:
+            seconds = duration_s(value, s.base_dirs)
+        except AudioError as exc:
             unreadable.append(f"row {i + 1}: {exc}")
             continue
         if seconds is None:
@@ -358,62 +359,3 @@ def _check_audio(chk: _Checker, s: Sample) -> None:
             f"(median {median:.2f} s), e.g. {shown}",
             "warning",
         )
-
-
-class _AudioError(Exception):
-    pass
-
-
-def _duration_s(value, base_dirs: list[Path]) -> float | None:
-    """Duration in seconds (frames / sample rate, read from the header); None for paths inside a Hub repo."""
-    import soundfile as sf
-
-    if isinstance(value, dict):
-        if value.get("bytes") is not None:
-            source = io.BytesIO(value["bytes"])
-        elif value.get("path"):
-            value = value["path"]
-            source = None
-        else:
-            raise _AudioError("no bytes and no path")
-        if source is not None:
-            return _info_seconds(sf, source, "embedded audio")
-    if not isinstance(value, str) or not value:
-        raise _AudioError(f"{value!r} is not an audio path")
-    candidates = [Path(value)] if Path(value).is_absolute() else [d / value for d in base_dirs]
-    for path in candidates:
-        if path.exists():
-            return _info_seconds(sf, path, path.name)
-    if not base_dirs:
-        return None
-    raise _AudioError(f"{value} not found (looked in {', '.join(display_path(d) for d in base_dirs)})")
-
-
-def _info_seconds(sf, source, name: str) -> float:
-    try:
-        info = sf.info(source)
-    except (RuntimeError, sf.LibsndfileError) as exc:
-        raise _AudioError(f"{name}: {exc}") from None
-    if info.samplerate <= 0 or info.frames <= 0:
-        raise _AudioError(f"{name}: no samples")
-    return info.frames / info.samplerate
-
-
-def duration_outliers(durations_s: list[float]) -> list[int]:
-    """Indices of durations far from the rest: robust z-score of log duration above `OUTLIER_ROBUST_Z`
-    (median and MAD, scaled by 1.4826 to match a normal's standard deviation), or shorter than `MIN_AUDIO_S`.
-
-    >>> duration_outliers([3.0, 3.2, 2.9, 3.1, 3.0, 40.0, 0.05])
-    [5, 6]
-    """
-    if not durations_s:
-        return []
-    logs = np.log(np.asarray(durations_s, dtype=np.float64))
-    median = np.median(logs)
-    mad = 1.4826 * np.median(np.abs(logs - median))
-    out = []
-    for i, (d, x) in enumerate(zip(durations_s, logs)):
-        far = mad > 0 and abs(x - median) / mad > OUTLIER_ROBUST_Z
-        if far or d < MIN_AUDIO_S or not math.isfinite(x):
-            out.append(i)
-    return out
