@@ -23,7 +23,7 @@ from typing import Callable
 
 from benchmarks.cards.registry import CardEntry, Registry
 from benchmarks.data.materialize import hub_offline_reason
-from benchmarks.data.mirror import file_entry, read_manifest, verify_mirror, write_manifest
+from benchmarks.data.mirror import MANIFEST, file_entry, read_manifest, verify_mirror, write_manifest
 from benchmarks.errors import DataError, UserError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus")
@@ -89,8 +89,10 @@ def fetch_card(entry: CardEntry, suite: str, to: Path, *, force: bool = False) -
         why = "reads local files next to the card" if card.source.local else f"reads the '{card.source.layout.name}' layout from --data-dir"
         return FetchOutcome(card.name, "skipped", f"{why}; nothing to mirror")
     hub = card.source.hub
-    resolved = resolve_revision(hub.path, hub.revision)
     dest = to / suite / card.name
+    if not force and dest.is_dir() and not (dest / MANIFEST).exists() and any(dest.iterdir()):
+        raise UserError(f"{dest} exists and is not a polyglue mirror (no {MANIFEST}); move it away, or pass --force to replace it")
+    resolved = resolve_revision(hub.path, hub.revision)
     source = {"hub": hub.path, "config": hub.config, "revision": hub.revision, "data_files": hub.data_files}
     splits = list(dict.fromkeys(s.name for s in card.splits.roles().values()))
     if not force and _up_to_date(dest, resolved, source, splits):

@@ -256,3 +256,15 @@ def test_fetch_skips_cards_with_local_files(cli, tmp_path):
     assert res.code == 0
     assert "skipped  l: reads local files next to the card; nothing to mirror" in res.err
     assert "0 card(s) mirrored" in res.out
+
+
+def test_fetch_never_replaces_a_folder_it_did_not_write(cli, tmp_path, monkeypatch):
+    cards = _cards(tmp_path)
+    own = tmp_path / "m" / "hubsuite" / "nli-eus"
+    own.mkdir(parents=True)
+    (own / "train.jsonl").write_text('{"my": "data"}\n', encoding="utf-8")
+    monkeypatch.setattr("benchmarks.data.fetch.hub_offline_reason", lambda: None)
+    res = cli("fetch", "--suite", "hubsuite", "--tasks", "nli-eus", "--to", tmp_path / "m", "--cards", cards)
+    assert res.code == 2
+    assert "exists and is not a polyglue mirror (no manifest.json)" in res.err
+    assert (own / "train.jsonl").read_text(encoding="utf-8") == '{"my": "data"}\n'
