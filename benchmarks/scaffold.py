@@ -276,7 +276,7 @@ class ScaffoldResult:
 
 def add_language(code: str, suite: str, tasks: str | None = None, to: Path = Path("cards")) -> ScaffoldResult:
     """Write `<to>/<suite>/` (suite, card stubs, checklist) and the kit; refuse to overwrite anything."""
-    from benchmarks.cards.registry import card_dirs, declared_names
+    from benchmarks.cards.registry import Registry
     from langkits.registry import KITS, USER_KIT_DIR
 
     lang = resolve_language(code)
@@ -289,7 +289,7 @@ def add_language(code: str, suite: str, tasks: str | None = None, to: Path = Pat
         raise UserError(f"{display_path(suite_dir)} already exists; refusing to overwrite (pick another --suite or remove it)")
     if to.exists() and not to.is_dir():
         raise UserError(f"--to {to} is a file, not a card directory")
-    names = declared_names(card_dirs([to] if to.is_dir() else []))  # stubs that do not load yet count too
+    names = Registry.discover([to] if to.is_dir() else []).declared  # stubs that do not load yet count too
     if suite in names:
         raise UserError(f"the name '{suite}' is already used in {display_path(min(names[suite]))}; pick another --suite")
     taken = [f"'{c}' ({display_path(min(names[c]))})" for c, _ in cards if c in names]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks.cards.registry import Registry, card_dirs, declared_names
+from benchmarks.cards.registry import Registry, card_dirs
 from benchmarks.errors import UserError
 
 
@@ -129,7 +129,7 @@ def select_changed(registry: Registry, extra_dirs: list[Path], base: str | None,
             if name:
                 deleted_names.add(name)
 
-    files_by_name = declared_names(roots)
+    files_by_name = registry.declared
     for entry in registry.cards.values():
         kit = find_user_kit(entry.card.langkit, entry.path)
         if kit is not None and kit.resolve() in changed_kits:

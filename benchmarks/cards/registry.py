@@ -108,28 +108,6 @@ def _yaml_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*.yaml") if not any(part.startswith(".") for part in p.parts))
 
 
-def declared_names(dirs: list[Path]) -> dict[str, set[Path]]:
-    """`name:` of every YAML file under `dirs` -> the files declaring it, broken files included.
-
-    A plain YAML read (no schema), so a half-filled stub still claims its name.
-    """
-    import yaml
-
-    found: dict[str, set[Path]] = {}
-    for root in dirs:
-        if not root.exists():
-            continue
-        for path in _yaml_files(root):
-            try:
-                data = yaml.safe_load(path.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, yaml.YAMLError):
-                continue
-            name = data.get("name") if isinstance(data, dict) else None
-            if isinstance(name, str):
-                found.setdefault(name, set()).add(path.resolve())
-    return found
-
-
 @dataclass
 class Registry:
     """Every card and suite found, plus every problem met on the way."""
@@ -139,6 +117,8 @@ class Registry:
     problems: list[Problem] = field(default_factory=list)
     broken: dict[str, Path] = field(default_factory=dict)
     """Names declared by files that failed to load -> the file (so a suite says why, not 'unknown')."""
+    declared: dict[str, set[Path]] = field(default_factory=dict)
+    """Every `name:` seen -> the (resolved) files declaring it, broken files and duplicates included."""
 
     @classmethod
     def discover(cls, extra: list[Path] | tuple = (), *, builtin: bool = True) -> "Registry":
@@ -158,8 +138,10 @@ class Registry:
     def add_file(self, path: Path) -> None:
         model, doc, problems = load_file(path)
         self.problems += problems
+        name = doc.data.get("name") if doc is not None and isinstance(doc.data, dict) else None
+        if isinstance(name, str):
+            self.declared.setdefault(name, set()).add(Path(path).resolve())
         if model is None:
-            name = doc.data.get("name") if doc is not None and isinstance(doc.data, dict) else None
             if isinstance(name, str):
                 self.broken.setdefault(name, Path(path))
             return
