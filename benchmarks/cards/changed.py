@@ -37,6 +37,10 @@ class ChangedSelection:
     """Repository-relative paths git reports as changed, under a card directory."""
 
 
+class _GitError(Exception):
+    pass
+
+
 def _git(args: list[str], cwd: Path) -> str:
     try:
         proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=60)
@@ -45,10 +49,6 @@ def _git(args: list[str], cwd: Path) -> str:
     if proc.returncode != 0:
         raise _GitError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"git {' '.join(args)} failed")
     return proc.stdout
-
-
-class _GitError(Exception):
-    pass
 
 
 def default_base(cwd: Path) -> str:
@@ -115,7 +115,7 @@ def select_changed(registry: Registry, extra_dirs: list[Path], base: str | None,
         path = (top / rel).resolve()
         return _under_any(path, roots) and (path.suffix == ".yaml" or (path.suffix == ".py" and path.parent.name == USER_KIT_DIR))
 
-    sel.changed = [p for p in present + deleted if relevant(p)]
+    sel.changed = sorted(p for p in present + deleted if relevant(p))
     changed_kits = {(top / p).resolve() for p in present if relevant(p) and p.endswith(".py")}
     sel.files |= {(top / p).resolve() for p in present if relevant(p)}
 
@@ -129,15 +129,14 @@ def select_changed(registry: Registry, extra_dirs: list[Path], base: str | None,
             if name:
                 deleted_names.add(name)
 
-    files_by_name = registry.declared
     for entry in registry.cards.values():
         kit = find_user_kit(entry.card.langkit, entry.path)
         if kit is not None and kit.resolve() in changed_kits:
             sel.files.add(entry.path.resolve())
 
-    selected_names = {n for n, paths in files_by_name.items() if paths & sel.files}  # broken files have names too
+    selected_names = {n for n, paths in registry.declared.items() if paths & sel.files}  # broken files have names too
     for name in selected_names:
-        sel.files |= files_by_name[name]
+        sel.files |= registry.declared[name]
     card_names = selected_names | deleted_names
     for entry in registry.suites.values():
         if card_names & set(entry.suite.cards):

@@ -110,7 +110,7 @@ def validate_cmd(
     if fmt == "json":
         body = {"checked": len(result.files), "files": result.shown_files, "problems": [p.as_dict() for p in result.problems], "notes": result.notes, "ok": not failing}
         if result.changed is not None:
-            body["base"], body["merge_base"] = result.changed.base, result.changed.merge_base
+            body.update(base=result.changed.base, merge_base=result.changed.merge_base, changed=result.changed.changed)
         print(json.dumps(body, indent=1, ensure_ascii=False))
     else:
         _print_validation(result, github=fmt == "github")

@@ -54,6 +54,14 @@ def changed(cli, *args):
     return res.code, body["files"], body["problems"]
 
 
+def test_json_output_names_the_base_and_the_changed_files(cli, repo):
+    (repo / "cards" / "s2" / "c.yaml").unlink()
+    (repo / "cards" / "langkits" / "eus.py").write_text(KIT + "# reviewed\n", encoding="utf-8")
+    body = json.loads(cli("validate", "--changed", "--base", "HEAD", "--cards", "cards", "--format", "json").out)
+    assert body["base"] == "HEAD" and body["merge_base"] == git(repo, "rev-parse", "HEAD").strip()
+    assert body["changed"] == ["cards/langkits/eus.py", "cards/s2/c.yaml"]
+
+
 def test_given_an_edited_card_then_it_and_its_suite_are_checked(cli, repo):
     path = repo / "cards" / "s1" / "a.yaml"
     path.write_text(path.read_text(encoding="utf-8").replace("Generated NLI card a", "Edited title"), encoding="utf-8")
