@@ -60,7 +60,7 @@ def validate(
         raise UserError("--base goes with --changed")
     extra = list(cards) + list(paths)
     reg = Registry.discover(extra)
-    scope: set[Path] = set()
+    scope: set[Path] = {d.resolve() for d in card_dirs(cards) if not d.exists()}  # "card directory does not exist"
     for root in paths or [d for d in card_dirs(cards) if d.exists()]:
         scope |= _yaml_under(root)
     selection = None
@@ -74,7 +74,7 @@ def validate(
         if kit is not None and entry.path.resolve() in scope:
             scope.add(kit.resolve())
     problems = sorted((p for p in reg.problems if Path(p.file).resolve() in scope), key=lambda p: (p.file, p.line))
-    result = ValidationResult(sorted(scope), problems, changed=selection)
+    result = ValidationResult(sorted(p for p in scope if p.exists()), problems, changed=selection)
     if check_data:
         _check_data(reg, result, scope, data_dir, sample)
     return result

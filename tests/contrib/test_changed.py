@@ -137,3 +137,9 @@ def test_changed_outside_git_and_unknown_refs_are_one_line_errors(cli, repo, tmp
     res = cli("validate", "--changed", "--base", "HEAD", "--cards", str(repo / "cards"))
     assert res.code == 2 and "needs a git checkout" in res.err
     assert "Traceback" not in res.err
+
+
+def test_a_missing_card_directory_is_still_reported(cli, tmp_path):
+    res = cli("validate", "--cards", tmp_path / "nope")
+    assert res.code == 2
+    assert "card directory does not exist" in res.out
