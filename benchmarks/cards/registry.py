@@ -46,7 +46,14 @@ class SuiteEntry:
 
 
 def builtin_cards_dir() -> Path:
-    """The `cards/` tree shipped with polyglue (a package, so it works installed or cloned)."""
+    """The `cards/` tree shipped with polyglue (a package, so it works installed or cloned).
+
+    Found next to the `benchmarks` package first: importing `cards` from a working directory
+    that holds a user's own `cards/` folder (`python -c`) resolves a namespace package instead.
+    """
+    sibling = Path(__file__).resolve().parents[2] / "cards"
+    if (sibling / "__init__.py").exists():
+        return sibling
     return Path(str(resources.files("cards")))
 
 

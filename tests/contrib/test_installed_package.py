@@ -81,3 +81,10 @@ def test_add_language_from_an_installed_package_writes_to_the_users_card_directo
     code, _, proc = bench_installed(site, tmp_path, "run", "--suite", "basqueglue", "--model", "bow", "--cards", "cards", "-q")
     assert code == 0, proc.stderr
     assert "1 unit(s): 1 run, 0 reused, 0 failed" in proc.stderr
+
+
+def test_a_cards_folder_in_the_working_directory_does_not_hide_the_builtin_cards(tmp_path):
+    (tmp_path / "cards").mkdir()
+    script = "from benchmarks.cards.registry import builtin_cards_dir; print(builtin_cards_dir())"
+    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert Path(proc.stdout.strip()) == REPO / "cards"
