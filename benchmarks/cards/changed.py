@@ -37,6 +37,10 @@ class ChangedSelection:
     """Repository-relative paths git reports as changed, under a card directory."""
 
 
+#: git's empty tree: the base when a repository has no commit yet.
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+
 class _GitError(Exception):
     pass
 
@@ -75,11 +79,14 @@ def changed_files(base: str, cwd: Path) -> tuple[Path, str, list[str], list[str]
     try:
         _git(["rev-parse", "--verify", "--quiet", f"{base}^{{commit}}"], top)
     except _GitError:
-        raise UserError(f"--base {base}: no such git ref here (in CI, check out with fetch-depth: 0 and fetch the base branch)") from None
-    try:
-        merge_base = _git(["merge-base", base, "HEAD"], top).strip()
-    except _GitError as exc:
-        raise UserError(f"--base {base}: no common ancestor with HEAD ({exc}); a shallow clone needs fetch-depth: 0") from None
+        if base != "HEAD":
+            raise UserError(f"--base {base}: no such git ref here (in CI, check out with fetch-depth: 0 and fetch the base branch)") from None
+        merge_base = EMPTY_TREE  # no commit yet (the first commit's pre-commit hook): everything is new
+    else:
+        try:
+            merge_base = _git(["merge-base", base, "HEAD"], top).strip()
+        except _GitError as exc:
+            raise UserError(f"--base {base}: no common ancestor with HEAD ({exc}); a shallow clone needs fetch-depth: 0") from None
     out = _git(["diff", "--name-status", "--no-renames", "-z", merge_base, "--"], top).split("\0")
     present, deleted = [], []
     for status, path in zip(out[0::2], out[1::2]):

@@ -143,3 +143,15 @@ def test_a_missing_card_directory_is_still_reported(cli, tmp_path):
     res = cli("validate", "--cards", tmp_path / "nope")
     assert res.code == 2
     assert "card directory does not exist" in res.out
+
+
+def test_before_the_first_commit_every_staged_card_is_new(cli, tmp_path, monkeypatch):
+    root = tmp_path / "fresh"
+    write_yaml(root / "cards" / "s" / "suite.yaml", suite_body("s", ["a"]))
+    write_yaml(root / "cards" / "s" / "a.yaml", nli_card("a", local_source()))
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    monkeypatch.chdir(root)
+    code, files, problems = changed(cli, "--base", "HEAD")
+    assert (code, problems) == (0, [])
+    assert files == ["cards/s/a.yaml", "cards/s/suite.yaml"]
