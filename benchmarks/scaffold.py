@@ -252,7 +252,7 @@ Tick each box in your pull request description. CONTRIBUTING.md walks through ev
       outside the list, duplicates, train/test overlap, empty texts) — fix or explain in `notes`.
 - [ ] Language kit reviewed: `{kit_path}` (normalisation, QA articles).
 - [ ] Baseline rows: `bench run {opts} --suite {suite} --model bow --model hf:<a small public model>`
-      then `bench report --suite {suite}`; paste the table in the pull request.
+      then `bench report {opts} --suite {suite}`; paste the table in the pull request.
 - [ ] A published number reproduced where one exists: add it to `references` in
       `{to}/{suite}/suite.yaml` with its source, and compare with your run of the same model.
 - [ ] Cards: {', '.join(cards)}.
@@ -320,7 +320,7 @@ def add_language(code: str, suite: str, tasks: str | None = None, to: Path = Pat
     result.next_steps = [
         f"fill in every TODO, until `bench validate {shown_to}/{suite}` passes",
         f"look at the data: `bench validate --check-data {shown_to}/{suite}`",
-        f"baselines: `bench run {opts} --suite {suite} --model bow --model hf:<a small public model>`, then `bench report --suite {suite}`",
+        f"baselines: `bench run {opts} --suite {suite} --model bow --model hf:<a small public model>`, then `bench report {opts} --suite {suite}`",
         f"work through {display_path(suite_dir / 'CHECKLIST.md')} and open a pull request",
     ]
     return result
