@@ -1,11 +1,24 @@
 """Language kits by name. Pure data, read by `bench validate` (which must not import torch).
 
-A value is `module:Class`; the class is imported only when a run needs it.
+Two kinds of kit:
+
+- built-in kits, `KITS` below: a value is `module:Class`, imported only when a run needs it;
+- user kits, next to the cards that use them: `langkits/<name>.py` in the card's folder or
+  in the folder above it (so `cards/langkits/eus.py` serves every suite under `cards/`, and
+  `cards/basqueglue/langkits/eus.py` only that suite). The file defines `class Kit(LangKit)`;
+  the kit's name is the file name. This works the same in a clone and when polyglue is
+  installed in site-packages, because the kit travels with the card directory, not with
+  the package. Finding a user kit reads no Python; only `get_kit` imports the file.
 """
 
 from __future__ import annotations
 
+import ast
+import hashlib
 import importlib
+import importlib.util
+import re
+from pathlib import Path
 
 KITS: dict[str, str] = {
     "default": "langkits.kits:LangKit",
@@ -14,16 +27,89 @@ KITS: dict[str, str] = {
     "zho": "langkits.kits:ChineseKit",
 }
 
+#: Folder name that holds user kits, next to card files.
+USER_KIT_DIR = "langkits"
+#: Class a user kit file must define.
+USER_KIT_CLASS = "Kit"
+_KIT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
 
 def kit_names() -> set[str]:
+    """Names of the built-in kits."""
     return set(KITS)
 
 
-def get_kit(name: str):
-    """Instantiate the kit registered under `name`."""
+def user_kit_dirs(card_path: Path) -> list[Path]:
+    """Where a card's user kits may live, nearest first: `<card folder>/langkits`, `<parent>/langkits`."""
+    folder = Path(card_path).parent
+    return [folder / USER_KIT_DIR, folder.parent / USER_KIT_DIR]
+
+
+def user_kits_near(card_path: Path) -> dict[str, Path]:
+    """User kit name -> file, as a card at `card_path` sees them (nearest folder wins)."""
+    found: dict[str, Path] = {}
+    for folder in reversed(user_kit_dirs(card_path)):
+        if folder.is_dir():
+            found.update({p.stem: p for p in sorted(folder.glob("*.py")) if _KIT_NAME.match(p.stem)})
+    return found
+
+
+def find_user_kit(name: str, card_path: Path | None) -> Path | None:
+    """The user kit file for `name` as seen from `card_path`; None for built-in or unknown names."""
+    if name in KITS or card_path is None:
+        return None
+    return user_kits_near(card_path).get(name)
+
+
+def kit_file_hash(path: Path) -> str:
+    """Content hash of a user kit file (part of the unit key: editing a kit makes new units)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def check_kit_file(path: Path) -> list[tuple[int, str]]:
+    """Static checks of a user kit, without importing it: `(line, message)` per problem."""
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"), filename=str(path))
+    except SyntaxError as exc:
+        return [(exc.lineno or 1, f"Python syntax error: {exc.msg}")]
+    except (OSError, UnicodeDecodeError) as exc:
+        return [(1, f"cannot read the kit file: {exc}")]
+    if not any(isinstance(node, ast.ClassDef) and node.name == USER_KIT_CLASS for node in tree.body):
+        return [(1, f"a language kit file must define `class {USER_KIT_CLASS}(LangKit)` (see langkits/kits.py)")]
+    return []
+
+
+def get_kit(name: str, card_path: Path | None = None):
+    """Instantiate the kit `name`: a built-in one, or the user kit next to `card_path`."""
     from benchmarks.errors import UserError
 
-    if name not in KITS:
-        raise UserError(f"unknown language kit '{name}' (known: {', '.join(sorted(KITS))})")
-    module, _, attr = KITS[name].partition(":")
-    return getattr(importlib.import_module(module), attr)()
+    if name in KITS:
+        module, _, attr = KITS[name].partition(":")
+        return getattr(importlib.import_module(module), attr)()
+    path = find_user_kit(name, card_path)
+    if path is None:
+        near = sorted(user_kits_near(card_path)) if card_path is not None else []
+        raise UserError(
+            f"unknown language kit '{name}' (built-in: {', '.join(sorted(KITS))}"
+            f"{'; next to the card: ' + ', '.join(near) if near else ''}); "
+            f"add {USER_KIT_DIR}/{name}.py next to the card (`bench add-language` writes one)"
+        )
+    return _load_user_kit(name, path)()
+
+
+def _load_user_kit(name: str, path: Path):
+    from benchmarks.errors import UserError
+    from langkits.kits import LangKit
+
+    problems = check_kit_file(path)
+    if problems:
+        line, message = problems[0]
+        raise UserError(f"{path}:{line}: {message}")
+    module_name = f"polyglue_user_kits.{name}_{kit_file_hash(path)}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    cls = getattr(module, USER_KIT_CLASS)
+    if not (isinstance(cls, type) and issubclass(cls, LangKit)):
+        raise UserError(f"{path}: `{USER_KIT_CLASS}` must be a subclass of langkits.kits.LangKit")
+    return cls

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from benchmarks.cards import vocab
 from benchmarks.cards.problems import Problem, display_path, from_validation_error
 from benchmarks.cards.schema import Card, Suite
+from benchmarks.cards.todo import covered, find_todos, todo_problems
 from benchmarks.cards.yamlio import YamlDoc, YamlSyntaxError, read_yaml
 from benchmarks.errors import CardError, UserError
 
@@ -45,7 +46,14 @@ class SuiteEntry:
 
 
 def builtin_cards_dir() -> Path:
-    """The `cards/` tree shipped with polyglue (a package, so it works installed or cloned)."""
+    """The `cards/` tree shipped with polyglue (a package, so it works installed or cloned).
+
+    Found next to the `benchmarks` package first: importing `cards` from a working directory
+    that holds a user's own `cards/` folder (`python -c`) resolves a namespace package instead.
+    """
+    sibling = Path(__file__).resolve().parents[2] / "cards"
+    if (sibling / "__init__.py").exists():
+        return sibling
     return Path(str(resources.files("cards")))
 
 
@@ -74,10 +82,14 @@ def load_file(path: Path) -> tuple[Card | Suite | None, YamlDoc | None, list[Pro
     if not isinstance(doc.data, dict):
         kind = "empty file" if doc.data is None else f"a YAML {type(doc.data).__name__}"
         return None, doc, [Problem(display_path(path), 1, "", f"expected a mapping of fields, got {kind}")]
+    todos = find_todos(doc.data)
     try:
         model = model_cls.model_validate(doc.data)
     except ValidationError as exc:
-        return None, doc, from_validation_error(exc, doc, model_cls)
+        schema_problems = [p for p in from_validation_error(exc, doc, model_cls) if not covered(p, todos)]
+        return None, doc, todo_problems(doc, todos) + schema_problems
+    if todos:
+        return None, doc, todo_problems(doc, todos)
     return model, doc, _warnings(model, doc)
 
 
@@ -110,23 +122,35 @@ class Registry:
     cards: dict[str, CardEntry] = field(default_factory=dict)
     suites: dict[str, SuiteEntry] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    broken: dict[str, Path] = field(default_factory=dict)
+    """Names declared by files that failed to load -> the file (so a suite says why, not 'unknown')."""
+    declared: dict[str, set[Path]] = field(default_factory=dict)
+    """Every `name:` seen -> the (resolved) files declaring it, broken files and duplicates included."""
 
     @classmethod
     def discover(cls, extra: list[Path] | tuple = (), *, builtin: bool = True) -> "Registry":
         reg = cls()
+        seen: set[Path] = set()  # a file under two given roots (`--cards cards cards/x`) is read once
         for root in card_dirs(extra, builtin=builtin):
             if not root.exists():
                 reg.problems.append(Problem(display_path(root), 1, "", "card directory does not exist"))
                 continue
             for path in _yaml_files(root):
-                reg.add_file(path)
+                if path.resolve() not in seen:
+                    seen.add(path.resolve())
+                    reg.add_file(path)
         reg.problems += reg.cross_check()
         return reg
 
     def add_file(self, path: Path) -> None:
         model, doc, problems = load_file(path)
         self.problems += problems
+        name = doc.data.get("name") if doc is not None and isinstance(doc.data, dict) else None
+        if isinstance(name, str):
+            self.declared.setdefault(name, set()).add(Path(path).resolve())
         if model is None:
+            if isinstance(name, str):
+                self.broken.setdefault(name, Path(path))
             return
         table = self.suites if isinstance(model, Suite) else self.cards
         entry_cls = SuiteEntry if isinstance(model, Suite) else CardEntry
@@ -150,14 +174,10 @@ class Registry:
 
     def cross_check(self) -> list[Problem]:
         """Checks that need more than one file: suite members, aggregates, references, transfer."""
-        from langkits.registry import kit_names  # pure data; no torch
-
-        kits = kit_names()
         out: list[Problem] = []
         for entry in self.cards.values():
             card, f = entry.card, display_path(entry.path)
-            if card.langkit not in kits:
-                out.append(Problem(f, entry.line("langkit"), "langkit", f"unknown language kit '{card.langkit}' (known: {', '.join(sorted(kits))})"))
+            out += _check_langkit(entry)
             if card.train_from is not None:
                 src = self.cards.get(card.train_from)
                 if src is None:
@@ -166,13 +186,17 @@ class Registry:
                     out.append(Problem(f, entry.line("train_from"), "train_from", f"card '{card.train_from}' is a {src.card.task} task, not {card.task}"))
         for entry in self.suites.values():
             out += self._check_suite(entry)
-        return out
+        return list(dict.fromkeys(out))  # a shared kit file's problems once, not once per card
 
     def _check_suite(self, entry: SuiteEntry) -> list[Problem]:
         suite, f, out = entry.suite, display_path(entry.path), []
         for i, name in enumerate(suite.cards):
             if name not in self.cards:
-                out.append(Problem(f, entry.line("cards", i), f"cards[{i}]", f"unknown card '{name}'{_close(name, self.cards)}"))
+                if name in self.broken:
+                    message = f"card '{name}' does not load; fix {display_path(self.broken[name])} first"
+                else:
+                    message = f"unknown card '{name}'{_close(name, self.cards)}"
+                out.append(Problem(f, entry.line("cards", i), f"cards[{i}]", message))
         if suite.aggregate and suite.aggregate.components:
             for i, comp in enumerate(suite.aggregate.components):
                 loc = ("aggregate", "components", i)
@@ -229,6 +253,28 @@ class Registry:
         hits = [p for p in self.errors() if Path(p.file).stem == name or Path(p.file).parent.name == name]
         if hits or name in stems:
             raise CardError(hits or [stems[name]])
+
+
+def _check_langkit(entry: CardEntry) -> list[Problem]:
+    """The card's kit must be built in, or a user kit file next to the card (checked without importing it)."""
+    from langkits.registry import USER_KIT_DIR, check_kit_file, kit_names, user_kits_near  # pure; no torch
+
+    name, f = entry.card.langkit, display_path(entry.path)
+    if name in kit_names():
+        return []
+    near = user_kits_near(entry.path)
+    if name not in near:
+        known = sorted(kit_names()) + sorted(near)
+        return [
+            Problem(
+                f,
+                entry.line("langkit"),
+                "langkit",
+                f"unknown language kit '{name}' (known: {', '.join(known)}){_close(name, known)}; "
+                f"a new kit goes in {USER_KIT_DIR}/{name}.py next to the card or its folder",
+            )
+        ]
+    return [Problem(display_path(near[name]), line, "", message) for line, message in check_kit_file(near[name])]
 
 
 def _close(name: str, table) -> str:

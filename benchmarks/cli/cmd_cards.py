@@ -13,6 +13,7 @@ from benchmarks.cli.options import CardsOpt, FormatOpt, registry
 from benchmarks.errors import UserError
 
 LIST_WHAT = ("suites", "cards", "models")
+VALIDATE_FORMATS = ("text", "json", "github")
 
 
 def list_cmd(
@@ -89,42 +90,58 @@ def show_cmd(
 def validate_cmd(
     paths: Annotated[Optional[list[Path]], typer.Argument(help="Card/suite files or folders (default: every known card).", show_default=False)] = None,
     cards: CardsOpt = None,
-    fmt: FormatOpt = "text",
+    fmt: Annotated[str, typer.Option("--format", help="text, json, or github (annotations in GitHub Actions).")] = "text",
     strict: Annotated[bool, typer.Option(help="Treat warnings (e.g. unpinned revisions) as errors.")] = False,
+    changed: Annotated[bool, typer.Option("--changed", help="Only cards, suites and kits changed against --base (git), plus suites of changed cards.")] = False,
+    base: Annotated[Optional[str], typer.Option("--base", help="Git ref for --changed (default: origin/$GITHUB_BASE_REF, origin/main, main; HEAD = uncommitted changes).", show_default=False)] = None,
+    check_data: Annotated[bool, typer.Option("--check-data", help="Also read a sample of every split and report data problems (columns, labels, duplicates, overlap, short texts, audio).")] = False,
+    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="With --check-data: read mirrors from DIR/<suite>/<card>/ instead of the Hub.", show_default=False)] = None,
+    sample: Annotated[int, typer.Option("--sample", help="With --check-data: rows read per split (0 = all).")] = 1000,
 ) -> None:
     """Check cards and suites strictly; one `file:line: field: message` per problem. Exit 0 or 2."""
-    paths = list(paths or [])
-    for p in paths:
-        if not p.exists():
-            raise UserError(f"no such file or folder: {p}")
-    reg = registry(list(cards or []) + paths)
-    problems = reg.problems
-    if paths:
-        roots = [p.resolve() for p in paths]
-        problems = [p for p in problems if any(_under(Path(p.file).resolve(), r) for r in roots)]
-        checked = sum(len(_yaml_files(p)) for p in paths)
-    else:
-        checked = len(reg.cards) + len(reg.suites) + len({p.file for p in reg.errors()})
-    problems = sorted(problems, key=lambda p: (p.file, p.line))
-    failing = [p for p in problems if p.severity == "error" or strict]
+    from benchmarks.validation import validate
+
+    if fmt not in VALIDATE_FORMATS:
+        raise UserError(f"--format {fmt}: choose one of {', '.join(VALIDATE_FORMATS)}")
+    if sample < 0:
+        raise UserError(f"--sample must be 0 (all rows) or positive (got {sample})")
+    result = validate(list(paths or []), list(cards or []), changed=changed, base=base, check_data=check_data, data_dir=data_dir, sample=sample)
+    failing = [p for p in result.problems if p.severity == "error" or strict]
     if fmt == "json":
-        print(json.dumps({"checked": checked, "problems": [p.as_dict() for p in problems], "ok": not failing}, indent=1))
+        body = {"checked": len(result.files), "files": result.shown_files, "problems": [p.as_dict() for p in result.problems], "notes": result.notes, "ok": not failing}
+        if result.changed is not None:
+            body.update(base=result.changed.base, merge_base=result.changed.merge_base, changed=result.changed.changed)
+        print(json.dumps(body, indent=1, ensure_ascii=False))
     else:
-        for p in problems:
-            print(p.render())
-        n_err = sum(p.severity == "error" for p in problems)
-        n_warn = len(problems) - n_err
-        print(f"{checked} file(s) checked: {n_err} error(s), {n_warn} warning(s)", file=sys.stderr)
+        _print_validation(result, github=fmt == "github")
     if failing:
         raise typer.Exit(2)
 
 
-def _under(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
+def _print_validation(result, *, github: bool) -> None:
+    """Problems on stdout (one line each, or GitHub annotations); the summary and notes on stderr."""
+    if result.changed is not None:
+        sel = result.changed
+        what = f"{len(result.files)} file(s) to check" if result.files else "no card, suite or language kit changed"
+        print(f"against {sel.base} (merge base {sel.merge_base[:10]}): {what}", file=sys.stderr)
+    for p in result.problems:
+        print(_github_annotation(p) if github else p.render())
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    n_err = sum(p.severity == "error" for p in result.problems)
+    print(f"{len(result.files)} file(s) checked: {n_err} error(s), {len(result.problems) - n_err} warning(s)", file=sys.stderr)
 
 
-def _yaml_files(path: Path) -> list[Path]:
-    return [path] if path.is_file() else list(path.rglob("*.yaml"))
+def _github_annotation(p) -> str:
+    """A GitHub Actions workflow command, so the problem shows on the pull request's line."""
+
+    def data(text: str) -> str:
+        return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+    def prop(text: str) -> str:
+        return data(text).replace(":", "%3A").replace(",", "%2C")
+
+    return f"::{p.severity} file={prop(p.file)},line={p.line},title={prop(p.field or 'card')}::{data(p.message)}"
 
 
 def schema_cmd(

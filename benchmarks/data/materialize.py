@@ -134,7 +134,8 @@ class DataResolver:
             return None
         from benchmarks.data.mirror import verify_mirror
 
-        verify_mirror(root)
+        hub = self.card.source.hub
+        verify_mirror(root, expected_revision=hub.revision if hub is not None and hub.pinned else None)
         for stem in dict.fromkeys((split_name, role)):
             for ext in DATA_DIR_EXTENSIONS + TOKEN_FORMATS:
                 path = root / f"{stem}.{ext}"

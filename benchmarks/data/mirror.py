@@ -1,22 +1,27 @@
 """Mirror manifests: what `bench fetch` wrote, and the check `bench run --data-dir` makes.
 
-A mirror folder `DIR/<suite>/<card>/` holds split files plus `manifest.json`:
-`{"format": "polyglue-mirror/1", "card": ..., "resolved_revision": ..., "files":
-{"train.parquet": {"sha256": ..., "rows": ..., "bytes": ...}}}`. A file whose hash differs
-from the manifest is refused: results computed on tampered data would be silently wrong.
+A mirror folder `DIR/<suite>/<card>/` holds split files (and `audio/` for speech) plus
+`manifest.json`:
+`{"format": "polyglue-mirror/1", "suite": ..., "card": ..., "card_version": ...,
+"source": {"hub": ..., "config": ..., "revision": <as the card asked>},
+"resolved_revision": <the commit actually read>, "created": ..., "tool": {...},
+"files": {"train.parquet": {"sha256": ..., "bytes": ..., "rows": ...}, "audio/train/000000.wav": {...}}}`.
+A file whose hash differs from the manifest is refused: results computed on tampered
+data would be silently wrong. So is a mirror of another revision than the card pins.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 from benchmarks.errors import UserError
 
 MANIFEST = "manifest.json"
 FORMAT = "polyglue-mirror/1"
-_verified: dict[tuple[str, float], None] = {}
+_verified: set[tuple] = set()
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -27,6 +32,25 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def file_entry(path: Path, rows: int | None = None) -> dict:
+    """The manifest entry of one file: sha256, size in bytes, and the row count of a table."""
+    entry = {"sha256": sha256_file(path), "bytes": Path(path).stat().st_size}
+    if rows is not None:
+        entry["rows"] = rows
+    return entry
+
+
+def write_manifest(root: Path, manifest: dict) -> Path:
+    """Write `manifest.json` (format stamped, files sorted) atomically into `root`."""
+    body = {"format": FORMAT, **manifest}
+    body["files"] = dict(sorted(body.get("files", {}).items()))
+    path = Path(root) / MANIFEST
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(body, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
 def read_manifest(root: Path) -> dict | None:
     path = Path(root) / MANIFEST
     if not path.exists():
@@ -35,18 +59,41 @@ def read_manifest(root: Path) -> dict | None:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise UserError(f"{path}:{exc.lineno}: mirror manifest is not valid JSON ({exc.msg})") from None
-    if manifest.get("format") != FORMAT:
-        raise UserError(f"{path}: unknown mirror format {manifest.get('format')!r} (expected {FORMAT})")
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        got = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+        raise UserError(f"{path}: unknown mirror format {got!r} (expected {FORMAT})")
     return manifest
 
 
-def verify_mirror(root: Path) -> dict | None:
-    """Check every file the manifest lists against its sha256; once per process per manifest."""
+def _stat_key(root: Path, manifest: dict) -> tuple:
+    """Identity of the mirror on disk: manifest and every listed file's size and mtime (cheap to recompute)."""
+    stats = []
+    for name in [MANIFEST, *manifest.get("files", {})]:
+        try:
+            st = (root / name).stat()
+            stats.append((name, st.st_size, st.st_mtime_ns))
+        except OSError:
+            stats.append((name, None, None))
+    return (str(root.resolve()), tuple(stats))
+
+
+def verify_mirror(root: Path, expected_revision: str | None = None) -> dict | None:
+    """Check every file the manifest lists against its sha256, and the revision when the card pins one.
+
+    Hashing runs once per process per mirror state: a file rewritten later (new size or
+    mtime) is hashed again, so tampering between two runs in one process is still caught.
+    """
     root = Path(root)
     manifest = read_manifest(root)
     if manifest is None:
         return None
-    key = (str(root.resolve()), (root / MANIFEST).stat().st_mtime)
+    resolved = manifest.get("resolved_revision")
+    if expected_revision and resolved and resolved != expected_revision:
+        raise UserError(
+            f"mirror {root} holds revision {resolved[:12]}…, but the card pins {expected_revision[:12]}…; "
+            f"re-run `bench fetch` for this suite"
+        )
+    key = _stat_key(root, manifest)
     if key in _verified:
         return manifest
     for name, meta in manifest.get("files", {}).items():
@@ -59,5 +106,5 @@ def verify_mirror(root: Path) -> dict | None:
                 f"mirror {root}: {name} does not match its checksum in {MANIFEST} "
                 f"(expected {str(meta.get('sha256'))[:12]}…, got {got[:12]}…); the mirror was modified — re-run `bench fetch`"
             )
-    _verified[key] = None
+    _verified.add(key)
     return manifest

@@ -43,7 +43,7 @@ class UnitContext:
     def kit(self):
         from langkits.registry import get_kit
 
-        return get_kit(self.card.langkit)
+        return get_kit(self.card.langkit, self.card_path)
 
     @cached_property
     def device(self) -> str:

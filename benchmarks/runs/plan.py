@@ -16,6 +16,7 @@ from benchmarks.errors import UserError
 from benchmarks.runs import protocol as protocols
 from benchmarks.runs.dispatch import has_runner
 from benchmarks.runs.units import Unit, UnitTask
+from langkits.registry import find_user_kit, kit_file_hash
 
 
 @dataclass
@@ -70,11 +71,15 @@ def plan_run(registry: Registry, req: RunRequest) -> Plan:
     for entry in entries:
         card = entry.card
         train_entry = registry.card(card.train_from) if card.train_from else None
+        kit_file = find_user_kit(card.langkit, entry.path)
         for enc in encoders:
             if card.modality not in enc.modalities():
                 skipped.append(f"{card.name}: {enc.label} is not a {card.modality} encoder")
                 continue
             config = protocols.resolve(card, enc, req.protocol, req.overrides)
+            if kit_file is not None:
+                # A user kit is code next to the card: editing it must make new units, not reuse old ones.
+                config["langkit_sha256"] = kit_file_hash(kit_file)
             if not has_runner(card.task, config["name"]):
                 raise UserError(f"card '{card.name}': no '{config['name']}' runner for {card.task} tasks")
             for seed in range(req.seeds):
