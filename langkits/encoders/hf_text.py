@@ -40,6 +40,63 @@ def load_tokenizer_and_model(spec: EncoderSpec, model_cls_name: str = "AutoModel
     return tokenizer, model
 
 
+def _hub_ready(spec: EncoderSpec) -> tuple[str, dict]:
+    from benchmarks.torch_compat import prepare
+
+    prepare()
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    if spec.local_path is None:
+        from benchmarks.data.materialize import hub_offline_reason
+
+        reason = hub_offline_reason()
+        if reason is not None:
+            raise UserError(f"model '{spec.target}' is not a local folder and the Hub is unusable ({reason}); pass hf:<local folder>")
+    return str(spec.local_path or spec.target), ({"revision": spec.revision} if spec.revision else {})
+
+
+def model_type(spec: EncoderSpec) -> str:
+    """The checkpoint's `model_type` (e.g. `bert`, `xlm-roberta`)."""
+    target, kwargs = _hub_ready(spec)
+    import transformers
+
+    try:
+        return transformers.AutoConfig.from_pretrained(target, **kwargs).model_type
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot load model '{spec.spec}': {str(exc).splitlines()[0]}") from None
+
+
+def load_tokenizer(spec: EncoderSpec, **tokenizer_kwargs):
+    target, kwargs = _hub_ready(spec)
+    import transformers
+
+    try:
+        return transformers.AutoTokenizer.from_pretrained(target, **kwargs, **tokenizer_kwargs)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot load the tokenizer of '{spec.spec}': {str(exc).splitlines()[0]}") from None
+
+
+def load_model(spec: EncoderSpec, model_cls_name: str, **model_kwargs):
+    """`transformers.<model_cls_name>.from_pretrained` (a task head on the encoder, freshly initialised)."""
+    target, kwargs = _hub_ready(spec)
+    import transformers
+
+    try:
+        return getattr(transformers, model_cls_name).from_pretrained(target, **kwargs, **model_kwargs)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot load model '{spec.spec}' as {model_cls_name}: {str(exc).splitlines()[0]}") from None
+
+
+def usable_length(requested: int, tokenizer, model) -> int:
+    """The card's maximum length, capped by what the tokenizer and the position embeddings allow."""
+    limit = tokenizer.model_max_length if 0 < tokenizer.model_max_length < 100_000 else None
+    if limit is None:
+        positions = getattr(model.config, "max_position_embeddings", None)
+        limit = positions - 2 if positions else requested
+    return min(requested, limit)
+
+
 def length_sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
     """Indices grouped into batches of similar length (longest first), so padding stays small."""
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
@@ -63,6 +120,7 @@ class HFTextEncoder:
             import torch
 
             self.tokenizer, model = load_tokenizer_and_model(self.spec)
+            self.max_length = usable_length(self.max_length, self.tokenizer, model)
             self._model = model.to(self.device).eval()
             self._torch = torch
         return self._model
