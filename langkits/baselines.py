@@ -5,7 +5,7 @@
   word shape) by a linear model trained with SGD — the classic feature-based tagger.
 - `SlidingWindowQA`: the sliding-window baseline of SQuAD (Rajpurkar et al. 2016),
   which takes Richardson et al.'s (2013) MCTest scorer to spans: a candidate span scores
-  the inverse-count-weighted question words found within `window` units on each side.
+  the IDF-weighted question words found within `window` units on each side.
 - `sliding_window_scores`: Richardson et al.'s sliding window for multiple choice: each
   choice scores the best window of the passage against the question ∪ choice words.
 
@@ -97,43 +97,58 @@ class NgramTagger:
 
 
 class SlidingWindowQA:
-    """Pick the span whose surroundings best match the question (no training).
+    """Pick the span whose surroundings best match the question (no answers used in fitting).
 
     Candidates: spans of up to `max_span` units inside one sentence, starting and ending on a
-    content unit that is not a question word. Score: Σ IC(w) over question words w within
-    `window` units before or after the span. Ties go to the shorter, then the earlier span.
+    content unit that is neither a question word nor a corpus stop unit (one found in more
+    than `stop_df` of the fitted contexts — the stand-in for SQuAD's constituent filter, which
+    needs a parser). Score: Σ IDF(w) over question words w within `window` units before or
+    after the span. Ties go to the longer (a whole name, not its last character), then the earlier span.
     """
 
-    def __init__(self, *, max_span: int, window: int):
+    def __init__(self, *, max_span: int, window: int, stop_df: float = 0.25):
         self.max_span = max_span
         self.window = window
+        self.stop_df = stop_df
+
+    def fit(self, contexts: list[str], kit) -> "SlidingWindowQA":
+        """Unit document frequencies over `contexts` (no questions, no answers)."""
+        df: Counter = Counter()
+        for context in contexts:
+            df.update({context[s:e].lower() for s, e in kit.word_spans(context)})
+        n = max(1, len(contexts))
+        self.idf_ = {w: math.log((1 + n) / (1 + c)) + 1.0 for w, c in df.items()}
+        self.default_idf_ = math.log(1 + n) + 1.0
+        self.stop_ = {w for w, c in df.items() if c / n > self.stop_df}
+        return self
 
     def predict(self, question: str, context: str, kit) -> str:
+        if not hasattr(self, "idf_"):
+            raise RuntimeError("SlidingWindowQA.predict called before fit")
         spans = kit.word_spans(context)
         if not spans:
             return ""
         units = [context[s:e].lower() for s, e in spans]
-        content = [any(ch.isalnum() for ch in u) for u in units]
         asked = set(kit.lexical_tokens(question))
-        ic = inverse_counts(units)
-        weight = np.array([ic[u] if u in asked else 0.0 for u in units])
+        usable = [any(ch.isalnum() for ch in u) and u not in asked and u not in self.stop_ for u in units]
+        weight = np.array([self.idf_.get(u, self.default_idf_) if u in asked else 0.0 for u in units])
         prefix = np.concatenate([[0.0], np.cumsum(weight)])
         n, w = len(units), self.window
         best, best_key = None, None
         for s in range(n):
-            if not content[s] or units[s] in asked:
+            if not usable[s]:
                 continue
             for e in range(s, min(n, s + self.max_span)):
                 if units[e] in SENTENCE_END:
                     break
-                if not content[e] or units[e] in asked:
+                if not usable[e]:
                     continue
                 score = (prefix[s] - prefix[max(0, s - w)]) + (prefix[min(n, e + 1 + w)] - prefix[e + 1])
-                key = (score, -(e - s), -s)
+                key = (score, e - s, -s)
                 if best_key is None or key > best_key:
                     best, best_key = (s, e), key
         if best is None:
-            first = next((i for i in range(n) if content[i]), 0)
+            first = next((i for i in range(n) if any(ch.isalnum() for ch in units[i])), 0)
             best = (first, first)
         return context[spans[best[0]][0] : spans[best[1]][1]]
 

@@ -134,17 +134,26 @@ class HFTextEncoder:
             "langkit": self.kit_name,
         }
 
-    def _forward(self, texts: list[str]) -> list[np.ndarray]:
+    def _forward(self, features: list[dict]) -> np.ndarray:
+        """Mean-pooled last hidden states, (batch, hidden) float32, of pre-tokenised features."""
+        from langkits.batching import collate
+        from langkits.tasks.base import model_inputs
+
         model, torch = self._load(), self._torch
-        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
-        batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+        pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        batch = {k: v.to(self.device, non_blocking=True) for k, v in model_inputs(collate(features, pad_id)).items()}
         with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.startswith("cuda")):
-            hidden = model(**batch).last_hidden_state.float()
-        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
-        return list(pooled.cpu().numpy())
+            hidden = model(**batch).last_hidden_state.float()  # (batch, tokens, hidden)
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (batch, tokens, 1)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)  # (batch, hidden)
+        return pooled.cpu().numpy()
 
     def encode(self, texts: list[str], step=None) -> np.ndarray:
+        """(n_texts, hidden) float32 features; only texts missing from the cache are encoded.
+
+        Texts are tokenised once, in one batched call; batches are length-sorted and padded
+        to their own longest input.
+        """
         model = self._load()
         dim = model.config.hidden_size
         ns = self.cache.namespace(self.identity(), dim)
@@ -152,15 +161,15 @@ class HFTextEncoder:
         missing = ns.missing(keys)
         if missing:
             wanted = set(missing)
-            todo = {k: t for k, t in zip(keys, texts) if k in wanted}
-            items = list(todo.items())
-            lengths = [len(self.tokenizer.tokenize(t)[: self.max_length]) for _, t in items]
+            items = list({k: t for k, t in zip(keys, texts) if k in wanted}.items())
+            enc = self.tokenizer([t for _, t in items], truncation=True, max_length=self.max_length)
+            names = [n for n in ("input_ids", "token_type_ids") if n in enc]
+            features = [{n: enc[n][i] for n in names} for i in range(len(items))]
             if step:
                 step(0, len(items), f"encoding {len(items)} texts with {self.spec.label}")
             with ns.writer() as writer:
-                for idx in length_sorted_batches(lengths, self.batch_size):
-                    outputs = self._forward([items[i][1] for i in idx])
-                    for i, vec in zip(idx, outputs):
+                for idx in length_sorted_batches([len(f["input_ids"]) for f in features], self.batch_size):
+                    for i, vec in zip(idx, self._forward([features[i] for i in idx])):
                         writer.add(items[i][0], vec)
                     if step:
                         step(len(idx))

@@ -77,9 +77,12 @@ def run_token(ctx) -> UnitResult:
 
 
 def run_qa(ctx) -> UnitResult:
-    """Sliding-window span baseline; span and window widths chosen on validation."""
+    """Sliding-window span baseline; span and window widths chosen on validation.
+
+    Unit frequencies (IDF, stop units) come from the training contexts only, never answers."""
     kit, main = ctx.kit, ctx.card.main_metric
-    head, sel_head, _, sel_ex, eval_ex, where, timings = _splits(ctx)
+    head, sel_head, (train_split, train_card), sel_ex, eval_ex, where, timings = _splits(ctx)
+    contexts = sorted({item.context for item in head_for(train_card, kit).examples(train_card, train_split).items})
     items = sel_ex.items
     if len(items) > MAX_SELECTION_ITEMS:
         keep = np.sort(np.random.default_rng(ctx.seed).choice(len(items), MAX_SELECTION_ITEMS, replace=False))
@@ -90,16 +93,17 @@ def run_qa(ctx) -> UnitResult:
     scores = {}
     ctx.step(0, len(configs), "choosing the window on validation")
     for span, window in configs:
-        model = SlidingWindowQA(max_span=span, window=window)
+        model = SlidingWindowQA(max_span=span, window=window).fit(contexts, kit)
         scores[(span, window)] = sel_head.score(sel_ex, [model.predict(it.question, it.context, kit) for it in sel_ex.items])[main]
         ctx.step(1)
     span, window = _choose(scores, main)
     timings["select_s"] = time.perf_counter() - t0
-    model = SlidingWindowQA(max_span=span, window=window)
+    model = SlidingWindowQA(max_span=span, window=window).fit(contexts, kit)
     extras = {
         "baseline": "sliding window (Rajpurkar et al. 2016; Richardson et al. 2013)",
         "selection": {
-            "on": where, "metric": main, "n_questions": len(sel_ex), "chosen": {"max_span": span, "window": window},
+            "on": where, "metric": main, "n_questions": len(sel_ex), "n_idf_contexts": len(contexts),
+            "chosen": {"max_span": span, "window": window},
             "scores": {f"max_span={s},window={w}": v for (s, w), v in scores.items()},
         },
     }

@@ -54,6 +54,21 @@ def test_given_an_lr_grid_then_the_best_rate_on_validation_is_kept_and_recorded(
     assert unit["metrics"]["validation"]["accuracy"] == selection["score"]
 
 
+def test_given_no_validation_split_then_selection_uses_a_seeded_hold_out_of_train(cli, tmp_path, text_bert):
+    def drop_validation(body):
+        del body["splits"]["validation"]
+        del body["source"]["hub"]["data_files"]["validation"]
+
+    cards, data = _custom_suite(tmp_path, "tecla", "noval", drop_validation)
+    runs = tmp_path / "runs"
+    result = cli("run", "--suite", "noval", "--cards", cards, "--data-dir", data, "--model", f"tiny=hf:{text_bert}", "--max-steps", "1", "--runs-dir", runs, "-q")
+    assert result.code == 0, result.err
+    [unit] = _units(runs)
+    assert unit["extras"]["selection"]["on"] == "10% hold-out of train"
+    assert unit["extras"]["n_examples"] == {"train": 22, "selection": 2, "test": 24}
+    assert set(unit["metrics"]) == {"test"}
+
+
 def test_given_two_seeds_then_two_units_and_the_report_shows_mean_and_spread(cli, tmp_path, text_data, text_bert):
     runs = tmp_path / "runs"
     result = cli("run", "--suite", "glue", "--tasks", "sst2", "--model", f"tiny=hf:{text_bert}", "--seeds", "2", "--max-steps", "2", "--limit", "16", "--data-dir", text_data, "--runs-dir", runs, "-q")
