@@ -47,10 +47,11 @@ class TrainResult:
 
 
 def autocast(device: str):
-    """bf16 autocast on CUDA; a no-op context elsewhere."""
+    """bf16 autocast on a CUDA device that supports it; a no-op context elsewhere (fp32)."""
     import torch
 
-    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda"))
+    enabled = device.startswith("cuda") and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=enabled)
 
 
 def to_device(batch: dict, device: str) -> dict:
@@ -105,7 +106,9 @@ def train(
     if config.max_steps is not None:
         total = min(total, config.max_steps)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.learning_rate)
+    # Fused AdamW on CUDA, as Trainer's default `adamw_torch_fused`; the plain implementation on CPU.
+    fused = {"fused": True} if config.device.startswith("cuda") else {}
+    optimizer = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.learning_rate, **fused)
     warmup = int(config.warmup_ratio * total)
 
     def schedule(current: int) -> float:  # transformers' get_linear_schedule_with_warmup

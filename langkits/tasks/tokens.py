@@ -71,16 +71,17 @@ class TokenHead(TaskHead):
         if not getattr(tokenizer, "is_fast", False):
             raise UserError("token classification needs a fast tokenizer (word alignment); this model has a slow one")
         budget = max(1, max_length - tokenizer.num_special_tokens_to_add(pair=False))
-        plain = tokenizer(examples.words, is_split_into_words=True, add_special_tokens=False)
+        present = [e for e in range(len(examples)) if examples.words[e]]  # an empty sentence has nothing to tag
+        plain = tokenizer([examples.words[e] for e in present], is_split_into_words=True, add_special_tokens=False)
         pieces: list[tuple[int, int, int]] = []  # (example, first word, end word)
-        for e in range(len(examples)):
-            if not examples.words[e]:
-                continue
+        for k, e in enumerate(present):
             counts = [0] * len(examples.words[e])
-            for w in plain.word_ids(e):
+            for w in plain.word_ids(k):
                 if w is not None:
                     counts[w] += 1
             pieces += [(e, a, b) for a, b in word_chunks(counts, budget)]
+        if not pieces:
+            return []
         enc = tokenizer([examples.words[e][a:b] for e, a, b in pieces], is_split_into_words=True, truncation=True, max_length=max_length)
         keys = [k for k in ("input_ids", "token_type_ids") if k in enc]
         features = []
