@@ -70,10 +70,11 @@ def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
 
     if ctx.encoder.kind != "hf":
         raise UserError(f"'{ctx.encoder.label}' has no weights to train; use an hf:<model> encoder")
-    card, kit, main = ctx.card, ctx.kit, ctx.card.main_metric
+    card, kit = ctx.card, ctx.kit
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     train_split, train_card, select_split, select_card, select_where = selection_data(ctx)
+    main = select_card.main_metric  # the selection split's card decides (the training card's, for transfer)
     scored = {role: ctx.data.split(role) for role in card.splits.scored_roles()}
     head = head_for(card, kit)
     tokenizer = hf_text.load_tokenizer(ctx.encoder, **head.tokenizer_kwargs(hf_text.model_type(ctx.encoder)))

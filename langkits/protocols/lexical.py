@@ -1,6 +1,6 @@
 """Weight-free baseline runs (`--model bow`) for token, QA and multiple-choice cards.
 
-Each baseline's few settings are chosen on validation by the card's main metric (the
+Each baseline's few settings are chosen on validation by its card's main metric (the
 tagger's regularisation; the QA window's span and context widths) and recorded; the
 multiple-choice scorer has none. Scoring and prediction records go through the same task
 heads as fine-tuning, so every protocol writes the same records.
@@ -54,8 +54,8 @@ def _splits(ctx):
 
 def run_token(ctx) -> UnitResult:
     """Windowed n-gram tagger; regularisation chosen on validation."""
-    main = ctx.card.main_metric
     head, sel_head, (train_split, train_card), sel_ex, eval_ex, where, timings = _splits(ctx)
+    main = sel_head.card.main_metric
     train_ex = head_for(train_card, ctx.kit).examples(train_card, train_split)
     t0 = time.perf_counter()
     names = ctx.card.labels
@@ -80,8 +80,9 @@ def run_qa(ctx) -> UnitResult:
     """Sliding-window span baseline; span and window widths chosen on validation.
 
     Unit frequencies (IDF, stop units) come from the training contexts only, never answers."""
-    kit, main = ctx.kit, ctx.card.main_metric
+    kit = ctx.kit
     head, sel_head, (train_split, train_card), sel_ex, eval_ex, where, timings = _splits(ctx)
+    main = sel_head.card.main_metric
     contexts = sorted({item.context for item in head_for(train_card, kit).examples(train_card, train_split).items})
     items = sel_ex.items
     if len(items) > MAX_SELECTION_ITEMS:
