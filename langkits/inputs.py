@@ -1,17 +1,34 @@
-"""Read a text card's inputs and targets out of a split, through the card's field roles."""
+"""Read a text card's inputs and targets out of a split, through the card's field roles.
+
+Sentence tasks give strings; token tasks word lists and tag positions; QA gives
+`QAItem`s (answers re-located in the normalised context); multiple choice gives
+`ChoiceItem`s, where a CHID row with several `#idiomNNNNNN#` blanks becomes one item per
+blank. Every item id is unique within its split (duplicates get `#k` suffixes), so
+prediction records can be paired across runs.
+"""
 
 from __future__ import annotations
+
+import re
+from dataclasses import dataclass
 
 import numpy as np
 
 from benchmarks.cards.schema import Card
 from benchmarks.data.labels import LabelSpace, encode_regression
 from benchmarks.data.materialize import SplitData
+from benchmarks.errors import DataError
+
+BLANK = "____"
+"""What a CHID blank under question becomes in the passage (other blanks are dropped)."""
+_IDIOM = re.compile(r"#idiom\d+#")
 
 
 def _as_text(value) -> str:
     if value is None:
         return ""
+    if isinstance(value, dict):  # e.g. CLUEWSC `target`: its text fields, in order
+        return " ".join(_as_text(v) for v in value.values() if isinstance(v, (str, list, tuple)))
     if isinstance(value, (list, tuple)):
         return " ".join(_as_text(v) for v in value)
     return str(value)
@@ -29,10 +46,21 @@ def sentence_inputs(card: Card, split: SplitData, kit) -> tuple[list[str], list[
     return texts(card, split, kit), pairs
 
 
+def unique_ids(ids: list[str]) -> list[str]:
+    """Make ids unique: the second `x` becomes `x#1`, the third `x#2` (C3 repeats document ids)."""
+    seen: dict[str, int] = {}
+    out = []
+    for i in ids:
+        k = seen.get(i, 0)
+        seen[i] = k + 1
+        out.append(i if k == 0 else f"{i}#{k}")
+    return out
+
+
 def example_ids(card: Card, split: SplitData) -> list[str]:
     column = card.role_column("id")
     if column and column in split.table.column_names:
-        return [str(v) for v in split.column(column)]
+        return unique_ids([str(v) for v in split.column(column)])
     return [f"{split.role}-{i}" for i in range(len(split))]
 
 
@@ -46,3 +74,120 @@ def targets(card: Card, split: SplitData) -> np.ndarray:
     if card.task == "regression":
         return encode_regression(values, split.origin, allow_hidden=split.hidden_labels)
     return label_space(card, split).encode(values, split.origin, allow_hidden=split.hidden_labels)
+
+
+# --------------------------------------------------------------------------- token classification
+
+
+def token_inputs(card: Card, split: SplitData, kit) -> tuple[list[list[str]], list[np.ndarray]]:
+    """(normalised word lists, tag positions per word in the card's label list)."""
+    words = [[kit.normalize(str(w)) for w in row] for row in split.column(card.role_column("tokens"))]
+    tags = label_space(card, split).encode_sequences(split.column(card.role_column("tags")), split.origin)
+    for i, (w, t) in enumerate(zip(words, tags)):
+        if len(w) != len(t):
+            raise DataError(f"{split.origin}: row {i + 1} has {len(w)} tokens but {len(t)} tags")
+    return words, tags
+
+
+# --------------------------------------------------------------------------- extractive QA
+
+
+@dataclass
+class QAItem:
+    id: str
+    question: str
+    context: str
+    answers: list[str]
+    starts: list[int]
+    """Character offsets of `answers` in `context` (-1 when an answer is not found there)."""
+
+
+def _locate(context: str, answer: str, hint: int) -> int:
+    """Offset of `answer` in `context`, the occurrence nearest to `hint` (data offsets drift after strip/NFC)."""
+    if 0 <= hint and context[hint : hint + len(answer)] == answer:
+        return hint
+    hits = [m.start() for m in re.finditer(re.escape(answer), context)] if answer else []
+    return min(hits, key=lambda h: abs(h - hint)) if hits else -1
+
+
+def qa_items(card: Card, split: SplitData, kit) -> list[QAItem]:
+    contexts = split.column(card.role_column("context"))
+    questions = split.column(card.role_column("question"))
+    answers = split.column(card.role_column("answers"))
+    items = []
+    for i, (ident, context, question, ans) in enumerate(zip(example_ids(card, split), contexts, questions, answers)):
+        context = kit.normalize(str(context))
+        ans = ans or {}
+        if not isinstance(ans, dict):
+            raise DataError(f"{split.origin}: row {i + 1}: answers must be {{text: [...], answer_start: [...]}}, got {type(ans).__name__}")
+        golds = [kit.normalize(str(t)) for t in ans.get("text") or []]
+        hints = list(ans.get("answer_start") or []) + [-1] * len(golds)
+        starts = [_locate(context, g, int(h)) for g, h in zip(golds, hints)]
+        items.append(QAItem(ident, kit.normalize(str(question)), context, golds, starts))
+    return items
+
+
+# --------------------------------------------------------------------------- multiple choice
+
+
+@dataclass
+class ChoiceItem:
+    id: str
+    context: str
+    question: str
+    choices: list[str]
+    answer: int
+    """Index of the right choice; -1 when the split hides it."""
+
+
+def _answer_index(value, choices: list[str], where: str) -> int:
+    if value is None or value == "":
+        return -1
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        if not 0 <= int(value) < len(choices):
+            raise DataError(f"{where}: answer index {value} is outside the {len(choices)} choices")
+        return int(value)
+    text = str(value)
+    if text in choices:
+        return choices.index(text)
+    raise DataError(f"{where}: answer '{text}' is not one of the choices {choices}")
+
+
+def _window(text: str, center: int, width: int | None) -> str:
+    if width is None or len(text) <= width:
+        return text
+    start = max(0, min(center - width // 2, len(text) - width))
+    return text[start : start + width]
+
+
+def choice_items(card: Card, split: SplitData, kit, *, window_chars: int | None = None) -> list[ChoiceItem]:
+    """Items of a multiple-choice split. CHID rows (context passages with `#idiomNNNNNN#` blanks and
+    answers `{text, candidate_id}` in blank order) expand to one item per blank, its passage cut to
+    `window_chars` characters around the blank."""
+    choices_col, answer_col = card.role_column("choices"), card.role_column("answer")
+    context_col, question_col = card.role_column("context"), card.role_column("question")
+    ids = example_ids(card, split)
+    rows_choices = split.column(choices_col)
+    rows_answer = split.column(answer_col)
+    rows_context = split.column(context_col) if context_col else [""] * len(split)
+    rows_question = split.column(question_col) if question_col else [""] * len(split)
+    items: list[ChoiceItem] = []
+    for i, (ident, choices, answer, context, question) in enumerate(zip(ids, rows_choices, rows_answer, rows_context, rows_question)):
+        where = f"{split.origin}: row {i + 1}"
+        choices = [kit.normalize(str(c)) for c in choices or []]
+        passages = context if isinstance(context, (list, tuple)) else [context or ""]
+        blanks = [(p, m) for p in passages for m in _IDIOM.finditer(str(p))]
+        if blanks:
+            gold_ids = list((answer or {}).get("candidate_id") or []) if isinstance(answer, dict) else []
+            if gold_ids and len(gold_ids) != len(blanks):
+                raise DataError(f"{where}: {len(blanks)} idiom blanks but {len(gold_ids)} answers")
+            for k, (passage, match) in enumerate(blanks):
+                text = str(passage)
+                filled = _IDIOM.sub("", text[: match.start()]) + BLANK + _IDIOM.sub("", text[match.end() :])
+                center = len(_IDIOM.sub("", text[: match.start()]))
+                gold = _answer_index(int(gold_ids[k]), choices, where) if gold_ids else -1
+                items.append(ChoiceItem(f"{ident}:{match.group(0)}", kit.normalize(_window(filled, center, window_chars)), "", choices, gold))
+            continue
+        context_text = "\n".join(str(p) for p in passages)
+        items.append(ChoiceItem(ident, kit.normalize(context_text), kit.normalize(_as_text(question)), choices, _answer_index(answer, choices, where)))
+    return items

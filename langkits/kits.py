@@ -1,9 +1,16 @@
 """Language kits: the per-language text handling a card asks for by name.
 
 A kit normalises input text before any encoder sees it (GREEK-BERT needs lower-cased,
-accent-stripped input) and defines how QA answers are normalised and split into tokens
-for SQuAD-style scoring (Catalan strips articles as the MLQA-ca script does; Chinese
-scores characters as CMRC2018 does). Pure Python, no torch.
+accent-stripped input), splits text for the weight-free lexical baselines, and scores QA
+answers exactly as the suite's official script does:
+
+- `default`: SQuAD v1.1 `evaluate-v1.1.py` (lower, ASCII punctuation, English articles).
+- `cat`: CLUB's `mlqa_evaluation_ca.py` (MLQA's script with Catalan articles; Unicode
+  punctuation is removed *before* articles, so its `l'` alternative never fires — kept as is).
+- `zho`: CMRC2018's evaluation (EM after removing its punctuation list; F1 over the longest
+  common substring of a mixed segmentation: one segment per CJK character).
+
+Pure Python, no torch.
 """
 
 from __future__ import annotations
@@ -11,8 +18,11 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
+from collections import Counter
 
-_PUNCT = set(string.punctuation)
+_ASCII_PUNCT = frozenset(string.punctuation)
+_WORD = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]")
+_CJK = re.compile(r"[\u4e00-\u9fa5]")
 
 
 def strip_accents(text: str) -> str:
@@ -20,21 +30,53 @@ def strip_accents(text: str) -> str:
     return "".join(ch for ch in unicodedata.normalize("NFD", text) if unicodedata.category(ch) != "Mn")
 
 
+def is_unicode_punct(ch: str) -> bool:
+    """Membership in MLQA's PUNCT set: any Unicode `P*` character or ASCII punctuation."""
+    return ch in _ASCII_PUNCT or unicodedata.category(ch).startswith("P")
+
+
+def token_f1(pred_tokens: list[str], gold_tokens: list[str]) -> float:
+    """Bag-of-tokens F1 (SQuAD v1.1 `f1_score` after normalisation)."""
+    common = Counter(pred_tokens) & Counter(gold_tokens)
+    same = sum(common.values())
+    if same == 0:
+        return 0.0
+    precision, recall = same / len(pred_tokens), same / len(gold_tokens)
+    return 2 * precision * recall / (precision + recall)
+
+
 class LangKit:
-    """Default kit: Unicode NFC for inputs, SQuAD v1.1 rules for answers (English articles)."""
+    """Default kit: Unicode NFC for inputs, SQuAD v1.1 rules for answers."""
 
     name = "default"
+    token_unit = "word"
+    """How lexical baselines split text: `word` (regex words) or `char` (CJK characters)."""
+    max_answer_tokens = 30
+    """Longest answer span (in encoder tokens) QA decoding considers (SQuAD's `max_answer_length`)."""
     articles: tuple[str, ...] = ("a", "an", "the")
 
     def normalize(self, text: str) -> str:
         """Text as the encoder should see it."""
         return unicodedata.normalize("NFC", text)
 
+    # --------------------------------------------------------------- lexical units
+
+    def word_spans(self, text: str) -> list[tuple[int, int]]:
+        """Character spans of words and punctuation marks (candidate answer units for baselines)."""
+        return [m.span() for m in _WORD.finditer(text)]
+
+    def lexical_tokens(self, text: str) -> list[str]:
+        """Lower-cased words without punctuation, for overlap baselines."""
+        return [text[s:e].lower() for s, e in self.word_spans(text) if any(ch.isalnum() for ch in text[s:e])]
+
     # --------------------------------------------------------------- QA answer scoring
 
+    def _remove_punct(self, text: str) -> str:
+        return "".join(ch for ch in text if ch not in _ASCII_PUNCT)
+
     def answer_normalize(self, text: str) -> str:
-        """Lower-case, drop punctuation and articles, collapse whitespace (SQuAD v1.1 `normalize_answer`)."""
-        text = "".join(ch for ch in text.lower() if ch not in _PUNCT and unicodedata.category(ch)[0] != "P")
+        """Lower, drop punctuation, then articles, collapse whitespace (`normalize_answer`)."""
+        text = self._remove_punct(text.lower())
         if self.articles:
             text = re.sub(r"\b(" + "|".join(map(re.escape, self.articles)) + r")\b", " ", text)
         return " ".join(text.split())
@@ -43,17 +85,21 @@ class LangKit:
         """Tokens for answer F1 (whitespace tokens of the normalised answer)."""
         return self.answer_normalize(text).split()
 
+    def answer_em(self, prediction: str, gold: str) -> float:
+        return float(self.answer_normalize(prediction) == self.answer_normalize(gold))
+
+    def answer_f1(self, prediction: str, gold: str) -> float:
+        return token_f1(self.answer_tokens(prediction), self.answer_tokens(gold))
+
 
 class CatalanKit(LangKit):
-    """Catalan: answers lose the articles the MLQA-ca evaluation script removes."""
+    """Catalan: CLUB's MLQA-ca answer rules (Unicode punctuation, Catalan articles)."""
 
     name = "cat"
-    articles = ("un", "una", "uns", "unes", "el", "la", "els", "les")
+    articles = ("un", "una", "uns", "unes", "el", "la", "els", "les", "l'")
 
-    def answer_normalize(self, text: str) -> str:
-        # The elided article l' attaches to the next word ("l'estat"); strip it before punctuation goes.
-        text = re.sub(r"\bl['’]", " ", text.lower())
-        return super().answer_normalize(text)
+    def _remove_punct(self, text: str) -> str:
+        return "".join(ch for ch in text if not is_unicode_punct(ch))
 
 
 class GreekBertKit(LangKit):
@@ -66,16 +112,69 @@ class GreekBertKit(LangKit):
         return strip_accents(unicodedata.normalize("NFC", text).lower())
 
 
+#: CMRC2018 evaluation's punctuation list (`sp_char`), matched character by character.
+CMRC_PUNCT = frozenset(
+    ["-", ":", "_", "*", "^", "/", "\\", "~", "`", "+", "=", "，", "。", "：", "？", "！", "“", "”", "；", "’",
+     "《", "》", "……", "·", "、", "「", "」", "（", "）", "－", "～", "『", "』"]
+)
+_NON_CJK_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|\w+|[^\w\s]")
+
+
 class ChineseKit(LangKit):
-    """Chinese: answers are compared character by character (CMRC2018's mixed segmentation)."""
+    """Chinese: CMRC2018 answer rules and character-level lexical units.
+
+    The official script splits non-CJK runs with `nltk.word_tokenize`; this kit uses a
+    regex (numbers with decimal points whole, words, single punctuation marks), which
+    agrees on numbers, Latin words and punctuation — what CMRC answers contain.
+    """
 
     name = "zho"
+    token_unit = "char"
+    max_answer_tokens = 50
     articles = ()
 
+    def word_spans(self, text: str) -> list[tuple[int, int]]:
+        return [m.span() for m in re.finditer(r"[A-Za-z0-9]+|\S", text)]
+
+    @staticmethod
+    def remove_punctuation(text: str) -> str:
+        """CMRC2018 `remove_punctuation`: lower, strip, drop the `sp_char` characters."""
+        return "".join(ch for ch in str(text).lower().strip() if ch not in CMRC_PUNCT)
+
+    @staticmethod
+    def mixed_segmentation(text: str, rm_punc: bool = True) -> list[str]:
+        """CMRC2018 `mixed_segmentation`: one segment per CJK character or punctuation mark."""
+        segments, run = [], ""
+        for ch in str(text).lower().strip():
+            if rm_punc and ch in CMRC_PUNCT:
+                continue
+            if _CJK.match(ch) or ch in CMRC_PUNCT:
+                if run:
+                    segments += _NON_CJK_TOKEN.findall(run)
+                    run = ""
+                segments.append(ch)
+            else:
+                run += ch
+        if run:
+            segments += _NON_CJK_TOKEN.findall(run)
+        return segments
+
     def answer_normalize(self, text: str) -> str:
-        text = "".join(ch for ch in text.lower() if not unicodedata.category(ch).startswith("P") and ch not in _PUNCT)
-        return "".join(text.split())
+        return self.remove_punctuation(text)
 
     def answer_tokens(self, text: str) -> list[str]:
-        # CJK characters are tokens; runs of Latin letters or digits stay whole words.
-        return re.findall(r"[a-z0-9]+|\S", self.answer_normalize(text))
+        return self.mixed_segmentation(text)
+
+    def answer_em(self, prediction: str, gold: str) -> float:
+        return float(self.remove_punctuation(prediction) == self.remove_punctuation(gold))
+
+    def answer_f1(self, prediction: str, gold: str) -> float:
+        """F1 of the longest common substring of the two segmentations (CMRC2018 `calc_f1_score`)."""
+        pred, ref = self.mixed_segmentation(prediction), self.mixed_segmentation(gold)
+        from difflib import SequenceMatcher
+
+        match = SequenceMatcher(None, ref, pred, autojunk=False).find_longest_match(0, len(ref), 0, len(pred))
+        if match.size == 0:
+            return 0.0
+        precision, recall = match.size / len(pred), match.size / len(ref)
+        return 2 * precision * recall / (precision + recall)

@@ -74,7 +74,11 @@ class HubSource(Strict):
     revision: str | None = None
     """40-hex commit SHA. Anything else is reported as unpinned by `bench validate`."""
     data_files: dict[str, str | list[str]] | None = None
-    """Source split name -> file pattern(s) inside the repository, when the repo has no `configs:`."""
+    """Source split name -> file pattern(s) inside the repository, when the repo has no `configs:`.
+    Such files are downloaded as they are and read by extension (parquet, jsonl, json incl.
+    SQuAD-style, csv, tsv, conllu, conll), never through a loading script."""
+    columns: list[str] | None = None
+    """Column names for header-less csv/tsv data files (e.g. STS-ca's raw TSVs)."""
 
     @property
     def pinned(self) -> bool:

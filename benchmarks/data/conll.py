@@ -48,8 +48,9 @@ def _conll_rows(path: Path, columns: list[str]) -> list[dict]:
     rows, tokens, tags = [], [], []
     with open(path, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
-            parts = line.split()
-            if not parts:
+            # Tab-separated files (AnCora-ca-NER) may hold tokens with spaces; others split on whitespace.
+            parts = [p.strip() for p in line.rstrip("\r\n").split("\t")] if "\t" in line else line.split()
+            if not line.strip():
                 if tokens:
                     rows.append({"id": str(len(rows)), tokens_col: tokens, tags_col: tags})
                 tokens, tags = [], []
@@ -66,7 +67,11 @@ def _conll_rows(path: Path, columns: list[str]) -> list[dict]:
 
 
 def read_conll(path: Path, fmt: str, columns: list[str] | None = None) -> pa.Table:
-    """Read a `.conllu` treebank or a `.conll` column file (token first, tag last)."""
+    """Read a `.conllu` treebank or a `.conll` column file (token first, tag last).
+
+    CoNLL rows are named by `columns` (the card's tokens and tags columns, e.g.
+    `tokens`/`ner_tags`); sentences are separated by blank lines; `-DOCSTART-` lines are skipped.
+    """
     rows = _conllu_rows(Path(path)) if fmt == "conllu" else _conll_rows(Path(path), columns or ["tokens", "tags"])
     if not rows:
         raise DataError(f"{path}: no sentences found")

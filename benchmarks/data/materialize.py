@@ -23,6 +23,10 @@ from benchmarks.data.readers import DATA_DIR_EXTENSIONS, class_label_names, read
 from benchmarks.errors import DataError, UserError
 
 TOKEN_FORMATS = ("conllu", "conll")
+#: Extensions tried for `--data-dir` files: the mirror formats, raw SQuAD-style json, treebanks.
+MIRROR_EXTENSIONS = DATA_DIR_EXTENSIONS + ("json",) + TOKEN_FORMATS
+#: File extension -> reader format, for hub `data_files` read as they are.
+EXTENSION_FORMATS = {"parquet": "parquet", "jsonl": "jsonl", "json": "json", "csv": "csv", "tsv": "tsv", "conllu": "conllu", "conll": "conll"}
 
 
 @dataclass
@@ -128,6 +132,15 @@ class DataResolver:
     def _token_columns(self) -> list[str]:
         return [self.card.role_column("tokens") or "tokens", self.card.role_column("tags") or "tags"]
 
+    def _reader_columns(self, fmt: str) -> list[str] | None:
+        """Column names a header-less file needs: CoNLL token/tag columns, or the card's csv/tsv columns."""
+        if fmt == "conll":
+            return self._token_columns()
+        if fmt in ("csv", "tsv"):
+            source = self.card.source
+            return (source.hub.columns if source.hub else None) or (source.local.columns if source.local else None)
+        return None
+
     def _from_data_dir(self, role: str, split_name: str):
         root = self.card_data_dir()
         if root is None or not root.is_dir():
@@ -137,11 +150,10 @@ class DataResolver:
         hub = self.card.source.hub
         verify_mirror(root, expected_revision=hub.revision if hub is not None and hub.pinned else None)
         for stem in dict.fromkeys((split_name, role)):
-            for ext in DATA_DIR_EXTENSIONS + TOKEN_FORMATS:
+            for ext in MIRROR_EXTENSIONS:
                 path = root / f"{stem}.{ext}"
                 if path.exists():
-                    cols = self._token_columns() if ext == "conll" else None
-                    return self._with_names(read_table(path, ext, cols), str(path))
+                    return self._with_names(read_table(path, ext, self._reader_columns(ext)), str(path))
         return None
 
     def _from_local(self, split_name: str):
@@ -169,11 +181,11 @@ class DataResolver:
                 f"Mirror it once with `bench fetch --suite {self.suite or '<suite>'} --to DIR` on a connected machine, "
                 f"then pass {hint}"
             )
+        if hub.data_files:
+            return self._from_hub_files(split_name, where)
         import datasets
 
         kwargs = {"revision": hub.revision} if hub.revision else {}
-        if hub.data_files:
-            kwargs["data_files"] = hub.data_files
         try:
             ds = datasets.load_dataset(hub.path, hub.config, split=split_name, **kwargs)
         except Exception as exc:  # datasets raises many types; the message is what users need
@@ -184,3 +196,36 @@ class DataResolver:
             feature = ds.features[col]
             names = getattr(feature, "names", None) or getattr(getattr(feature, "feature", None), "names", None)
         return ds.data.table.combine_chunks(), f"{where}:{split_name}", names
+
+    def _from_hub_files(self, split_name: str, where: str):
+        """Download the split's `data_files` as they are (pinned revision) and read them by extension."""
+        from fnmatch import fnmatch
+
+        import huggingface_hub
+
+        hub = self.card.source.hub
+        patterns = hub.data_files.get(split_name)
+        if patterns is None:
+            raise DataError(f"card '{self.card.name}': source.hub.data_files has no '{split_name}' entry ({', '.join(hub.data_files)})")
+        files: list[str] = []
+        try:
+            listing = None
+            for pattern in [patterns] if isinstance(patterns, str) else patterns:
+                if any(ch in pattern for ch in "*?["):
+                    listing = listing or huggingface_hub.list_repo_files(hub.path, repo_type="dataset", revision=hub.revision)
+                    files += sorted(f for f in listing if fnmatch(f, pattern))
+                else:
+                    files.append(pattern)
+            local = [huggingface_hub.hf_hub_download(hub.path, f, repo_type="dataset", revision=hub.revision) for f in files]
+        except Exception as exc:  # hub errors come in many types; one line is what users need
+            raise DataError(f"card '{self.card.name}': downloading {where} {split_name} files failed: {str(exc).splitlines()[0]}") from None
+        if not files:
+            raise DataError(f"card '{self.card.name}': no file in {where} matches {patterns}")
+        tables = []
+        for name, path in zip(files, local):
+            fmt = EXTENSION_FORMATS.get(name.rsplit(".", 1)[-1].lower())
+            if fmt is None:
+                raise DataError(f"card '{self.card.name}': cannot tell the format of {name} (known: {', '.join(EXTENSION_FORMATS)})")
+            tables.append(read_table(Path(path), fmt, self._reader_columns(fmt)))
+        table = pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
+        return self._with_names(table, f"{where}:{files[0] if len(files) == 1 else patterns}")

@@ -16,6 +16,16 @@ RUNNERS: dict[tuple[str, str], str] = {
     ("single-classification", "probe"): "langkits.protocols.probe:run",
     ("pair-classification", "probe"): "langkits.protocols.probe:run",
     ("regression", "probe"): "langkits.protocols.probe:run",
+    ("token-classification", "probe"): "langkits.protocols.structured:run",
+    ("extractive-qa", "probe"): "langkits.protocols.structured:run",
+    ("multiple-choice", "probe"): "langkits.protocols.structured:run",
+    **{
+        (task, "finetune"): "langkits.protocols.finetune:run"
+        for task in (
+            "single-classification", "pair-classification", "regression",
+            "token-classification", "extractive-qa", "multiple-choice",
+        )
+    },
 }
 
 

@@ -40,6 +40,63 @@ def load_tokenizer_and_model(spec: EncoderSpec, model_cls_name: str = "AutoModel
     return tokenizer, model
 
 
+def _hub_ready(spec: EncoderSpec) -> tuple[str, dict]:
+    from benchmarks.torch_compat import prepare
+
+    prepare()
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    if spec.local_path is None:
+        from benchmarks.data.materialize import hub_offline_reason
+
+        reason = hub_offline_reason()
+        if reason is not None:
+            raise UserError(f"model '{spec.target}' is not a local folder and the Hub is unusable ({reason}); pass hf:<local folder>")
+    return str(spec.local_path or spec.target), ({"revision": spec.revision} if spec.revision else {})
+
+
+def model_type(spec: EncoderSpec) -> str:
+    """The checkpoint's `model_type` (e.g. `bert`, `xlm-roberta`)."""
+    target, kwargs = _hub_ready(spec)
+    import transformers
+
+    try:
+        return transformers.AutoConfig.from_pretrained(target, **kwargs).model_type
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot load model '{spec.spec}': {str(exc).splitlines()[0]}") from None
+
+
+def load_tokenizer(spec: EncoderSpec, **tokenizer_kwargs):
+    target, kwargs = _hub_ready(spec)
+    import transformers
+
+    try:
+        return transformers.AutoTokenizer.from_pretrained(target, **kwargs, **tokenizer_kwargs)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot load the tokenizer of '{spec.spec}': {str(exc).splitlines()[0]}") from None
+
+
+def load_model(spec: EncoderSpec, model_cls_name: str, **model_kwargs):
+    """`transformers.<model_cls_name>.from_pretrained` (a task head on the encoder, freshly initialised)."""
+    target, kwargs = _hub_ready(spec)
+    import transformers
+
+    try:
+        return getattr(transformers, model_cls_name).from_pretrained(target, **kwargs, **model_kwargs)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot load model '{spec.spec}' as {model_cls_name}: {str(exc).splitlines()[0]}") from None
+
+
+def usable_length(requested: int, tokenizer, model) -> int:
+    """The card's maximum length, capped by what the tokenizer and the position embeddings allow."""
+    limit = tokenizer.model_max_length if 0 < tokenizer.model_max_length < 100_000 else None
+    if limit is None:
+        positions = getattr(model.config, "max_position_embeddings", None)
+        limit = positions - 2 if positions else requested
+    return min(requested, limit)
+
+
 def length_sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
     """Indices grouped into batches of similar length (longest first), so padding stays small."""
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
@@ -63,6 +120,7 @@ class HFTextEncoder:
             import torch
 
             self.tokenizer, model = load_tokenizer_and_model(self.spec)
+            self.max_length = usable_length(self.max_length, self.tokenizer, model)
             self._model = model.to(self.device).eval()
             self._torch = torch
         return self._model
@@ -76,17 +134,26 @@ class HFTextEncoder:
             "langkit": self.kit_name,
         }
 
-    def _forward(self, texts: list[str]) -> list[np.ndarray]:
+    def _forward(self, features: list[dict]) -> np.ndarray:
+        """Mean-pooled last hidden states, (batch, hidden) float32, of pre-tokenised features."""
+        from langkits.batching import collate
+        from langkits.tasks.base import model_inputs
+
         model, torch = self._load(), self._torch
-        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
-        batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+        pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        batch = {k: v.to(self.device, non_blocking=True) for k, v in model_inputs(collate(features, pad_id)).items()}
         with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.startswith("cuda")):
-            hidden = model(**batch).last_hidden_state.float()
-        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
-        return list(pooled.cpu().numpy())
+            hidden = model(**batch).last_hidden_state.float()  # (batch, tokens, hidden)
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (batch, tokens, 1)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)  # (batch, hidden)
+        return pooled.cpu().numpy()
 
     def encode(self, texts: list[str], step=None) -> np.ndarray:
+        """(n_texts, hidden) float32 features; only texts missing from the cache are encoded.
+
+        Texts are tokenised once, in one batched call; batches are length-sorted and padded
+        to their own longest input.
+        """
         model = self._load()
         dim = model.config.hidden_size
         ns = self.cache.namespace(self.identity(), dim)
@@ -94,15 +161,15 @@ class HFTextEncoder:
         missing = ns.missing(keys)
         if missing:
             wanted = set(missing)
-            todo = {k: t for k, t in zip(keys, texts) if k in wanted}
-            items = list(todo.items())
-            lengths = [len(self.tokenizer.tokenize(t)[: self.max_length]) for _, t in items]
+            items = list({k: t for k, t in zip(keys, texts) if k in wanted}.items())
+            enc = self.tokenizer([t for _, t in items], truncation=True, max_length=self.max_length)
+            names = [n for n in ("input_ids", "token_type_ids") if n in enc]
+            features = [{n: enc[n][i] for n in names} for i in range(len(items))]
             if step:
                 step(0, len(items), f"encoding {len(items)} texts with {self.spec.label}")
             with ns.writer() as writer:
-                for idx in length_sorted_batches(lengths, self.batch_size):
-                    outputs = self._forward([items[i][1] for i in idx])
-                    for i, vec in zip(idx, outputs):
+                for idx in length_sorted_batches([len(f["input_ids"]) for f in features], self.batch_size):
+                    for i, vec in zip(idx, self._forward([features[i] for i in idx])):
                         writer.add(items[i][0], vec)
                     if step:
                         step(len(idx))

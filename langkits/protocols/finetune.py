@@ -1,0 +1,180 @@
+"""The `finetune` protocol, and the frozen-encoder probe of token, QA and multiple-choice tasks.
+
+`run`: the suite's recipe from the card (epochs, learning rate or `lr_grid`, batch size,
+accumulation, warm-up, weight decay, maximum length) on an `AutoModelFor*` head. The best
+epoch — and, with a grid, the best learning rate — is chosen on validation (the card's
+own, else the training card's for zero-shot transfer, else a seeded 10% hold-out of
+train); only its weights survive, in memory. Every scored split is then predicted.
+
+`run_frozen`: the same head on a frozen encoder (only the linear head learns; no
+activations are kept for the encoder), the natural frozen form of span, tag and choice tasks.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from benchmarks import metrics as metric_lib
+from benchmarks.data.materialize import SplitData
+from benchmarks.errors import UserError
+from benchmarks.runs.units import UnitResult
+from langkits.tasks import head_for
+
+HOLDOUT_FRACTION = 0.1
+PROBE_LEARNING_RATE = 1e-3
+PROBE_EPOCHS = 3.0
+
+
+def _holdout(split: SplitData, seed: int) -> tuple[SplitData, SplitData]:
+    """Seeded (fit, select) partition of a training split, when no validation split exists."""
+    order = np.random.default_rng(seed).permutation(len(split))
+    cut = max(1, int(len(order) * HOLDOUT_FRACTION))
+    part = lambda idx, role: SplitData(role, split.name, split.table.take(np.sort(idx)), f"{split.origin} ({role})", split.source_label_names)  # noqa: E731
+    return part(order[cut:], "train"), part(order[:cut], "validation")
+
+
+def selection_data(ctx):
+    """(train split, its card, selection split, its card, where selection happens)."""
+    card, train_card = ctx.card, ctx.train_data.card
+    train = ctx.train_data.split("train")
+    if "validation" in card.splits.scored_roles():
+        return train, train_card, ctx.data.split("validation"), card, "validation"
+    if train_card is not card and train_card.splits.validation is not None and "validation" in train_card.splits.scored_roles():
+        return train, train_card, ctx.train_data.split("validation"), train_card, f"{train_card.name} validation"
+    fit, held = _holdout(train, ctx.seed)
+    return fit, train_card, held, train_card, f"{HOLDOUT_FRACTION:.0%} hold-out of train"
+
+
+def _config(ctx, learning_rate: float, frozen: bool):
+    from langkits.training import TrainConfig
+
+    p = ctx.protocol
+    return TrainConfig(
+        learning_rate=learning_rate,
+        epochs=PROBE_EPOCHS if frozen else float(p["epochs"]),
+        batch_size=int(p["batch_size"]),
+        gradient_accumulation=int(p.get("gradient_accumulation") or 1),
+        warmup_ratio=0.0 if frozen else float(p.get("warmup_ratio") or 0.0),
+        weight_decay=0.0 if frozen else float(p.get("weight_decay") or 0.0),
+        max_steps=p.get("max_steps"),
+        seed=ctx.seed,
+        device=ctx.device,
+    )
+
+
+def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
+    from langkits.encoders import hf_text
+    from langkits.training import predict, train
+
+    if ctx.encoder.kind != "hf":
+        raise UserError(f"'{ctx.encoder.label}' has no weights to train; use an hf:<model> encoder")
+    card, kit = ctx.card, ctx.kit
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    train_split, train_card, select_split, select_card, select_where = selection_data(ctx)
+    main = select_card.main_metric  # the selection split's card decides (the training card's, for transfer)
+    scored = {role: ctx.data.split(role) for role in card.splits.scored_roles()}
+    head = head_for(card, kit)
+    tokenizer = hf_text.load_tokenizer(ctx.encoder, **head.tokenizer_kwargs(hf_text.model_type(ctx.encoder)))
+    train_head, select_head = head_for(train_card, kit), head_for(select_card, kit)
+    for h in (head, train_head, select_head):
+        h.window_chars = int(ctx.protocol["max_length"]) - 16
+    train_ex = train_head.examples(train_card, train_split)
+    select_ex = select_head.examples(select_card, select_split)
+    eval_ex = {role: head.examples(card, split) for role, split in scored.items()}
+    for h in (head, train_head, select_head):
+        h.prepare(train_ex)
+    timings["load_s"] = time.perf_counter() - t0
+
+    grid = [PROBE_LEARNING_RATE] if frozen else (ctx.protocol.get("lr_grid") or [ctx.protocol["learning_rate"]])
+    higher = metric_lib.higher_is_better(main)
+    best = None  # (score, lr, result, trainable weights on CPU)
+    history: dict[str, list] = {}
+    encoded = None
+    train_s = select_s = 0.0
+
+    def fresh_model():
+        ctx.seed_torch()
+        m = hf_text.load_model(ctx.encoder, head.model_class, **head.model_kwargs()).to(ctx.device)
+        if frozen:
+            m.base_model.requires_grad_(False)
+        return m
+
+    for lr in grid:
+        model = fresh_model()
+        if encoded is None:
+            t0 = time.perf_counter()
+            max_length = hf_text.usable_length(int(ctx.protocol["max_length"]), tokenizer, model)
+            encoded = {
+                "train": train_head.encode(train_ex, tokenizer, max_length),
+                "select": select_head.encode(select_ex, tokenizer, max_length),
+                **{role: head.encode(ex, tokenizer, max_length) for role, ex in eval_ex.items()},
+            }
+            timings["encode_s"] = time.perf_counter() - t0
+            if not encoded["train"]:
+                raise UserError(f"card '{card.name}': the training split gave no examples")
+        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        eval_batch = 2 * int(ctx.protocol["batch_size"])
+
+        def select(m):
+            outputs = predict(m, encoded["select"], select_head.outputs, pad_id=pad_id, batch_size=eval_batch, device=ctx.device)
+            return select_head.score(select_ex, select_head.decode(select_ex, encoded["select"], outputs))[main]
+
+        result, state = train(
+            model, encoded["train"], head.forward, _config(ctx, lr, frozen), select, pad_id=pad_id,
+            higher_is_better=higher, step=ctx.step, frozen=model.base_model if frozen else None,
+        )
+        train_s, select_s = train_s + result.train_s, select_s + result.select_s
+        history[str(lr)] = result.history
+        if best is None or (result.best_score > best[0] if higher else result.best_score < best[0]):
+            best = (result.best_score, lr, result, state)
+        if lr != grid[-1]:
+            del model  # one model in memory at a time; the winner is rebuilt from its weights
+    score, lr, result, state = best
+    if lr != grid[-1]:
+        model = fresh_model()
+    model.load_state_dict(state, strict=False)
+    timings.update(train_s=train_s, select_s=select_s)
+
+    t0 = time.perf_counter()
+    metrics, records = {}, []
+    for role, ex in eval_ex.items():
+        outputs = predict(model, encoded[role], head.outputs, pad_id=pad_id, batch_size=eval_batch, device=ctx.device)
+        preds = head.decode(ex, encoded[role], outputs)
+        metrics[role] = head.score(ex, preds)
+        records += head.records(ex, preds, role)
+    timings["predict_s"] = time.perf_counter() - t0
+    del model, state
+    protocol = ctx.protocol
+    return UnitResult(
+        metrics=metrics,
+        predictions=records,
+        extras={
+            "protocol": "probe: frozen encoder, linear head" if frozen else "finetune",
+            "selection": {
+                "on": select_where, "metric": main, "learning_rate": lr, "epoch": result.best_epoch,
+                "score": score, "history": history,
+            },
+            "training": {
+                "steps": result.steps, "max_length": max_length, "batch_size": int(protocol["batch_size"]),
+                "gradient_accumulation": int(protocol.get("gradient_accumulation") or 1),
+                "epochs": PROBE_EPOCHS if frozen else float(protocol["epochs"]), "max_steps": protocol.get("max_steps"),
+                "length_grouping": True, "real_token_fraction": round(result.real_token_fraction, 4),
+            },
+            "n_examples": {"train": len(train_ex), "selection": len(select_ex), **{r: len(e) for r, e in eval_ex.items()}},
+            "n_features": {k: len(v) for k, v in encoded.items()},
+            "timings": {k: round(v, 3) for k, v in timings.items()},
+        },
+    )
+
+
+def run(ctx) -> UnitResult:
+    """Fine-tune the encoder with the card's recipe (the `finetune` protocol)."""
+    return _train_and_score(ctx, frozen=False)
+
+
+def run_frozen(ctx) -> UnitResult:
+    """Train only the task head on the frozen encoder (the `probe` protocol of token, QA and choice tasks)."""
+    return _train_and_score(ctx, frozen=True)

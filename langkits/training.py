@@ -1,0 +1,182 @@
+"""A lean training loop for Hugging Face heads: what `Trainer` does for one GPU, minus the rest.
+
+AdamW with Trainer's parameter groups (no decay on biases and LayerNorm weights), linear
+warm-up and decay, gradient clipping at 1.0, gradient accumulation, length-grouped
+batches with dynamic padding, bf16 autocast on CUDA and `torch.inference_mode` for
+evaluation. After every epoch (and when `max_steps` stops training early) a `select`
+callback scores the model on the validation split; the best weights are kept in CPU
+memory only as long as the run needs them — nothing is written to disk.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from langkits.batching import collate, feature_length, grouped_batches, random_batches, sorted_batches, steps_per_epoch
+
+
+@dataclass
+class TrainConfig:
+    learning_rate: float
+    epochs: float
+    batch_size: int
+    gradient_accumulation: int = 1
+    warmup_ratio: float = 0.0
+    weight_decay: float = 0.0
+    max_steps: int | None = None
+    seed: int = 0
+    device: str = "cpu"
+    group_by_length: bool = True
+    max_grad_norm: float = 1.0
+
+
+@dataclass
+class TrainResult:
+    best_score: float
+    best_epoch: float
+    steps: int
+    history: list[dict] = field(default_factory=list)
+    real_token_fraction: float = 1.0
+    train_s: float = 0.0
+    select_s: float = 0.0
+
+
+def autocast(device: str):
+    """bf16 autocast on a CUDA device that supports it; a no-op context elsewhere (fp32)."""
+    import torch
+
+    enabled = device.startswith("cuda") and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=enabled)
+
+
+def to_device(batch: dict, device: str) -> dict:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def _param_groups(model, weight_decay: float) -> list[dict]:
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        lowered = name.lower()
+        (no_decay if name.endswith("bias") or "layernorm" in lowered or "layer_norm" in lowered else decay).append(param)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def trainable_state(model) -> dict:
+    """CPU copies of the trainable parameters (all of them when fine-tuning, the head when probing)."""
+    return {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if p.requires_grad}
+
+
+def train(
+    model,
+    features: list[dict],
+    forward: Callable,
+    config: TrainConfig,
+    select: Callable[[object], float],
+    *,
+    pad_id: int,
+    higher_is_better: bool = True,
+    step: Callable = lambda *a, **k: None,
+    frozen=None,
+) -> tuple[TrainResult, dict]:
+    """Train `model` on `features`; returns the result and the best trainable weights (CPU).
+
+    `forward(model, batch) -> loss` runs one batch (already on the device) and returns the
+    mean loss; `select(model) -> score` evaluates on validation. A `frozen` sub-module
+    (a probed encoder) stays in eval mode: no dropout on the features a probe learns from.
+    """
+    import torch
+
+    def train_mode():
+        model.train()
+        if frozen is not None:
+            frozen.eval()
+
+    rng = np.random.default_rng(config.seed)
+    lengths = [feature_length(f) for f in features]
+    n_batches = math.ceil(len(features) / config.batch_size)
+    per_epoch = steps_per_epoch(n_batches, config.gradient_accumulation)
+    total = max(1, math.ceil(config.epochs * per_epoch))
+    if config.max_steps is not None:
+        total = min(total, config.max_steps)
+    params = [p for p in model.parameters() if p.requires_grad]
+    # Fused AdamW on CUDA, as Trainer's default `adamw_torch_fused`; the plain implementation on CPU.
+    fused = {"fused": True} if config.device.startswith("cuda") else {}
+    optimizer = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.learning_rate, **fused)
+    warmup = int(config.warmup_ratio * total)
+
+    def schedule(current: int) -> float:  # transformers' get_linear_schedule_with_warmup
+        if current < warmup:
+            return current / max(1, warmup)
+        return max(0.0, (total - current) / max(1, total - warmup))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    result = TrainResult(best_score=-math.inf if higher_is_better else math.inf, best_epoch=0.0, steps=0)
+    best_state: dict = {}
+    real = padded = 0
+    step(0, total, "fine-tuning")
+    train_mode()
+    done = 0
+    epoch = 0
+    t_train = time.perf_counter()
+    while done < total:
+        batches = grouped_batches(lengths, config.batch_size, rng) if config.group_by_length else random_batches(len(features), config.batch_size, rng)
+        optimizer.zero_grad(set_to_none=True)
+        for k, idx in enumerate(batches):
+            real += sum(lengths[i] for i in idx)
+            padded += len(idx) * max(lengths[i] for i in idx)
+            batch = to_device(collate([features[i] for i in idx], pad_id), config.device)
+            with autocast(config.device):
+                loss = forward(model, batch)
+            (loss / config.gradient_accumulation).backward()
+            if (k + 1) % config.gradient_accumulation == 0 or k == len(batches) - 1:
+                torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                done += 1
+                step(1)
+                if done >= total:
+                    break
+        epoch += 1
+        fraction = epoch if done < total else round(done / per_epoch, 3)
+        result.train_s += time.perf_counter() - t_train
+        t_select = time.perf_counter()
+        model.eval()
+        score = float(select(model))
+        train_mode()
+        result.select_s += time.perf_counter() - t_select
+        result.history.append({"epoch": fraction, "step": done, "validation": score})
+        if (score > result.best_score) if higher_is_better else (score < result.best_score):
+            result.best_score, result.best_epoch = score, fraction
+            best_state = trainable_state(model)
+        t_train = time.perf_counter()
+    if not best_state:  # every validation score was NaN: keep the final weights
+        best_state, result.best_epoch = trainable_state(model), result.history[-1]["epoch"]
+    model.eval()
+    result.steps = done
+    result.real_token_fraction = real / padded if padded else 1.0
+    return result, best_state
+
+
+def predict(model, features: list[dict], outputs: Callable, *, pad_id: int, batch_size: int, device: str) -> list:
+    """Run `model` over `features` in length-sorted batches; returns `outputs(model_out, batch)` items in input order."""
+    import torch
+
+    lengths = [feature_length(f) for f in features]
+    results: list = [None] * len(features)
+    model.eval()
+    with torch.inference_mode():
+        for idx in sorted_batches(lengths, batch_size):
+            batch = to_device(collate([features[i] for i in idx], pad_id), device)
+            with autocast(device):
+                items = outputs(model, batch)
+            for i, item in zip(idx, items):
+                results[i] = item
+    return results
