@@ -100,7 +100,8 @@ def test_given_a_deleted_card_then_the_suite_that_lists_it_fails(cli, repo):
     code, files, problems = changed(cli, "--base", "HEAD")
     assert code == 2
     assert files == ["cards/s2/suite.yaml"]
-    assert [p["message"] for p in problems] == ["unknown card 'c'"]
+    # (a suggestion may follow: the built-in cards include similar names such as CLUE's `c3`)
+    assert [p["message"].split(";")[0] for p in problems] == ["unknown card 'c'"]
 
 
 def test_given_an_edited_language_kit_then_the_cards_using_it_are_checked(cli, repo):
