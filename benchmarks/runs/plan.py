@@ -111,4 +111,26 @@ def plan_run(registry: Registry, req: RunRequest) -> Plan:
                 )
     if not tasks:
         raise UserError(f"nothing to run: {'; '.join(skipped) or 'no cards selected'}")
+    _check_hub_reachable(registry, req, {t.unit.card for t in tasks} | {t.train_card["name"] for t in tasks if t.train_card})
     return Plan(tasks, skipped, suite.model_dump(mode="json"))
+
+
+def _check_hub_reachable(registry: Registry, req: RunRequest, names: set[str]) -> None:
+    """One clear error up front when Hub-backed cards have no local copy and the Hub is out of reach."""
+    need = []
+    for name in sorted(names):
+        card = registry.card(name).card
+        mirrored = req.data_dir is not None and (Path(req.data_dir) / req.suite / name).is_dir()
+        if card.source.hub is not None and not mirrored:
+            need.append(name)
+    if not need:
+        return
+    from benchmarks.data.materialize import hub_offline_reason
+
+    reason = hub_offline_reason()
+    if reason is not None:
+        where = f"--data-dir {req.data_dir} has no {req.suite}/<card>/ folder for them" if req.data_dir else "no --data-dir was given"
+        raise UserError(
+            f"{len(need)} card(s) read the Hugging Face Hub ({', '.join(need)}), but {reason} and {where}. "
+            f"Mirror the suite once with `bench fetch --suite {req.suite} --to DIR` on a connected machine, then pass --data-dir DIR"
+        )

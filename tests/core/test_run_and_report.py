@@ -79,3 +79,19 @@ def test_user_errors_are_one_line_with_exit_2(cli, tmp_path):
         assert result.code == 2, (args, result.err)
         assert words in result.err, (args, result.err)
         assert result.err.count("\n") == 1 and "Traceback" not in result.err
+
+
+def test_hub_cards_without_a_local_copy_fail_before_any_unit_runs(cli, tmp_path):
+    import yaml
+
+    cards = write_suite(tmp_path / "s", n_cards=1)
+    path = cards / "core" / "core-sent0.yaml"
+    body = yaml.safe_load(path.read_text())
+    body["source"] = {"hub": {"path": "org/sentiment", "revision": "0" * 40}}
+    path.write_text(yaml.safe_dump(body))
+    runs = tmp_path / "r"
+    result = cli("run", "--suite", "core", "--cards", cards, "--model", "bow", "--runs-dir", runs)
+    assert result.code == 2
+    assert "1 card(s) read the Hugging Face Hub (core-sent0), but HF_HUB_OFFLINE=1 is set" in result.err
+    assert "bench fetch --suite core" in result.err
+    assert not (runs / "polyglue.sqlite").exists()  # nothing started
