@@ -1,0 +1,1 @@
+"""Units, planning, execution backends, the results store and progress."""

@@ -1,0 +1,33 @@
+"""Which runner evaluates a (task type, protocol) pair.
+
+Values are `module:function` strings imported only when a unit runs, so planning,
+listing and validating never import torch. A runner takes a `UnitContext` and returns a
+`UnitResult` (`benchmarks.runs.units`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Callable
+
+from benchmarks.errors import UserError
+
+RUNNERS: dict[tuple[str, str], str] = {
+    ("single-classification", "probe"): "langkits.protocols.probe:run",
+    ("pair-classification", "probe"): "langkits.protocols.probe:run",
+    ("regression", "probe"): "langkits.protocols.probe:run",
+}
+
+
+def has_runner(task: str, protocol: str) -> bool:
+    return (task, protocol) in RUNNERS
+
+
+def get_runner(task: str, protocol: str) -> Callable:
+    target = RUNNERS.get((task, protocol))
+    if target is None:
+        available = sorted(p for t, p in RUNNERS if t == task)
+        hint = f" (available: {', '.join(available)})" if available else ""
+        raise UserError(f"no '{protocol}' runner for {task} tasks{hint}")
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,109 @@
+"""Plan a run: suite cards × encoders × seeds -> unit tasks, before anything executes.
+
+Everything that can be wrong with the request (unknown suite or task, a model folder
+that does not exist, a protocol with no runner) is found here and reported as a user
+error, so a long run never dies on its tenth unit for a typo.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmarks.cards.registry import Registry
+from benchmarks.encoders import EncoderSpec, parse_encoder
+from benchmarks.errors import UserError
+from benchmarks.runs import protocol as protocols
+from benchmarks.runs.dispatch import has_runner
+from benchmarks.runs.units import Unit, UnitTask
+
+
+@dataclass
+class RunRequest:
+    """What `bench run` was asked for (flags already parsed)."""
+
+    suite: str
+    models: list[str]
+    tasks: list[str] | None = None
+    protocol: str | None = None
+    seeds: int = 1
+    data_dir: Path | None = None
+    cache_dir: Path | None = None
+    device: str = "auto"
+    overrides: dict = field(default_factory=dict)
+    """Protocol settings from flags (`max_steps`, `limit`, `languages`); None values are ignored."""
+
+
+@dataclass
+class Plan:
+    tasks: list[UnitTask]
+    skipped: list[str]
+    suite: dict
+    """The suite definition the tasks were planned from (stored with the results)."""
+
+
+def plan_run(registry: Registry, req: RunRequest) -> Plan:
+    if not req.models:
+        raise UserError("give at least one --model (e.g. --model bow)")
+    if req.seeds < 1:
+        raise UserError(f"--seeds must be at least 1 (got {req.seeds})")
+    if req.data_dir is not None and not Path(req.data_dir).is_dir():
+        raise UserError(f"--data-dir {req.data_dir} is not a directory")
+    suite_entry = registry.suite(req.suite)
+    entries = registry.suite_cards(req.suite)
+    if req.tasks:
+        names = {e.card.name for e in entries}
+        unknown = [t for t in req.tasks if t not in names]
+        if unknown:
+            raise UserError(f"--tasks: {', '.join(unknown)} not in suite '{req.suite}' (cards: {', '.join(sorted(names))})")
+        entries = [e for e in entries if e.card.name in req.tasks]
+    encoders: list[EncoderSpec] = [parse_encoder(m) for m in req.models]
+    raw_models = {e.label: m for e, m in zip(encoders, req.models)}
+    labels = [e.label for e in encoders]
+    if len(set(labels)) != len(labels):
+        raise UserError(f"--model given twice: {', '.join(sorted({l for l in labels if labels.count(l) > 1}))}")
+    identities = {e.label: e.identity() for e in encoders}
+
+    suite = suite_entry.suite
+    tasks: list[UnitTask] = []
+    skipped: list[str] = []
+    for entry in entries:
+        card = entry.card
+        train_entry = registry.card(card.train_from) if card.train_from else None
+        for enc in encoders:
+            if card.modality not in enc.modalities():
+                skipped.append(f"{card.name}: {enc.label} is not a {card.modality} encoder")
+                continue
+            config = protocols.resolve(card, enc, req.protocol, req.overrides)
+            if not has_runner(card.task, config["name"]):
+                raise UserError(f"card '{card.name}': no '{config['name']}' runner for {card.task} tasks")
+            for seed in range(req.seeds):
+                unit = Unit(
+                    suite=suite.name,
+                    suite_version=suite.version,
+                    card=card.name,
+                    card_version=card.version,
+                    card_hash=card.content_hash()[:16],
+                    dataset_revision=card.source.revision,
+                    encoder_identity=identities[enc.label],
+                    protocol=config["name"],
+                    protocol_hash=protocols.config_hash(config),
+                    seed=seed,
+                )
+                tasks.append(
+                    UnitTask(
+                        unit=unit,
+                        encoder=raw_models[enc.label],
+                        card=card.model_dump(mode="json"),
+                        card_path=str(entry.path),
+                        protocol_config=config,
+                        train_card=train_entry.card.model_dump(mode="json") if train_entry else None,
+                        train_card_path=str(train_entry.path) if train_entry else None,
+                        data_dir=str(req.data_dir) if req.data_dir else None,
+                        cache_dir=str(req.cache_dir) if req.cache_dir else None,
+                        device=req.device,
+                    )
+                )
+    if not tasks:
+        raise UserError(f"nothing to run: {'; '.join(skipped) or 'no cards selected'}")
+    return Plan(tasks, skipped, suite.model_dump(mode="json"))

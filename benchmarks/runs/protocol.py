@@ -1,0 +1,59 @@
+"""Resolve which protocol evaluates a (card, encoder) pair and with which settings.
+
+The card's `protocol` block gives defaults; CLI flags override a few of them (`--protocol`,
+`--max-steps`, `--limit`, `--languages`). The resolved dict is hashed into the unit key,
+so two runs that differ in any setting never share results.
+"""
+
+from __future__ import annotations
+
+from benchmarks.cards.schema import Card
+from benchmarks.encoders import EncoderSpec
+from benchmarks.errors import UserError
+from benchmarks.runs.units import stable_hash
+
+#: Protocol used when neither `--protocol` nor the card names one.
+TASK_DEFAULT_PROTOCOL = {
+    "single-classification": "finetune",
+    "pair-classification": "finetune",
+    "regression": "finetune",
+    "token-classification": "finetune",
+    "extractive-qa": "finetune",
+    "multiple-choice": "finetune",
+    "keyword-spotting": "superb",
+    "language-id": "superb",
+    "speaker-id": "superb",
+    "speaker-verification": "superb",
+    "asr": "superb",
+    "query-by-example": "qbe",
+}
+
+TEXT_PROTOCOLS = ("probe", "finetune")
+
+
+def protocol_name(card: Card, encoder: EncoderSpec, requested: str | None) -> str:
+    """The protocol for this pair. Weight-free text baselines have no weights to fine-tune: they probe."""
+    if card.modality == "text":
+        if encoder.kind == "bow":
+            return "probe"
+        if requested is not None:
+            if requested not in TEXT_PROTOCOLS:
+                raise UserError(f"--protocol {requested} does not apply to text card '{card.name}' (use probe or finetune)")
+            return requested
+    elif requested is not None and requested in TEXT_PROTOCOLS:
+        # --protocol picks the text protocol of a mixed suite; speech cards keep their own.
+        pass
+    return card.protocol.default or TASK_DEFAULT_PROTOCOL[card.task]
+
+
+def resolve(card: Card, encoder: EncoderSpec, requested: str | None, overrides: dict) -> dict:
+    """The full protocol config: card defaults, then overrides that are not None."""
+    config = {"name": protocol_name(card, encoder, requested), **card.protocol.model_dump(exclude={"default"})}
+    for key, value in overrides.items():
+        if value is not None:
+            config[key] = value
+    return config
+
+
+def config_hash(config: dict) -> str:
+    return stable_hash(config)[:16]
