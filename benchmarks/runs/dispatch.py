@@ -16,6 +16,12 @@ RUNNERS: dict[tuple[str, str], str] = {
     ("single-classification", "probe"): "langkits.protocols.probe:run",
     ("pair-classification", "probe"): "langkits.protocols.probe:run",
     ("regression", "probe"): "langkits.protocols.probe:run",
+    ("keyword-spotting", "superb"): "speech.runners.utterance:run",
+    ("language-id", "superb"): "speech.runners.utterance:run",
+    ("speaker-id", "superb"): "speech.runners.utterance:run",
+    ("speaker-verification", "superb"): "speech.runners.asv:run",
+    ("asr", "superb"): "speech.runners.asr:run",
+    ("query-by-example", "qbe"): "speech.runners.qbe:run",
 }
 
 
