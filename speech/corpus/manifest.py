@@ -10,6 +10,7 @@ roles `audio`, `audio_pair` and `label` (0/1), or a `.txt` file of `label<TAB>pa
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from benchmarks.cards.schema import Card
@@ -63,7 +64,7 @@ class ManifestCorpus:
         return str(row[column])
 
     def _audio(self, manifest: Path, value: str, number: int) -> tuple[str, Path]:
-        audio = (manifest.parent / value) if not Path(value).is_absolute() else Path(value)
+        audio = Path(os.path.normpath(manifest.parent / value)) if not Path(value).is_absolute() else Path(value)
         refuse_unsupported(audio, manifest.parent)
         if not audio.exists():
             raise DataError(f"{manifest}:{number}: audio file {audio} does not exist")

@@ -53,6 +53,17 @@ def _sample(items: list, limit: int | None, seed: int, tag: str) -> list:
     return [items[i] for i in keep]
 
 
+def _sample_trials(trials: list[Trial], limit: int | None, seed: int, tag: str) -> list[Trial]:
+    """Like `_sample`, but keeps both trial labels (EER needs both) in their original proportion."""
+    if limit is None or len(trials) <= limit:
+        return trials
+    by_label = {label: [t for t in trials if t.label == label] for label in (0, 1)}
+    positives = min(len(by_label[1]), max(1, round(limit * len(by_label[1]) / len(trials))))
+    negatives = min(len(by_label[0]), max(1, limit - positives))
+    keep = {id(t) for t in _sample(by_label[1], positives, seed, tag + "-1") + _sample(by_label[0], negatives, seed, tag + "-0")}
+    return [t for t in trials if id(t) in keep]
+
+
 def load_task_data(card: Card, root: Path, *, requested: list[str] | None, limit: int | None, seed: int = 0) -> TaskData:
     """Utterances and trials for every split role of `card`, over the selected languages."""
     languages = select_languages(card.languages, requested)
@@ -80,12 +91,12 @@ def load_task_data(card: Card, root: Path, *, requested: list[str] | None, limit
         by_lang: dict = {}
         for u in data.utterances[role]:
             by_lang.setdefault(u.language, []).append(u)
-        data.utterances[role] = [u for lang, items in by_lang.items() for u in _sample(items, limit, seed, f"{role}-{lang}")]
+        data.utterances[role] = [u for lang, items in by_lang.items() for u in _sample(items, limit, seed, f"{roles[role].name}-{lang}")]
     for role in list(data.trials):
         by_lang = {}
         for t in data.trials[role]:
             by_lang.setdefault(t.enroll.language, []).append(t)
-        data.trials[role] = [t for lang, items in by_lang.items() for t in _sample(items, limit, seed, f"{role}-{lang}")]
+        data.trials[role] = [t for lang, items in by_lang.items() for t in _sample_trials(items, limit, seed, f"{roles[role].name}-{lang}")]
     return data
 
 
@@ -99,22 +110,20 @@ def _restrict(data: TaskData, languages: list[str], card: Card) -> None:
         return {u.language for u in data.utterances.get(role, [])}
 
     train = langs("train")
-    if train == {None} or (not train and all(langs(r) <= {None} for r in scored)):
+    evaluated = set().union(*(langs(r) for r in scored)) if scored else set()
+    needs = f"train data and data to score ({', '.join(scored)})"
+    if (train | evaluated) == {None}:
         # The corpus names no languages (e.g. a flat ks/ tree): everything is pooled.
+        if None not in train or None not in evaluated:
+            raise UserError(f"card '{card.name}': no {needs} found")
         data.present, data.missing = [], []
         data.note = "the data carries no language information; all of it is pooled"
-        if not any(data.utterances.get(r) or data.trials.get(r) for r in scored) or not data.utterances.get("train"):
-            raise UserError(f"card '{card.name}': no data found (train and at least one of {', '.join(scored)} are needed)")
         return
-    evaluated = set().union(*(langs(r) for r in scored)) if scored else set()
     present = [k for k in languages if k in train and k in evaluated]
     data.present = present
     data.missing = [k for k in languages if k not in present]
     if not present:
-        raise UserError(
-            f"card '{card.name}': none of the languages {', '.join(languages)} has both train data and "
-            f"data to score ({', '.join(scored)}) under the corpus root"
-        )
+        raise UserError(f"card '{card.name}': none of the languages {', '.join(languages)} has both {needs}")
     keep = set(present)
     for role in data.utterances:
         data.utterances[role] = [u for u in data.utterances[role] if u.language in keep]

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from benchmarks import metrics
-from benchmarks.errors import DataError, UserError
+from benchmarks.errors import UserError
 from benchmarks.runs.units import UnitResult
 from speech.corpus import Trial, Utterance
 from speech.featurizer import WeightedLayerSum
@@ -61,11 +61,12 @@ def _score(model, batcher, trials: list[Trial], batch_size: int) -> np.ndarray:
     return cosine_scores(enroll, test).numpy()
 
 
-def _check_trials(trials: list[Trial], where: str) -> None:
+def _unscorable(trials: list[Trial]) -> str | None:
+    """Why a trial list cannot give an EER (it needs both kinds of trial), or None."""
     labels = {t.label for t in trials}
-    if labels != {0, 1}:
-        kind = "same-speaker" if labels == {1} else "different-speaker"
-        raise DataError(f"{where}: the trials are all {kind}; EER needs both kinds")
+    if labels == {0, 1}:
+        return None
+    return "all trials are " + ("same-speaker" if labels == {1} else "different-speaker")
 
 
 def eer_threshold(gold, scores) -> float:
@@ -88,6 +89,7 @@ def run(ctx) -> UnitResult:
     per_language: dict[str, dict] = {}
     selections: dict[str, dict] = {}
     records: list[dict] = []
+    unscorable: dict[str, str] = {}
     for lang, train in unit.groups(train_all).items():
         key = lang or "all"
         group_trials = {role: [t for t in trials.get(role, []) if lang is None or t.enroll.language == lang] for role in trials}
@@ -101,8 +103,9 @@ def run(ctx) -> UnitResult:
         eval_batcher = Batcher(features, ctx.device)
         settings = unit.fit_settings(len(train), optimizer="adamw", grad_clip=GRAD_CLIP)
         valid = group_trials.get("validation") or []
-        if valid:
-            _check_trials(valid, f"{card.name} validation trials ({key})")
+        if valid and _unscorable(valid):
+            unscorable[f"validation@{key}"] = _unscorable(valid)
+            valid = []
 
         def build():
             return SpeakerEmbedder(features.layers, features.hidden, len(speakers)).to(ctx.device)
@@ -130,7 +133,9 @@ def run(ctx) -> UnitResult:
             role_trials = group_trials.get(role) or []
             if not role_trials:
                 continue
-            _check_trials(role_trials, f"{card.name} {role} trials ({key})")
+            if _unscorable(role_trials):
+                unscorable[f"{role}@{key}"] = _unscorable(role_trials)
+                continue
             scores = _score(model, eval_batcher, role_trials, settings.batch_size)
             gold = [t.label for t in role_trials]
             per_language.setdefault(key, {})[role] = metrics.compute(card.metrics, gold, scores)
@@ -144,6 +149,7 @@ def run(ctx) -> UnitResult:
     extras = unit.extras(
         selection=selections,
         language_mode="pooled" if unit.pooled else "per-language",
+        unscorable=unscorable,
         n_examples={"train": len(train_all), **{role: len(t) for role, t in trials.items()}},
     )
     return UnitResult(metrics=result_metrics, predictions=records, extras=extras)
