@@ -11,10 +11,17 @@ import torch
 from torch import nn
 
 
-class WeightedLayerSum(nn.Module):
-    """`(batch, frames, layers, hidden)` -> `(batch, frames, hidden)`.
+MAX_FLOAT_VALUES = 64 * 2**20
+"""Float32 values converted at once (256 MB); larger batches are summed a few utterances at a time."""
 
-    >>> WeightedLayerSum(3)(torch.ones(2, 5, 3, 4)).shape
+
+class WeightedLayerSum(nn.Module):
+    """`(batch, layers, frames, hidden)` (float16 or float32) -> `(batch, frames, hidden)` float32.
+
+    Layers come before frames so the sum is one batched matrix product over contiguous
+    layer blocks (several times faster on CPU than summing strided per-layer slices).
+
+    >>> WeightedLayerSum(3)(torch.ones(2, 3, 5, 4)).shape
     torch.Size([2, 5, 4])
     """
 
@@ -24,16 +31,18 @@ class WeightedLayerSum(nn.Module):
         self.weights = nn.Parameter(torch.zeros(num_layers))
 
     def forward(self, stacked: torch.Tensor) -> torch.Tensor:
-        if stacked.shape[2] != self.num_layers:
-            raise ValueError(f"expected {self.num_layers} layers, got {stacked.shape[2]}")
-        if self.num_layers == 1:
-            return stacked[:, :, 0].float()
-        norm = torch.softmax(self.weights, dim=0)
-        # Layer by layer: the input stays float16 and only one float32 layer exists at a time.
-        out = norm[0] * stacked[:, :, 0].float()
-        for layer in range(1, self.num_layers):
-            out = out + norm[layer] * stacked[:, :, layer].float()
-        return out
+        batch, layers, frames, hidden = stacked.shape
+        if layers != self.num_layers:
+            raise ValueError(f"expected {self.num_layers} layers, got {layers}")
+        if layers == 1:
+            return stacked[:, 0].float()
+        norm = torch.softmax(self.weights, dim=0)  # size (layers,)
+        rows = max(1, MAX_FLOAT_VALUES // (layers * frames * hidden))
+        out = [
+            (norm @ chunk.reshape(chunk.shape[0], layers, frames * hidden).float()).reshape(chunk.shape[0], frames, hidden)
+            for chunk in stacked.split(rows)
+        ]
+        return out[0] if len(out) == 1 else torch.cat(out)
 
     def layer_weights(self) -> list[float]:
         """The learned softmax weights, one per layer (stored with the results)."""

@@ -62,7 +62,7 @@ class FitResult:
 
 
 class Batcher:
-    """Pads cached features into tensors: `x (batch, frames, layers, hidden)` float16 and `lengths (batch,)`."""
+    """Pads cached features into tensors: `x (batch, layers, frames, hidden)` float16 and `lengths (batch,)` in frames."""
 
     def __init__(self, features: UpstreamFeatures, device: str, *, crop_frames: int | None = None):
         self.features = features
@@ -79,9 +79,9 @@ class Batcher:
             else:
                 blocks.append(self.features.read(utt))
         lengths = torch.tensor([b.shape[0] for b in blocks])
-        x = torch.zeros((len(blocks), int(lengths.max()), self.features.layers, self.features.hidden), dtype=torch.float16)
+        x = torch.zeros((len(blocks), self.features.layers, int(lengths.max()), self.features.hidden), dtype=torch.float16)
         for row, block in enumerate(blocks):
-            x[row, : block.shape[0]] = torch.from_numpy(block)
+            x[row, :, : block.shape[0]] = torch.from_numpy(block).transpose(0, 1)  # (frames, layers, hidden) -> (layers, frames, hidden)
         return x.to(self.device), lengths.to(self.device)
 
 

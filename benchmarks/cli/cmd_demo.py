@@ -58,6 +58,7 @@ def demo_cmd(
         store = Store(store_dir)
         try:
             print("\n" + render_markdown(build(*definitions(speech_registry, store, SPEECH_SUITE), store.units(suite=SPEECH_SUITE))))
+            print("FBANK sits at chance on the mean-pooled tasks, as in SUPERB: per-utterance CMVN zeroes every utterance's mean.")
         finally:
             store.close()
         summary.done, summary.reused = summary.done + speech_summary.done, summary.reused + speech_summary.reused

@@ -93,12 +93,13 @@ def run(ctx) -> UnitResult:
     for lang, train in unit.groups(train_all).items():
         key = lang or "all"
         group_trials = {role: [t for t in trials.get(role, []) if lang is None or t.enroll.language == lang] for role in trials}
-        speakers = sorted({u.speaker for u in train if u.speaker is not None})
+        train = [u for u in train if u.speaker is not None]
+        speaker_of = {u.id: f"{u.language}/{u.speaker}" if lang is None and u.language else u.speaker for u in train}
+        speakers = sorted(set(speaker_of.values()))
         if len(speakers) < 2:
             raise UserError(f"card '{card.name}' ({key}): speaker verification needs at least 2 training speakers (found {len(speakers)})")
-        train = [u for u in train if u.speaker is not None]
         index = {s: i for i, s in enumerate(speakers)}
-        targets = torch.tensor([index[u.speaker] for u in train])
+        targets = torch.tensor([index[speaker_of[u.id]] for u in train])
         train_batcher = Batcher(features, ctx.device, crop_frames=unit.frames(CROP_SECONDS))
         eval_batcher = Batcher(features, ctx.device)
         settings = unit.fit_settings(len(train), optimizer="adamw", grad_clip=GRAD_CLIP)

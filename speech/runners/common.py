@@ -22,7 +22,7 @@ from speech.corpus.select import TaskData, corpus_root, load_task_data
 #: Task types that train one head per language unless the card says otherwise.
 PER_LANGUAGE_TASKS = frozenset({"speaker-id", "speaker-verification", "asr"})
 
-SECONDS_TO_FRAMES = 1000.0
+MS_PER_SECOND = 1000.0
 
 
 class SpeechUnit:
@@ -58,10 +58,10 @@ class SpeechUnit:
         self.timings["features_s"] = self.timings.get("features_s", 0.0) + time.perf_counter() - t0
 
     def frames(self, seconds: float | None) -> int | None:
-        """A duration in frames of this upstream (random-crop lengths)."""
+        """A duration in s as a number of this upstream's frames (random-crop lengths)."""
         if seconds is None:
             return None
-        return int(seconds * SECONDS_TO_FRAMES / self.features.upstream.frame_shift_ms)
+        return int(seconds * MS_PER_SECOND / self.features.upstream.frame_shift_ms)
 
     # ------------------------------------------------------------------ settings
 

@@ -18,6 +18,7 @@ from benchmarks.runs.units import UnitResult
 from speech.corpus import stem
 from speech.corpus.kathbath import KathbathCorpus
 from speech.dtw import score_layer
+from speech.languages import select_languages
 from speech.runners.common import SpeechUnit, better_score, compute
 
 DETECTION_Z = 2.0
@@ -45,6 +46,7 @@ def run(ctx) -> UnitResult:
     if card.source.layout.name != "kathbath":
         raise UserError(f"card '{card.name}': query-by-example reads the kathbath layout's qbe/ folder")
     qbe = KathbathCorpus(unit.root).qbe(roles)
+    _restrict_languages(unit, qbe, select_languages(card.languages, ctx.protocol.get("languages")))
     limit = ctx.protocol.get("limit")
     if limit:
         qbe.queries = {role: items[:limit] for role, items in qbe.queries.items()}
@@ -94,6 +96,17 @@ def run(ctx) -> UnitResult:
         twv={"p_target": TWV_P_TARGET, "c_miss": TWV_C_MISS, "c_fa": TWV_C_FA, "beta": round(twv_beta(), 4)},
     )
     return UnitResult(metrics=result_metrics, predictions=records, extras=extras)
+
+
+def _restrict_languages(unit: SpeechUnit, qbe, languages: list[str]) -> None:
+    """Queries under language folders: keep the selected languages, report the others missing."""
+    found = {q.language for items in qbe.queries.values() for q in items if q.language}
+    if not found:
+        unit.data.note = "queries carry no language (no language folder under qbe/queries/); all are scored together"
+        return
+    unit.data.present = [k for k in languages if k in found]
+    unit.data.missing = [k for k in languages if k not in found]
+    qbe.queries = {role: [q for q in items if q.language in unit.data.present] for role, items in qbe.queries.items()}
 
 
 def _language_breakdown(names, row: dict, gold: np.ndarray, scores: np.ndarray, queries) -> None:

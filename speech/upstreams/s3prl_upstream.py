@@ -62,7 +62,7 @@ class S3prlUpstream:
     def _weights_id(self) -> str | None:
         if self.path is None:
             return None
-        return folder_hash(self.path) if self.path.is_dir() else content_key(self.path.read_bytes())[:32]
+        return folder_hash(self.path)
 
     def identity(self) -> dict:
         return {"upstream": f"s3prl:{self.name}", "weights": self._weights_id(), "sample_rate_hz": SAMPLE_RATE_HZ, "format": 1}

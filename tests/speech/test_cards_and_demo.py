@@ -77,7 +77,7 @@ def test_speech_demo_keywords_are_learnable_from_its_tiny_random_wav2vec2(cli, s
     root, cards, data = speech_demo
     w2v = speech_models(root)[1].replace("tiny-wav2vec2=", "w2v=")
     result = cli("run", "--suite", "demo-speech", "--cards", cards, "--tasks", "demo-speech-ks", "--model", w2v,
-                 "--data-dir", data, "--runs-dir", tmp_path / "runs", "-q")
+                 "--data-dir", data, "--runs-dir", tmp_path / "runs", "--max-steps", "60", "-q")
     assert result.code == 0, result.err
     from tests.speech.conftest import read_units
 

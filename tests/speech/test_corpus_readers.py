@@ -12,7 +12,7 @@ from benchmarks.cards.yamlio import dump_yaml
 from benchmarks.errors import DataError, UserError
 from speech.corpus.kathbath import KathbathCorpus
 from speech.corpus.select import load_task_data
-from tests.fixtures.speech_data import make_kathbath, utterance_paths, write_manifest
+from tests.fixtures.speech_data import utterance_paths, write_manifest
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,8 @@ def _layered_problem(n=64, layers=4, frames=10, hidden=6, informative=2, seed=0)
     """Labels visible only in one layer; the other layers are noise."""
     g = torch.Generator().manual_seed(seed)
     y = torch.randint(0, 2, (n,), generator=g)
-    x = torch.randn(n, frames, layers, hidden, generator=g)
-    x[:, :, informative, 0] += 3.0 * (2 * y[:, None].float() - 1)
+    x = torch.randn(n, layers, frames, hidden, generator=g)
+    x[:, informative, :, 0] += 3.0 * (2 * y[:, None].float() - 1)
     return x, y
 
 
@@ -31,7 +31,7 @@ class _Probe(torch.nn.Module):
         self.head = MeanPoolClassifier(hidden, 2)
 
     def forward(self, x):
-        return self.head(self.featurizer(x), torch.full((x.shape[0],), x.shape[1]))
+        return self.head(self.featurizer(x), torch.full((x.shape[0],), x.shape[2]))
 
 
 def test_weighted_sum_starts_uniform_and_learns_the_informative_layer():
@@ -50,8 +50,23 @@ def test_weighted_sum_starts_uniform_and_learns_the_informative_layer():
 
 
 def test_single_layer_featurizer_is_the_identity():
-    x = torch.randn(2, 5, 1, 3).half()
-    assert torch.equal(WeightedLayerSum(1)(x), x[:, :, 0].float())
+    x = torch.randn(2, 1, 5, 3).half()
+    assert torch.equal(WeightedLayerSum(1)(x), x[:, 0].float())
+
+
+def test_weighted_sum_equals_the_explicit_softmax_combination(monkeypatch):
+    import speech.featurizer
+
+    torch.manual_seed(0)
+    f = WeightedLayerSum(3)
+    with torch.no_grad():
+        f.weights.copy_(torch.tensor([0.5, -1.0, 2.0]))
+    x = torch.randn(4, 3, 6, 5).half()
+    w = torch.softmax(f.weights.detach(), 0)
+    expected = sum(w[i] * x[:, i].float() for i in range(3))
+    assert torch.allclose(f(x), expected, atol=1e-5)
+    monkeypatch.setattr(speech.featurizer, "MAX_FLOAT_VALUES", 3 * 6 * 5)  # one utterance at a time
+    assert torch.allclose(f(x), expected, atol=1e-5)
 
 
 def test_mean_pool_ignores_padding():
@@ -75,7 +90,7 @@ def test_am_softmax_loss_penalises_the_margin():
         loss.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
     emb = torch.tensor([[1.0, 0.0]])
     # cos = (1, 0); logits 30 * (1 - 0.4) = 18 for the target, 0 for the other
-    assert float(loss(emb, torch.tensor([0]))) == pytest.approx(float(F.cross_entropy(torch.tensor([[18.0, 0.0]]), torch.tensor([0]))))
+    assert loss(emb, torch.tensor([0])).item() == pytest.approx(float(F.cross_entropy(torch.tensor([[18.0, 0.0]]), torch.tensor([0]))))
 
 
 def test_ctc_head_respects_lengths_and_greedy_decoding_merges_repeats():

@@ -77,3 +77,14 @@ def test_unknown_s3prl_upstream_is_a_user_error():
 
     with pytest.raises(UserError, match="unknown s3prl upstream"):
         build_upstream(parse_encoder("s3prl:no_such_upstream")).shape()
+
+
+def test_s3prl_checkpoint_identity_is_its_content_not_its_path(tiny_w2v2, tmp_path):
+    import shutil
+
+    copy = tmp_path / "elsewhere"
+    shutil.copytree(tiny_w2v2, copy)
+    a = parse_encoder(f"s3prl:hf_wav2vec2_custom@{tiny_w2v2}").identity()
+    b = parse_encoder(f"s3prl:hf_wav2vec2_custom@{copy}").identity()
+    assert a == b and str(tiny_w2v2) not in a and a.startswith("s3prl:hf_wav2vec2_custom@")
+    assert parse_encoder("s3prl:fbank").identity() == "s3prl:fbank"
