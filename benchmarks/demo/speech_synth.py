@@ -54,7 +54,9 @@ class Language:
     @classmethod
     def make(cls, key: str, alphabet: str, seed: int = 0) -> "Language":
         rng = _rng("language", key, seed)
-        formants = {ch: (float(rng.uniform(280, 900)), float(rng.uniform(900, 2600))) for ch in alphabet}
+        # Each language's vowels sit in its own band of F2 (an accent-like colour), on top of its rhythm.
+        centre = float(rng.uniform(1100, 2300))
+        formants = {ch: (float(rng.uniform(280, 900)), float(rng.uniform(centre - 250, centre + 250))) for ch in alphabet}
         return cls(key, float(rng.uniform(70, 150)), float(rng.uniform(40, 140)), float(rng.uniform(0.05, 0.45)), formants)
 
 

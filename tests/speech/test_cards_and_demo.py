@@ -68,7 +68,7 @@ def test_speech_demo_writes_valid_cards_and_a_three_language_kathbath_corpus(cli
     assert cli("validate", cards / "demo-speech").code == 0
     corpus = data / "demo-speech"
     assert sorted(p.name for p in corpus.iterdir()) == ["hindi", "ks", "meta_data", "qbe", "tamil", "telugu"]
-    assert len(list((corpus / "hindi" / "train").rglob("*.wav"))) == 20
+    assert len(list((corpus / "hindi" / "train").rglob("*.wav"))) == 36  # 6 speakers x 6 utterances
 
 
 def test_speech_demo_keywords_are_learnable_from_its_tiny_random_wav2vec2(cli, speech_demo, tmp_path):
@@ -77,10 +77,10 @@ def test_speech_demo_keywords_are_learnable_from_its_tiny_random_wav2vec2(cli, s
     root, cards, data = speech_demo
     w2v = speech_models(root)[1].replace("tiny-wav2vec2=", "w2v=")
     result = cli("run", "--suite", "demo-speech", "--cards", cards, "--tasks", "demo-speech-ks", "--model", w2v,
-                 "--data-dir", data, "--runs-dir", tmp_path / "runs", "--max-steps", "60", "-q")
+                 "--data-dir", data, "--runs-dir", tmp_path / "runs", "-q")
     assert result.code == 0, result.err
     from tests.speech.conftest import read_units
 
     unit = read_units(tmp_path / "runs")[("demo-speech-ks", "w2v")]
-    assert unit["metrics"]["test"]["accuracy"] >= 0.6  # 3 keywords: chance is 1/3
+    assert unit["metrics"]["test"]["accuracy"] >= 0.5  # 3 keywords, 24 test utterances: chance is 1/3
     assert unit["extras"]["selection"]["all"]["validation_by_lr"].keys() == {"0.01", "0.001"}
