@@ -21,10 +21,18 @@ DOC_CHUNK_VALUES = 20_000_000
 
 
 def standardize(blocks: list[np.ndarray]) -> list[np.ndarray]:
-    """Per-dimension zero mean, unit std over the frames of all blocks `(frames, dim)`."""
-    stacked = np.concatenate(blocks).astype(np.float64)
-    mean, std = stacked.mean(0), np.clip(stacked.std(0, ddof=1) if len(stacked) > 1 else np.ones(stacked.shape[1]), 1e-9, None)
-    return [(b - mean) / std for b in blocks]
+    """Per-dimension zero mean, unit std (ddof 1) over the frames of all blocks `(frames, dim)`.
+
+    Statistics are accumulated block by block in float64 (no concatenated copy of the
+    corpus); the standardised blocks are float32.
+    """
+    count = sum(len(b) for b in blocks)
+    total = sum(b.sum(0, dtype=np.float64) for b in blocks)
+    mean = total / count
+    squares = sum(((b - mean) ** 2).sum(0) for b in blocks)
+    std = np.sqrt(squares / (count - 1)) if count > 1 else np.ones_like(mean)
+    std = np.clip(std, 1e-9, None)
+    return [((b - mean) / std).astype(np.float32) for b in blocks]
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:

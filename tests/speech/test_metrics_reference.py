@@ -164,3 +164,11 @@ def test_cosine_exp_cost_rows_are_min_max_normalised():
     cost = dtw.cost_matrix(rng.normal(size=(5, 4)), rng.normal(size=(9, 4)))
     assert cost.min(1) == pytest.approx(np.zeros(5))
     assert cost.max(1) == pytest.approx(np.ones(5))
+
+
+def test_standardisation_pools_every_frame_of_every_block():
+    rng = np.random.default_rng(7)
+    blocks = [rng.normal(3.0, 2.0, (n, 4)) for n in (5, 9, 2)]
+    stacked = np.concatenate(blocks)
+    expected = (stacked - stacked.mean(0)) / stacked.std(0, ddof=1)  # torch's std, as s3prl uses
+    assert np.concatenate(dtw.standardize(blocks)) == pytest.approx(expected, abs=1e-5)
