@@ -167,7 +167,6 @@ def fit(
         final_model.eval()
         return FitResult(final_model, settings.learning_rates[-1], settings.steps, None, scores_by_lr, history, time.perf_counter() - start)
     score, lr, number, state = best
-    model = build()
-    model.load_state_dict(state)
-    model.eval()
-    return FitResult(model, lr, number, score, scores_by_lr, history, time.perf_counter() - start)
+    final_model.load_state_dict(state)  # same architecture for every rate: no rebuild needed
+    final_model.eval()
+    return FitResult(final_model, lr, number, score, scores_by_lr, history, time.perf_counter() - start)

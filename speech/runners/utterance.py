@@ -88,7 +88,8 @@ def _train_group(unit: SpeechUnit, train: list[Utterance], evals: dict[str, list
     card, task, recipe = unit.card, unit.card.task, RECIPES[unit.card.task]
     classes = _classes(unit, train)
     if len(classes) < 2:
-        raise UserError(f"card '{card.name}': training data has {len(classes)} class(es); a classifier needs at least 2")
+        what = "language(s) with training data" if task == "language-id" else "class(es) in the training data"
+        raise UserError(f"card '{card.name}': {len(classes)} {what} ({', '.join(classes) or 'none'}); a classifier needs at least 2")
     index = {c: i for i, c in enumerate(classes)}
     train = [u for u in train if target(u, task, unit.pooled) in index]
     valid = [u for u in evals.get("validation", []) if target(u, task, unit.pooled) in index]
