@@ -69,6 +69,9 @@ class EncoderSpec:
         if self.kind in ("bow", "fbank"):
             return self.kind
         if self.kind == "s3prl":
+            name, _, local = (self.target or "").partition("@")
+            if local and Path(local).expanduser().exists():
+                return f"s3prl:{name}@{folder_hash(Path(local).expanduser())}"  # the checkpoint, not its path
             return f"s3prl:{self.target}"
         path = self.local_path
         if path is not None:
@@ -101,20 +104,22 @@ def parse_encoder(value: str) -> EncoderSpec:
 
 
 def folder_hash(path: Path) -> str:
-    """sha256 over the files that define a local model (weights, configs, vocabularies).
+    """sha256 over the files that define a local model (weights, configs, vocabularies), or of one checkpoint file.
 
     Memoised on (path, size, mtime) in the polyglue cache so large folders are read once.
     """
-    files = sorted(p for p in Path(path).rglob("*") if p.is_file() and p.suffix in _WEIGHT_SUFFIXES)
+    path = Path(path)
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in _WEIGHT_SUFFIXES)
+    base = path.parent if path.is_file() else path
     stamp = hashlib.sha256(
-        json.dumps([(str(p.relative_to(path)), p.stat().st_size, p.stat().st_mtime_ns) for p in files]).encode()
+        json.dumps([(str(p.relative_to(base)), p.stat().st_size, p.stat().st_mtime_ns) for p in files]).encode()
     ).hexdigest()
     memo = cache_root() / "identity" / f"{stamp}.txt"
     if memo.exists():
         return memo.read_text().strip()
     digest = hashlib.sha256()
     for p in files:
-        digest.update(str(p.relative_to(path)).encode())
+        digest.update(str(p.relative_to(base)).encode())
         with open(p, "rb") as fh:
             while block := fh.read(1 << 20):
                 digest.update(block)

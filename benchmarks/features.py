@@ -57,6 +57,7 @@ class FeatureNamespace:
         self.dim = int(meta["dim"])
         self._index: dict[str, _Loc] = {}
         self._maps: dict[str, np.memmap] = {}
+        self._fds: dict[str, int] = {}
         self._load_index()
 
     # ------------------------------------------------------------------ index
@@ -97,6 +98,37 @@ class FeatureNamespace:
 
     def rows(self, key: str) -> int:
         return self._index[key].rows
+
+    def read(self, key: str, start: int = 0, rows: int | None = None) -> np.ndarray:
+        """A private copy of rows `[start, start + rows)` of one item, read with `pread`.
+
+        Unlike `get`, nothing stays mapped: streaming a corpus many times (head training)
+        keeps the process's resident memory at the size of a batch, not of the corpus.
+        """
+        loc = self._index[key]
+        rows = loc.rows - start if rows is None else min(rows, loc.rows - start)
+        if start < 0 or rows < 0:
+            raise ValueError(f"rows [{start}, {start + rows}) are outside item {key[:12]} ({loc.rows} rows)")
+        fd = self._fds.get(loc.shard)
+        if fd is None:
+            fd = self._fds[loc.shard] = os.open(self.root / f"{loc.shard}.f16", os.O_RDONLY)
+        out = np.empty((rows, self.dim), dtype=DTYPE)
+        nbytes = out.nbytes
+        if nbytes and os.preadv(fd, [memoryview(out).cast("B")], (loc.offset + start) * self.dim * 2) != nbytes:
+            raise OSError(f"short read in {self.root / loc.shard}.f16 (truncated cache shard?)")
+        return out
+
+    def close(self) -> None:
+        """Close the file handles `read` opened (they are also closed when the namespace is collected)."""
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
 
     # ------------------------------------------------------------------ write
 

@@ -202,3 +202,66 @@ def min_dcf(gold, scores, p_target: float = 0.01, c_miss: float = 1.0, c_fa: flo
     fpr, fnr, _ = _roc(gold, scores)
     dcf = c_miss * fnr * p_target + c_fa * fpr * (1 - p_target)
     return float(np.min(dcf) / min(c_miss * p_target, c_fa * (1 - p_target)))
+
+
+# --------------------------------------------------------------------------- query by example
+
+#: TWV costs: P_target 0.0008, C_miss 100, C_fa 1 (beta = C_fa / C_miss * (1 / P_target - 1) = 12.49),
+#: our reading of the QUESST/SWS scoring setup; not verified against the official scorer.
+TWV_P_TARGET, TWV_C_MISS, TWV_C_FA = 0.0008, 100.0, 1.0
+
+
+def _by_query(gold, scores, queries):
+    if queries is None:
+        raise ValueError("query-by-example metrics need `queries` (the query id of every trial)")
+    gold, scores, queries = np.asarray(gold, dtype=int), np.asarray(scores, dtype=float), np.asarray(queries)
+    if not (len(gold) == len(scores) == len(queries)):
+        raise ValueError("gold, scores and queries differ in length")
+    return gold, scores, queries
+
+
+def twv_beta(p_target: float = TWV_P_TARGET, c_miss: float = TWV_C_MISS, c_fa: float = TWV_C_FA) -> float:
+    return c_fa / c_miss * (1.0 / p_target - 1.0)
+
+
+@metric("mtwv")
+def mtwv(gold, scores, queries=None, p_target: float = TWV_P_TARGET, c_miss: float = TWV_C_MISS, c_fa: float = TWV_C_FA, **_):
+    """Maximum term-weighted value over one global threshold (NIST STD definition, document level).
+
+    TWV(t) = 1 - mean over queries with a target of [P_miss(q, t) + beta * P_fa(q, t)], where a
+    trial (query, document) is detected when its score is >= t and P_fa counts over the
+    query's non-target documents. One pass over the trials sorted by score: lowering the
+    threshold past a target of q adds 1 / (Q * targets(q)), past a non-target subtracts
+    beta / (Q * non-targets(q)). Detecting nothing gives 0, so MTWV >= 0.
+    """
+    gold, scores, queries = _by_query(gold, scores, queries)
+    names, inverse = np.unique(queries, return_inverse=True)
+    targets = np.bincount(inverse, weights=gold, minlength=len(names))
+    trials = np.bincount(inverse, minlength=len(names))
+    counted = targets > 0
+    n_queries = int(counted.sum())
+    if n_queries == 0:
+        return 0.0
+    beta = twv_beta(p_target, c_miss, c_fa)
+    nontargets = trials - targets
+    gain = np.where(gold == 1, 1.0 / np.maximum(targets[inverse], 1), -beta / np.maximum(nontargets[inverse], 1))
+    gain = np.where(counted[inverse], gain, 0.0) / n_queries
+    order = np.argsort(-scores, kind="stable")
+    cumulative = np.cumsum(gain[order])
+    sorted_scores = scores[order]
+    last_of_tie = np.append(sorted_scores[1:] != sorted_scores[:-1], True)
+    return float(max(0.0, cumulative[last_of_tie].max()))
+
+
+@metric("map")
+def mean_average_precision(gold, scores, queries=None, **_):
+    """Mean over queries with at least one target of the average precision of their document ranking."""
+    from sklearn.metrics import average_precision_score
+
+    gold, scores, queries = _by_query(gold, scores, queries)
+    values = []
+    for query in np.unique(queries):
+        sel = queries == query
+        if gold[sel].sum() > 0:
+            values.append(average_precision_score(gold[sel], scores[sel]))
+    return float(np.mean(values)) if values else 0.0

@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 from typing import Annotated, Literal, Union
+from pathlib import PurePosixPath as Path
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
@@ -17,6 +18,8 @@ from benchmarks.cards import vocab
 from benchmarks.cards.vocab import (
     FieldRole,
     HeadName,
+    LanguageMode,
+    LayoutName,
     LocalFormat,
     MetricName,
     Modality,
@@ -105,11 +108,32 @@ class LocalSource(Strict):
         return files
 
 
-class LayoutSource(Strict):
-    """A named on-disk corpus layout under `--data-dir` (e.g. Kathbath for IndicSUPERB)."""
+MANIFEST_EXTENSIONS = (".csv", ".tsv", ".jsonl", ".txt")
 
-    name: Literal["kathbath"]
-    """Layout name; its reader lives in the speech package."""
+
+class LayoutSource(Strict):
+    """A named on-disk corpus layout under `--data-dir DIR`, read from `DIR/<suite>/` by the speech runners."""
+
+    name: LayoutName
+    """`kathbath` (the IndicSUPERB tree) or `audio-manifest` (CSV/TSV/JSONL lists of audio files)."""
+    files: dict[str, str] | None = None
+    """`audio-manifest` only: source split name -> manifest file relative to `DIR/<suite>/`
+    (`.csv`, `.tsv`, `.jsonl`; `.txt` for Kathbath-style `label<TAB>path1<TAB>path2` trial lists)."""
+
+    @model_validator(mode="after")
+    def _files(self):
+        if self.name == "kathbath":
+            if self.files is not None:
+                raise ValueError("the kathbath layout finds its files itself; remove `files`")
+            return self
+        if not self.files:
+            raise ValueError("an audio-manifest layout needs `files` (split name -> manifest path)")
+        for split, path in self.files.items():
+            if path.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", path) or ".." in Path(path).parts:
+                raise ValueError(f"files.{split}: '{path}' must be relative to DIR/<suite>/ (no absolute path, no '..')")
+            if not path.endswith(MANIFEST_EXTENSIONS):
+                raise ValueError(f"files.{split}: '{path}' is not a manifest ({', '.join(MANIFEST_EXTENSIONS)})")
+        return self
 
 
 class Source(Strict):
@@ -207,6 +231,8 @@ class ProtocolDefaults(Strict):
     max_steps: int | None = Field(None, ge=1)
     """Cap on optimisation steps (speech recipes count steps, not epochs)."""
     head: HeadName | None = None
+    language_mode: LanguageMode | None = None
+    """Speech cards over several languages: `per-language` heads or one `pooled` head (task default when absent)."""
 
     @field_validator("lr_grid")
     @classmethod
@@ -303,15 +329,25 @@ class Card(Strict):
             found.append((("metrics",), f"{', '.join(wrong)} do(es) not apply to task '{self.task}' (allowed: {allowed})"))
         if vocab.TASK_MODALITY[self.task] != self.modality:
             found.append((("modality",), f"task '{self.task}' is {vocab.TASK_MODALITY[self.task]}, not '{self.modality}'"))
-        if self.task in vocab.LABELLED_TASKS and self.labels is None:
+        discovered = self.source.layout is not None and self.task in vocab.LAYOUT_DISCOVERED_LABELS
+        if self.task in vocab.LABELLED_TASKS and self.labels is None and not discovered:
             found.append((("labels",), f"task '{self.task}' needs a `labels` list (names in the source's index order)"))
         if self.task == "regression" and self.labels is not None:
             found.append((("labels",), "a regression card has no `labels`"))
-        if self.source.layout is None:
+        layout = self.source.layout
+        if layout is None or layout.name == "audio-manifest":
+            table = vocab.REQUIRED_ROLES if layout is None else vocab.MANIFEST_ROLES
             roles = set(self.fields.values())
-            missing = [r for r in vocab.REQUIRED_ROLES.get(self.task, ()) if r not in roles]
+            missing = [r for r in table.get(self.task, ()) if r not in roles]
             if missing:
                 found.append((("fields",), f"task '{self.task}' needs column(s) with role(s) {', '.join(missing)}"))
+            if layout is not None and self.task not in vocab.MANIFEST_ROLES:
+                found.append((("source", "layout", "name"), f"task '{self.task}' has no audio-manifest reader (use the kathbath layout)"))
+        if layout is not None and layout.name == "audio-manifest":
+            for role, spec in self.splits.roles().items():
+                if spec.name not in layout.files:
+                    loc = ("splits", "extra_eval", role) if role in self.splits.extra_eval else ("splits", role)
+                    found.append((loc, f"source split '{spec.name}' is not in source.layout.files ({', '.join(layout.files)})"))
         if self.splits.train is None and self.train_from is None and self.protocol.default != "qbe":
             found.append((("splits",), "a `train` split is required (or `train_from` for zero-shot transfer)"))
         if not self.splits.scored_roles():

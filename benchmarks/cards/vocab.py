@@ -50,6 +50,9 @@ LABELLED_TASKS = frozenset(
     {"single-classification", "pair-classification", "token-classification", "keyword-spotting", "language-id"}
 )
 
+#: Labelled tasks whose label list a layout source may leave to the data (keyword folder names).
+LAYOUT_DISCOVERED_LABELS = frozenset({"keyword-spotting"})
+
 FieldRole = Literal[
     "id",
     "text",
@@ -63,6 +66,7 @@ FieldRole = Literal[
     "choices",
     "answer",
     "audio",
+    "audio_pair",
     "speaker",
     "transcript",
     "language",
@@ -81,7 +85,8 @@ ROLE_DOCS: dict[str, str] = {
     "answers": "SQuAD-style answers: {text: [...], answer_start: [...]}.",
     "choices": "The candidate answers of a multiple-choice example.",
     "answer": "The right choice of a multiple-choice example: its index or its text.",
-    "audio": "Path to an audio file (wav or flac), relative to the data root.",
+    "audio": "Path to an audio file (wav or flac), relative to the manifest file's folder.",
+    "audio_pair": "The second utterance of a verification trial (a path, like `audio`).",
     "speaker": "Speaker identifier.",
     "transcript": "Reference transcript of an utterance.",
     "language": "Language of an utterance (ISO 639-1 or a folder name).",
@@ -96,6 +101,31 @@ REQUIRED_ROLES: dict[str, tuple[str, ...]] = {
     "token-classification": ("tokens", "tags"),
     "extractive-qa": ("context", "question", "answers"),
     "multiple-choice": ("choices", "answer"),
+}
+
+#: Columns an `audio-manifest` layout needs per speech task (evaluation splits of
+#: speaker verification are trial lists: `audio`, `audio_pair` and a 0/1 `label`).
+MANIFEST_ROLES: dict[str, tuple[str, ...]] = {
+    "keyword-spotting": ("audio", "label"),
+    "language-id": ("audio", "language"),
+    "speaker-id": ("audio", "speaker"),
+    "speaker-verification": ("audio", "speaker", "audio_pair", "label"),
+    "asr": ("audio", "transcript"),
+}
+
+LayoutName = Literal["kathbath", "audio-manifest"]
+
+LAYOUT_DOCS: dict[str, str] = {
+    "kathbath": "The Kathbath/IndicSUPERB tree under `DIR/<suite>/`: `<language>/<split>/audio/<speaker>/*.wav`, "
+    "`meta_data/` trials, `ks/` and `qbe/` folders.",
+    "audio-manifest": "CSV/TSV/JSONL files listing audio paths with a label, speaker, transcript or language column.",
+}
+
+LanguageMode = Literal["per-language", "pooled"]
+
+LANGUAGE_MODE_DOCS: dict[str, str] = {
+    "per-language": "One head per language; metrics per language (`wer@hi`) and their mean under the plain name.",
+    "pooled": "One head over every language present (SID-multi, LID, KS); per-language values are breakdowns.",
 }
 
 MetricName = Literal[

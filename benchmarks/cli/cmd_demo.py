@@ -15,9 +15,11 @@ from benchmarks.cli.options import DEFAULT_RUNS_DIR, RunsDirOpt
 def demo_cmd(
     runs_dir: RunsDirOpt = DEFAULT_RUNS_DIR,
     fresh: Annotated[bool, typer.Option("--fresh", help="Delete earlier demo results first.")] = False,
+    speech: Annotated[bool, typer.Option("--speech/--no-speech", help="Also run the speech demo (synthetic audio, fbank and a tiny wav2vec2).")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
-    """Fully offline: synthetic Catalan/Greek/Chinese tasks, `bow` and a tiny random transformer."""
+    """Fully offline: synthetic Catalan/Greek/Chinese tasks with `bow` and a tiny random transformer,
+    then synthetic speech tasks with `fbank` and a tiny random wav2vec2."""
     from benchmarks.cards.registry import Registry
     from benchmarks.demo.generate import SUITE, corpus, write_demo_suite
     from benchmarks.report.leaderboard import build, definitions, render_markdown
@@ -46,6 +48,21 @@ def demo_cmd(
     finally:
         store.close()
     print(render_markdown(board))
+    if speech:
+        from benchmarks.demo.speech import SUITE as SPEECH_SUITE, speech_models, write_speech_demo
+
+        speech_cards, speech_data = write_speech_demo(root)
+        speech_registry = Registry.discover([speech_cards], builtin=False)
+        speech_plan = plan_run(speech_registry, RunRequest(suite=SPEECH_SUITE, models=speech_models(root), data_dir=speech_data))
+        speech_summary = run_tasks(speech_plan.tasks, store_dir, argv=sys.argv, show_progress=not quiet, suite=speech_plan.suite)
+        store = Store(store_dir)
+        try:
+            print("\n" + render_markdown(build(*definitions(speech_registry, store, SPEECH_SUITE), store.units(suite=SPEECH_SUITE))))
+            print("FBANK sits at chance on the mean-pooled tasks, as in SUPERB: per-utterance CMVN zeroes every utterance's mean.")
+        finally:
+            store.close()
+        summary.done, summary.reused = summary.done + speech_summary.done, summary.reused + speech_summary.reused
+        summary.failed += speech_summary.failed
     print(
         f"\nDemo finished in {time.perf_counter() - start:.0f}s: {summary.done} unit(s) run, {summary.reused} reused, "
         f"{len(summary.failed)} failed.\n"

@@ -26,6 +26,12 @@ RUNNERS: dict[tuple[str, str], str] = {
             "token-classification", "extractive-qa", "multiple-choice",
         )
     },
+    ("keyword-spotting", "superb"): "speech.runners.utterance:run",
+    ("language-id", "superb"): "speech.runners.utterance:run",
+    ("speaker-id", "superb"): "speech.runners.utterance:run",
+    ("speaker-verification", "superb"): "speech.runners.asv:run",
+    ("asr", "superb"): "speech.runners.asr:run",
+    ("query-by-example", "qbe"): "speech.runners.qbe:run",
 }
 
 

@@ -1,0 +1,154 @@
+"""Frozen upstream features on disk: every layer of every utterance, once.
+
+One namespace of the polyglue feature cache per upstream configuration (its identity:
+weights hash or revision, preprocessing, sample rate). Each utterance is one
+`(frames, layers * hidden)` float16 block keyed by the sha256 of its file's bytes, so
+renamed or moved files hit the cache and edited ones miss it. A second run over cached
+audio loads no model and runs no forward pass. Stored size: 2 bytes per value plus one
+JSON index line per utterance.
+
+File hashes are memoised per folder on (name, size, mtime), like model-folder hashes, so a
+large corpus is read once, not on every run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from benchmarks.features import FeatureCache
+from speech.audio import file_hash, read_audio
+from speech.corpus import Utterance
+from speech.upstreams import Upstream
+
+BATCH_SECONDS = 160.0
+"""Audio handed to the upstream per call (it may split it further)."""
+
+
+class AudioHashes:
+    """sha256 of audio files, memoised in `<cache>/audio-hashes/` on (path, size, mtime_ns)."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self._folders: dict[Path, dict] = {}
+        self._dirty: set[Path] = set()
+
+    def _memo_path(self, folder: Path) -> Path:
+        from benchmarks.features import content_key
+
+        return self.root / f"{content_key(str(folder))[:32]}.json"
+
+    def _folder(self, folder: Path) -> dict:
+        if folder not in self._folders:
+            path = self._memo_path(folder)
+            try:
+                self._folders[folder] = json.loads(path.read_text()) if path.exists() else {}
+            except ValueError:
+                self._folders[folder] = {}
+        return self._folders[folder]
+
+    def __call__(self, path: Path) -> str:
+        path = Path(path).resolve()
+        stat = path.stat()
+        memo = self._folder(path.parent)
+        stamp = [stat.st_size, stat.st_mtime_ns]
+        entry = memo.get(path.name)
+        if entry is not None and entry[:2] == stamp:
+            return entry[2]
+        digest = file_hash(path)
+        memo[path.name] = [*stamp, digest]
+        self._dirty.add(path.parent)
+        return digest
+
+    def save(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        for folder in self._dirty:
+            target = self._memo_path(folder)
+            tmp = target.with_suffix(f".{uuid.uuid4().hex}.tmp")
+            tmp.write_text(json.dumps(self._folders[folder]))
+            os.replace(tmp, target)
+        self._dirty.clear()
+
+
+class UpstreamFeatures:
+    """All hidden states of one upstream for a set of utterances, cached on disk.
+
+    `prepare(utterances)` computes what is missing; `read(utterance)` returns its
+    `(frames, layers, hidden)` float16 block (a private copy, optionally a crop).
+    """
+
+    def __init__(self, upstream: Upstream, cache: FeatureCache):
+        self.upstream = upstream
+        self.layers, self.hidden = upstream.shape()
+        self.ns = cache.namespace(upstream.identity(), self.layers * self.hidden)
+        self.hashes = AudioHashes(cache.root.parent / "audio-hashes")
+        self.keys: dict[str, str] = {}
+        self.stats = {"computed": 0, "cached": 0, "forward_calls": 0, "hash_s": 0.0, "extract_s": 0.0}
+
+    @property
+    def namespace(self) -> str:
+        return self.ns.root.name
+
+    def key(self, utt: Utterance) -> str:
+        return self.keys[utt.id]
+
+    def prepare(self, utterances: list[Utterance], step: Callable | None = None) -> int:
+        """Hash every file, run the upstream on the ones not cached yet; returns how many were computed."""
+        t0 = time.perf_counter()
+        todo: dict[str, Utterance] = {}
+        for utt in utterances:
+            if utt.id not in self.keys:
+                self.keys[utt.id] = self.hashes(utt.path)
+            key = self.keys[utt.id]
+            if key not in self.ns and key not in todo:
+                todo[key] = utt
+        self.hashes.save()
+        self.stats["hash_s"] += time.perf_counter() - t0
+        self.stats["cached"] += len({self.keys[u.id] for u in utterances}) - len(todo)
+        if not todo:
+            return 0
+        t0 = time.perf_counter()
+        if step:
+            step(0, len(todo), f"extracting {self.upstream.label} features of {len(todo)} utterances")
+        items = sorted(todo.items(), key=lambda kv: kv[1].id)
+        with self.ns.writer() as writer:
+            batch: list[tuple[str, np.ndarray]] = []
+            seconds = 0.0
+            for key, utt in items:
+                wav = read_audio(utt.path)
+                batch.append((key, wav))
+                seconds += len(wav) / 16000
+                if seconds >= BATCH_SECONDS:
+                    self._run(batch, writer, step)
+                    batch, seconds = [], 0.0
+            if batch:
+                self._run(batch, writer, step)
+        self.stats["computed"] += len(items)
+        self.stats["extract_s"] += time.perf_counter() - t0
+        return len(items)
+
+    def _run(self, batch: list[tuple[str, np.ndarray]], writer, step) -> None:
+        self.stats["forward_calls"] += 1
+        outputs = self.upstream.forward([wav for _, wav in batch])
+        for (key, _), feats in zip(batch, outputs):
+            frames = feats.shape[0]
+            writer.add(key, feats.reshape(frames, self.layers * self.hidden))  # size (frames, layers * hidden)
+        if step:
+            step(len(batch))
+
+    def frames(self, utt: Utterance) -> int:
+        return self.ns.rows(self.keys[utt.id])
+
+    def read(self, utt: Utterance, start: int = 0, frames: int | None = None) -> np.ndarray:
+        """`(frames, layers, hidden)` float16, rows `[start, start + frames)` of the utterance."""
+        block = self.ns.read(self.keys[utt.id], start, frames)
+        return block.reshape(block.shape[0], self.layers, self.hidden)
+
+    def size_bytes(self) -> int:
+        return self.ns.size_bytes()

@@ -1,0 +1,117 @@
+"""`superb` runner for ASR: a BiLSTM-CTC head per language over its own characters.
+
+Transcripts are normalised as IndicSUPERB does (`speech.text`), the character vocabulary
+is built from the language's training transcripts, SpecAugment masks the features during
+training, decoding is greedy, and the checkpoint and learning rate with the lowest
+validation WER win. Records hold the normalised reference (`gold`) and hypothesis (`pred`).
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from benchmarks.errors import UserError
+from benchmarks.runs.units import UnitResult
+from speech.corpus import Utterance
+from speech.featurizer import WeightedLayerSum
+from speech.heads.ctc import BiLSTMCTC, greedy_decode, spec_augment
+from speech.runners.common import SpeechUnit, compute, holdout, mean_over_languages
+from speech.text import CharVocab, normalize_transcript
+from speech.training import Batcher, fit
+
+GRAD_CLIP = 1.0
+
+
+class Recognizer(nn.Module):
+    def __init__(self, layers: int, hidden: int, vocab_size: int):
+        super().__init__()
+        self.featurizer = WeightedLayerSum(layers)
+        self.head = BiLSTMCTC(hidden, vocab_size)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        features = self.featurizer(x)
+        if generator is not None:
+            features = spec_augment(features, generator)
+        return self.head(features, lengths)
+
+
+def _decode(model: Recognizer, batcher: Batcher, vocab: CharVocab, utts: list[Utterance], batch_size: int) -> list[str]:
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(utts), batch_size):
+            x, lengths = batcher(utts[start : start + batch_size])
+            out += [vocab.decode(ids) for ids in greedy_decode(model(x, lengths), lengths)]
+    return out
+
+
+def run(ctx) -> UnitResult:
+    unit = SpeechUnit(ctx)
+    card = unit.card
+    utts = {role: [u for u in items if u.transcript is not None] for role, items in unit.data.utterances.items()}
+    untranscribed = {role: len(unit.data.utterances[role]) - len(items) for role, items in utts.items()}
+    if not utts.get("train"):
+        raise UserError(f"card '{card.name}': no transcribed training utterances (transcription.txt next to the audio)")
+    unit.prepare([u for items in utts.values() for u in items])
+    features = unit.features
+    scored = [r for r in card.splits.scored_roles() if utts.get(r)]
+    per_language: dict[str, dict] = {}
+    selections: dict[str, dict] = {}
+    records: list[dict] = []
+    for lang, train in unit.groups(utts["train"]).items():
+        key = lang or "all"
+        text = {u.id: normalize_transcript(u.transcript, u.language) for items in utts.values() for u in items if lang is None or u.language == lang}
+        vocab = CharVocab.build([text[u.id] for u in train])
+        valid = [u for u in utts.get("validation", []) if lang is None or u.language == lang]
+        selection_split = "validation"
+        if not valid:
+            fit_idx, sel_idx = holdout(len(train), ctx.seed)
+            valid, train = [train[i] for i in sel_idx], [train[i] for i in fit_idx]
+            selection_split = "train hold-out (10%)"
+        batcher = Batcher(features, ctx.device)
+        settings = unit.fit_settings(len(train), optimizer="adam", grad_clip=GRAD_CLIP)
+        labels = [torch.tensor(vocab.encode(text[u.id]), dtype=torch.long) for u in train]
+        generator = torch.Generator().manual_seed(ctx.seed)
+
+        def build():
+            return Recognizer(features.layers, features.hidden, len(vocab)).to(ctx.device)
+
+        def loss_of(model, idx, rng):
+            x, lengths = batcher([train[i] for i in idx])
+            log_probs = model(x, lengths, generator)  # size (batch, frames, vocab + 1)
+            targets = [labels[i] for i in idx]
+            return F.ctc_loss(
+                log_probs.transpose(0, 1), torch.cat(targets).to(ctx.device), lengths,
+                torch.tensor([len(t) for t in targets]), blank=0, zero_infinity=True,
+            )
+
+        def validate(model):
+            hyp = _decode(model, batcher, vocab, valid, settings.batch_size)
+            return -compute(["wer"], [text[u.id] for u in valid], hyp)["wer"]
+
+        ctx.step(0, settings.steps * len(settings.learning_rates), f"training BiLSTM-CTC ({key})")
+        result = fit(build, loss_of, len(train), validate, settings, ctx.step)
+        unit.timings["train_s"] = unit.timings.get("train_s", 0.0) + result.train_s
+        selections[key] = {**result.selection(), "steps": settings.steps, "vocabulary": "".join(vocab.chars),
+                           "selection_split": selection_split, "layer_weights": result.model.featurizer.layer_weights()}
+        t0 = time.perf_counter()
+        for role in scored:
+            items = [u for u in utts[role] if lang is None or u.language == lang]
+            if not items:
+                continue
+            hyp = _decode(result.model, batcher, vocab, items, settings.batch_size)
+            gold = [text[u.id] for u in items]
+            per_language.setdefault(key, {})[role] = compute(card.metrics, gold, hyp)
+            records += [{"split": role, "id": u.id, "gold": g, "pred": h, "language": u.language} for u, g, h in zip(items, gold, hyp)]
+        unit.timings["eval_s"] = unit.timings.get("eval_s", 0.0) + time.perf_counter() - t0
+    result_metrics = per_language["all"] if "all" in per_language else mean_over_languages(per_language)
+    extras = unit.extras(
+        selection=selections,
+        language_mode="pooled" if unit.pooled else "per-language",
+        untranscribed=untranscribed,
+        n_examples={role: len(items) for role, items in utts.items()},
+    )
+    return UnitResult(metrics=result_metrics, predictions=records, extras=extras)

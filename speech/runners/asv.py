@@ -1,0 +1,163 @@
+"""`superb` runner for speaker verification: x-vector + AM-softmax per language, cosine trials.
+
+Per language present: train an x-vector on the training speakers (8 s random crops), score
+the validation trials at evenly spaced checkpoints and keep the checkpoint (and learning
+rate) with the lowest EER, then score every trial list by the cosine of the two embeddings.
+Records carry the trial label in `gold` and the cosine in `score`; `pred` is the decision at
+the validation EER threshold (None without validation trials).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from benchmarks import metrics
+from benchmarks.errors import UserError
+from benchmarks.runs.units import UnitResult
+from speech.corpus import Trial, Utterance
+from speech.featurizer import WeightedLayerSum
+from speech.heads.xvector import AMSoftmaxLoss, XVector, cosine_scores
+from speech.runners.common import SpeechUnit, mean_over_languages
+from speech.training import Batcher, fit
+
+CROP_SECONDS = 8.0
+GRAD_CLIP = 1000.0
+
+
+class SpeakerEmbedder(nn.Module):
+    def __init__(self, layers: int, hidden: int, num_speakers: int):
+        super().__init__()
+        self.featurizer = WeightedLayerSum(layers)
+        self.xvector = XVector(hidden)
+        self.loss = AMSoftmaxLoss(512, num_speakers)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.xvector(self.featurizer(x), lengths)
+
+
+def _embed(model: SpeakerEmbedder, batcher: Batcher, utts: list[Utterance], batch_size: int) -> dict[str, torch.Tensor]:
+    out = {}
+    with torch.no_grad():
+        for start in range(0, len(utts), batch_size):
+            chunk = utts[start : start + batch_size]
+            x, lengths = batcher(chunk)
+            for utt, emb in zip(chunk, model(x, lengths).cpu()):
+                out[utt.id] = emb
+    return out
+
+
+def _unique(trials: list[Trial]) -> list[Utterance]:
+    return list({u.id: u for t in trials for u in (t.enroll, t.test)}.values())
+
+
+def _score(model, batcher, trials: list[Trial], batch_size: int) -> np.ndarray:
+    emb = _embed(model, batcher, _unique(trials), batch_size)
+    enroll = torch.stack([emb[t.enroll.id] for t in trials])
+    test = torch.stack([emb[t.test.id] for t in trials])
+    return cosine_scores(enroll, test).numpy()
+
+
+def _unscorable(trials: list[Trial]) -> str | None:
+    """Why a trial list cannot give an EER (it needs both kinds of trial), or None."""
+    labels = {t.label for t in trials}
+    if labels == {0, 1}:
+        return None
+    return "all trials are " + ("same-speaker" if labels == {1} else "different-speaker")
+
+
+def eer_threshold(gold, scores) -> float:
+    """The score threshold where false accepts and false rejects are closest (for decisions)."""
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, thresholds = roc_curve(np.asarray(gold, dtype=int), np.asarray(scores, dtype=float))
+    i = int(np.argmin(np.abs(fpr - (1 - tpr))))
+    return float(thresholds[i])
+
+
+def run(ctx) -> UnitResult:
+    unit = SpeechUnit(ctx)
+    card = unit.card
+    train_all = unit.data.utterances.get("train", [])
+    trials = unit.data.trials
+    unit.prepare(train_all + [u for role_trials in trials.values() for u in _unique(role_trials)])
+    features = unit.features
+    scored = [r for r in card.splits.scored_roles() if trials.get(r)]
+    per_language: dict[str, dict] = {}
+    selections: dict[str, dict] = {}
+    records: list[dict] = []
+    unscorable: dict[str, str] = {}
+    for lang, train in unit.groups(train_all).items():
+        key = lang or "all"
+        group_trials = {role: [t for t in trials.get(role, []) if lang is None or t.enroll.language == lang] for role in trials}
+        train = [u for u in train if u.speaker is not None]
+        speaker_of = {u.id: f"{u.language}/{u.speaker}" if lang is None and u.language else u.speaker for u in train}
+        speakers = sorted(set(speaker_of.values()))
+        if len(speakers) < 2:
+            raise UserError(f"card '{card.name}' ({key}): speaker verification needs at least 2 training speakers (found {len(speakers)})")
+        index = {s: i for i, s in enumerate(speakers)}
+        targets = torch.tensor([index[speaker_of[u.id]] for u in train])
+        train_batcher = Batcher(features, ctx.device, crop_frames=unit.frames(CROP_SECONDS))
+        eval_batcher = Batcher(features, ctx.device)
+        settings = unit.fit_settings(len(train), optimizer="adamw", grad_clip=GRAD_CLIP)
+        valid = group_trials.get("validation") or []
+        if valid and _unscorable(valid):
+            unscorable[f"validation@{key}"] = _unscorable(valid)
+            valid = []
+
+        def build():
+            return SpeakerEmbedder(features.layers, features.hidden, len(speakers)).to(ctx.device)
+
+        def loss_of(model, idx, rng):
+            x, lengths = train_batcher([train[i] for i in idx], rng)
+            return model.loss(model(x, lengths), targets[idx].to(ctx.device))
+
+        def validate(model):
+            return -metrics.eer([t.label for t in valid], _score(model, eval_batcher, valid, settings.batch_size))
+
+        ctx.step(0, settings.steps * len(settings.learning_rates), f"training x-vector ({key})")
+        result = fit(build, loss_of, len(train), validate if valid else None,
+                     settings if valid else _single_lr(settings), ctx.step)
+        unit.timings["train_s"] = unit.timings.get("train_s", 0.0) + result.train_s
+        model = result.model
+        threshold = None
+        if valid:
+            threshold = eer_threshold([t.label for t in valid], _score(model, eval_batcher, valid, settings.batch_size))
+        selections[key] = {**result.selection(), "steps": settings.steps, "speakers": len(speakers), "threshold": threshold,
+                           "selection_split": "validation" if valid else "none (final step)",
+                           "layer_weights": model.featurizer.layer_weights()}
+        t0 = time.perf_counter()
+        for role in scored:
+            role_trials = group_trials.get(role) or []
+            if not role_trials:
+                continue
+            if _unscorable(role_trials):
+                unscorable[f"{role}@{key}"] = _unscorable(role_trials)
+                continue
+            scores = _score(model, eval_batcher, role_trials, settings.batch_size)
+            gold = [t.label for t in role_trials]
+            per_language.setdefault(key, {})[role] = metrics.compute(card.metrics, gold, scores)
+            for trial, score in zip(role_trials, scores):
+                records.append({
+                    "split": role, "id": trial.id, "gold": trial.label, "score": round(float(score), 6),
+                    "pred": None if threshold is None else int(score >= threshold), "language": trial.enroll.language,
+                })
+        unit.timings["eval_s"] = unit.timings.get("eval_s", 0.0) + time.perf_counter() - t0
+    result_metrics = per_language["all"] if "all" in per_language else mean_over_languages(per_language)
+    extras = unit.extras(
+        selection=selections,
+        language_mode="pooled" if unit.pooled else "per-language",
+        unscorable=unscorable,
+        n_examples={"train": len(train_all), **{role: len(t) for role, t in trials.items()}},
+    )
+    return UnitResult(metrics=result_metrics, predictions=records, extras=extras)
+
+
+def _single_lr(settings):
+    """Without validation trials nothing can choose among learning rates: the first one is used."""
+    from dataclasses import replace
+
+    return replace(settings, learning_rates=settings.learning_rates[:1])

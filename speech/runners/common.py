@@ -1,0 +1,170 @@
+"""What every speech runner does first: find the data, build the upstream, fill the feature cache.
+
+Also the shared bookkeeping: settings from the card protocol and CLI flags (`--max-steps`
+caps the steps of every head), language grouping (per-language heads or one pooled head)
+and the metric layout: the plain metric name holds the mean over the languages present,
+`<metric>@<lang>` each language.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import metrics
+from benchmarks.cards import vocab
+from speech.corpus import Utterance
+from speech.corpus.select import TaskData, corpus_root, load_task_data
+
+#: Task types that train one head per language unless the card says otherwise.
+PER_LANGUAGE_TASKS = frozenset({"speaker-id", "speaker-verification", "asr"})
+
+MS_PER_SECOND = 1000.0
+
+
+class SpeechUnit:
+    """Data, upstream and cached features of one unit, plus timings for `extras`."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.card = ctx.card
+        self.timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        data_dir = Path(ctx.task.data_dir) if ctx.task.data_dir else None
+        self.root = corpus_root(data_dir, ctx.task.unit.suite, self.card)
+        self.data: TaskData = load_task_data(
+            self.card, self.root, requested=ctx.protocol.get("languages"), limit=ctx.protocol.get("limit"), seed=ctx.seed
+        ) if self.card.task != "query-by-example" else TaskData()
+        self.timings["load_s"] = time.perf_counter() - t0
+        self._features = None
+
+    @property
+    def features(self):
+        """The upstream's cached features (built on first use; the model itself loads only if audio is missing)."""
+        if self._features is None:
+            from speech.featcache import UpstreamFeatures
+            from speech.upstreams import build_upstream
+
+            device = self.ctx.device if self.ctx.encoder.kind != "fbank" else "cpu"
+            self._features = UpstreamFeatures(build_upstream(self.ctx.encoder, device), self.ctx.cache)
+        return self._features
+
+    def prepare(self, utterances: list[Utterance]) -> None:
+        t0 = time.perf_counter()
+        self.features.prepare(utterances, self.ctx.step)
+        self.timings["features_s"] = self.timings.get("features_s", 0.0) + time.perf_counter() - t0
+
+    def frames(self, seconds: float | None) -> int | None:
+        """A duration in s as a number of this upstream's frames (random-crop lengths)."""
+        if seconds is None:
+            return None
+        return int(seconds * MS_PER_SECOND / self.features.upstream.frame_shift_ms)
+
+    # ------------------------------------------------------------------ settings
+
+    @property
+    def pooled(self) -> bool:
+        mode = self.card.protocol.language_mode
+        if mode is not None:
+            return mode == "pooled"
+        return self.card.task not in PER_LANGUAGE_TASKS
+
+    def groups(self, items: list, language_of=lambda item: item.language) -> dict[str | None, list]:
+        """Items by language (one group, key None, when pooled or when the data names no language)."""
+        if self.pooled or not self.data.present:
+            return {None: list(items)}
+        out: dict[str | None, list] = {lang: [] for lang in self.data.present}
+        for item in items:
+            out.setdefault(language_of(item), []).append(item)
+        return out
+
+    def fit_settings(self, n_train: int, *, optimizer: str, grad_clip: float | None):
+        from speech.training import FitSettings
+
+        p = self.ctx.protocol
+        batch = int(p["batch_size"])
+        steps = p.get("max_steps") or max(1, math.ceil(float(p["epochs"]) * math.ceil(n_train / batch)))
+        grid = p.get("lr_grid") or [p["learning_rate"]]
+        return FitSettings(
+            steps=int(steps),
+            batch_size=batch,
+            learning_rates=tuple(float(x) for x in grid),
+            optimizer=optimizer,
+            weight_decay=float(p.get("weight_decay") or 0.0),
+            warmup_ratio=float(p.get("warmup_ratio") or 0.0),
+            grad_clip=grad_clip,
+            seed=self.ctx.seed,
+        )
+
+    # ------------------------------------------------------------------ results
+
+    def extras(self, **more) -> dict:
+        stats = self._features.stats if self._features is not None else {}
+        out = {
+            "languages": self.data.languages_extra(),
+            "upstream": {
+                "spec": self.ctx.encoder.spec,
+                "layers": self._features.layers if self._features else None,
+                "hidden": self._features.hidden if self._features else None,
+                "frame_shift_ms": self._features.upstream.frame_shift_ms if self._features else None,
+            },
+            "features": {
+                "namespace": self._features.namespace if self._features else None,
+                "computed": stats.get("computed", 0),
+                "cached": stats.get("cached", 0),
+                "forward_calls": stats.get("forward_calls", 0),
+                "cache_bytes": self._features.size_bytes() if self._features else 0,
+            },
+        }
+        out.update(more)
+        timings = {k: round(v, 3) for k, v in self.timings.items()}
+        if stats:
+            timings["hash_s"] = round(stats["hash_s"], 3)
+            timings["extract_s"] = round(stats["extract_s"], 3)
+        out["timings"] = timings
+        return out
+
+
+def holdout(n: int, seed: int, share: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded (fit, select) split of `range(n)` for when a card has no usable validation data."""
+    order = np.random.default_rng(seed).permutation(n)
+    cut = max(1, int(round(n * share)))
+    return order[cut:], order[:cut]
+
+
+def mean_over_languages(per_language: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """Per-language heads: `metrics[role][name]` = mean over the languages, plus `name@lang` for each."""
+    out: dict[str, dict[str, float]] = {}
+    for lang, by_role in per_language.items():
+        for role, values in by_role.items():
+            row = out.setdefault(role, {})
+            for name, value in values.items():
+                row[f"{name}@{lang}"] = value
+    for role, row in out.items():
+        names = sorted({key.split("@")[0] for key in row})
+        for name in names:
+            row[name] = float(np.mean([v for k, v in row.items() if k.startswith(name + "@")]))
+    return {role: dict(sorted(row.items())) for role, row in out.items()}
+
+
+def with_breakdown(names: list[str], records: list[dict], score_field: str = "pred", **context) -> dict[str, float]:
+    """A pooled head: metrics over all records, plus `name@lang` over each language's records."""
+    out = compute(names, [r["gold"] for r in records], [r[score_field] for r in records], **context)
+    languages = sorted({r.get("language") for r in records if r.get("language")})
+    for lang in languages:
+        subset = [r for r in records if r.get("language") == lang]
+        for name, value in compute(names, [r["gold"] for r in subset], [r[score_field] for r in subset]).items():
+            out[f"{name}@{lang}"] = value
+    return out
+
+
+def better_score(metric: str, value: float) -> float:
+    """A validation score where higher is always better (error rates are negated)."""
+    return value if vocab.METRICS[metric][0] else -value
+
+
+def compute(names: list[str], gold, pred, **context) -> dict[str, float]:
+    return metrics.compute(names, gold, pred, **context)

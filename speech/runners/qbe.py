@@ -1,0 +1,118 @@
+"""`qbe` runner: query-by-example with subsequence DTW on every layer, no training.
+
+Each layer of the upstream is scored on validation; the best layer by the card's main metric
+(MTWV) is the one reported on test. Scores and detections of every (query, document) trial
+go to the predictions (`gold` 1 when the document holds the query, `score` the z-normalised
+score, `pred` the detection at z > 2 as s3prl writes it), so MTWV and MAP can be replayed.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from benchmarks.errors import UserError
+from benchmarks.metrics import TWV_C_FA, TWV_C_MISS, TWV_P_TARGET, twv_beta
+from benchmarks.runs.units import UnitResult
+from speech.corpus import stem
+from speech.corpus.kathbath import KathbathCorpus
+from speech.dtw import score_layer
+from speech.languages import select_languages
+from speech.runners.common import SpeechUnit, better_score, compute
+
+DETECTION_Z = 2.0
+
+
+def _layer(features, utt, layer: int) -> np.ndarray:
+    """`(frames, hidden)` float32 of one layer of one utterance."""
+    return features.read(utt)[:, layer].astype(np.float32)
+
+
+def _trials(queries, docs, truth):
+    gold = np.array([[truth.get((stem(q), stem(d)), 0) for d in docs] for q in queries], dtype=int)
+    return gold
+
+
+def _metrics(names, gold: np.ndarray, scores: np.ndarray, query_ids: list[str]) -> dict[str, float]:
+    queries = np.repeat(np.array(query_ids, dtype=object), gold.shape[1])
+    return compute(names, gold.ravel(), scores.ravel(), queries=queries)
+
+
+def run(ctx) -> UnitResult:
+    unit = SpeechUnit(ctx)
+    card = unit.card
+    roles = {role: spec.name for role, spec in card.splits.roles().items() if role != "train"}
+    if card.source.layout.name != "kathbath":
+        raise UserError(f"card '{card.name}': query-by-example reads the kathbath layout's qbe/ folder")
+    qbe = KathbathCorpus(unit.root).qbe(roles)
+    _restrict_languages(unit, qbe, select_languages(card.languages, ctx.protocol.get("languages")))
+    limit = ctx.protocol.get("limit")
+    if limit:
+        qbe.queries = {role: items[:limit] for role, items in qbe.queries.items()}
+    scored = [r for r in card.splits.scored_roles() if qbe.queries.get(r)]
+    if not scored or not qbe.docs:
+        raise UserError(f"card '{card.name}': no queries or no documents under {unit.root / 'qbe'}")
+    unit.prepare([q for role in scored for q in qbe.queries[role]] + qbe.docs)
+    features = unit.features
+    main = card.main_metric
+    selection_role = "validation" if "validation" in scored else scored[0]
+
+    t0 = time.perf_counter()
+    doc_ids = [stem(d) for d in qbe.docs]
+    per_layer: dict[str, dict[int, np.ndarray]] = {role: {} for role in scored}
+    layer_scores: dict[int, float] = {}
+    ctx.step(0, features.layers * len(scored), "subsequence DTW per layer")
+    gold = {role: _trials(qbe.queries[role], qbe.docs, qbe.truth) for role in scored}
+    for layer in range(features.layers):
+        # One layer in memory at a time (re-read per layer: the page cache makes the repeats cheap).
+        docs = [_layer(features, d, layer) for d in qbe.docs]
+        for role in scored:
+            per_layer[role][layer] = score_layer([_layer(features, q, layer) for q in qbe.queries[role]], docs)
+            ctx.step(1)
+        ids = [stem(q) for q in qbe.queries[selection_role]]
+        layer_scores[layer] = _metrics([main], gold[selection_role], per_layer[selection_role][layer], ids)[main]
+    best_layer = max(layer_scores, key=lambda layer: (better_score(main, layer_scores[layer]), -layer))
+    unit.timings["dtw_s"] = time.perf_counter() - t0
+
+    result_metrics, records = {}, []
+    for role in scored:
+        queries = qbe.queries[role]
+        scores = per_layer[role][best_layer]
+        result_metrics[role] = _metrics(card.metrics, gold[role], scores, [stem(q) for q in queries])
+        for qi, query in enumerate(queries):
+            for di, doc in enumerate(qbe.docs):
+                records.append({
+                    "split": role, "id": f"{stem(query)}|{doc_ids[di]}", "query": stem(query), "doc": doc_ids[di],
+                    "gold": int(gold[role][qi, di]), "score": round(float(scores[qi, di]), 6),
+                    "pred": int(scores[qi, di] > DETECTION_Z), "language": query.language,
+                })
+        _language_breakdown(card.metrics, result_metrics[role], gold[role], scores, queries)
+    extras = unit.extras(
+        selection={"parameter": "layer", "chosen": best_layer, "selection_split": selection_role,
+                   "validation_by_layer": {str(k): round(v, 6) for k, v in layer_scores.items()}},
+        query_split_rule=qbe.split_rule,
+        n_examples={"docs": len(qbe.docs), **{role: len(qbe.queries[role]) for role in scored}},
+        twv={"p_target": TWV_P_TARGET, "c_miss": TWV_C_MISS, "c_fa": TWV_C_FA, "beta": round(twv_beta(), 4)},
+    )
+    return UnitResult(metrics=result_metrics, predictions=records, extras=extras)
+
+
+def _restrict_languages(unit: SpeechUnit, qbe, languages: list[str]) -> None:
+    """Queries under language folders: keep the selected languages, report the others missing."""
+    found = {q.language for items in qbe.queries.values() for q in items if q.language}
+    if not found:
+        unit.data.note = "queries carry no language (no language folder under qbe/queries/); all are scored together"
+        return
+    unit.data.present = [k for k in languages if k in found]
+    unit.data.missing = [k for k in languages if k not in found]
+    qbe.queries = {role: [q for q in items if q.language in unit.data.present] for role, items in qbe.queries.items()}
+
+
+def _language_breakdown(names, row: dict, gold: np.ndarray, scores: np.ndarray, queries) -> None:
+    """`name@lang` over the queries of each language, when queries carry one."""
+    languages = sorted({q.language for q in queries if q.language})
+    for lang in languages:
+        idx = [i for i, q in enumerate(queries) if q.language == lang]
+        values = _metrics(names, gold[idx], scores[idx], [stem(queries[i]) for i in idx])
+        row.update({f"{name}@{lang}": value for name, value in values.items()})
