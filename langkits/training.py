@@ -17,6 +17,7 @@ from typing import Callable
 
 import numpy as np
 
+from benchmarks.accel import autocast, to_device
 from langkits.batching import collate, feature_length, grouped_batches, random_batches, sorted_batches, steps_per_epoch
 
 
@@ -44,18 +45,6 @@ class TrainResult:
     real_token_fraction: float = 1.0
     train_s: float = 0.0
     select_s: float = 0.0
-
-
-def autocast(device: str):
-    """bf16 autocast on a CUDA device that supports it; a no-op context elsewhere (fp32)."""
-    import torch
-
-    enabled = device.startswith("cuda") and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=enabled)
-
-
-def to_device(batch: dict, device: str) -> dict:
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
 def _param_groups(model, weight_decay: float) -> list[dict]:

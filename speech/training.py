@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from benchmarks.accel import to_device
 from speech.corpus import Utterance
 from speech.featcache import UpstreamFeatures
 
@@ -82,7 +83,7 @@ class Batcher:
         x = torch.zeros((len(blocks), self.features.layers, int(lengths.max()), self.features.hidden), dtype=torch.float16)
         for row, block in enumerate(blocks):
             x[row, :, : block.shape[0]] = torch.from_numpy(block).transpose(0, 1)  # (frames, layers, hidden) -> (layers, frames, hidden)
-        return x.to(self.device), lengths.to(self.device)
+        return to_device(x, self.device), lengths.to(self.device)
 
 
 def epoch_batches(n: int, batch_size: int, rng: np.random.Generator):

@@ -41,6 +41,8 @@ def run_cmd(
         raise UserError(f"--max-steps must be positive (got {max_steps})")
     if device != "auto" and not (device == "cpu" or device.startswith("cuda")):
         raise UserError(f"--device {device}: use auto, cpu, cuda or cuda:N")
+    if device.startswith("cuda") and backend == "local":
+        _check_cuda(device)
     request = RunRequest(
         suite=suite,
         models=list(model),
@@ -71,6 +73,22 @@ def run_cmd(
         print(f"failed: {task.describe()}: {message}", file=sys.stderr)
     if summary.exit_code:
         raise typer.Exit(summary.exit_code)
+
+
+def _check_cuda(device: str) -> None:
+    """Fail before planning when this machine cannot run the requested CUDA device."""
+    from benchmarks.errors import UserError
+    from benchmarks.torch_compat import prepare
+
+    prepare()
+    import torch
+
+    if not torch.cuda.is_available():
+        build = "a CPU-only build" if torch.version.cuda is None else f"CUDA {torch.version.cuda}"
+        raise UserError(f"--device {device}: torch {torch.__version__} ({build}) sees no CUDA device; use --device cpu or auto")
+    index = int(device.split(":", 1)[1]) if ":" in device else 0
+    if index >= torch.cuda.device_count():
+        raise UserError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) visible")
 
 
 def register(app: typer.Typer) -> None:

@@ -136,13 +136,14 @@ class HFTextEncoder:
 
     def _forward(self, features: list[dict]) -> np.ndarray:
         """Mean-pooled last hidden states, (batch, hidden) float32, of pre-tokenised features."""
+        from benchmarks.accel import autocast, to_device
         from langkits.batching import collate
         from langkits.tasks.base import model_inputs
 
         model, torch = self._load(), self._torch
         pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        batch = {k: v.to(self.device, non_blocking=True) for k, v in model_inputs(collate(features, pad_id)).items()}
-        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.startswith("cuda")):
+        batch = to_device(model_inputs(collate(features, pad_id)), self.device)
+        with torch.inference_mode(), autocast(self.device):
             hidden = model(**batch).last_hidden_state.float()  # (batch, tokens, hidden)
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (batch, tokens, 1)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)  # (batch, hidden)

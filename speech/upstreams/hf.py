@@ -123,6 +123,8 @@ class HFUpstream:
     def forward(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
         import torch
 
+        from benchmarks.accel import autocast, to_device
+
         model = self._load()
         normalize = bool(self.preprocessor().get("do_normalize", True))
         prepared = [_normalize(w) if normalize else np.asarray(w, np.float32) for w in wavs]
@@ -136,8 +138,8 @@ class HFUpstream:
             kwargs = {}
             if self.batched:
                 kwargs["attention_mask"] = (torch.arange(padded.shape[1])[None, :] < lengths[:, None]).long().to(self.device)
-            with torch.inference_mode():
-                hidden = model(padded.to(self.device), output_hidden_states=True, **kwargs).hidden_states
+            with torch.inference_mode(), autocast(self.device):
+                hidden = model(to_device(padded, self.device), output_hidden_states=True, **kwargs).hidden_states
                 stacked = torch.stack(hidden, dim=2).float().cpu()  # size (batch, frames, layers, hidden)
                 frames = model._get_feat_extract_output_lengths(lengths)
             for row, i in enumerate(batch):

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Text and speech throughput on a CUDA machine, in under 5 minutes:
+#   perf/gpu_check.sh
+# It runs perf/device_throughput.py (real `bench run` paths: text fine-tune, text probe,
+# speech feature extraction and SID head) with base-size random models on `cuda`, then the
+# small size on `cuda` and on `cpu` of the same machine for a same-run comparison.
+#
+# Python: `.venv/bin/python` when `make setup` could run there; otherwise the machine's
+# `python3` (which must hold torch with CUDA) plus polyglue's pure-Python needs installed
+# from a wheel folder, for machines without registry access (make it where pip works
+# with perf/gpu_wheels.sh, bring it along, and pass it):  PIP_WHEELS=.whl perf/gpu_check.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
+if [ -x .venv/bin/python ]; then
+  py=.venv/bin/python
+else
+  py=python3
+  if [ -n "${PIP_WHEELS:-}" ]; then
+    $py -m pip install -q --no-index --no-deps --no-compile --target /tmp/polyglue-site "$PIP_WHEELS"/*.whl
+    export PYTHONPATH="/tmp/polyglue-site${PYTHONPATH:+:$PYTHONPATH}"
+  fi
+  export PYTHONPATH="$PWD:${PYTHONPATH:-}"
+fi
+$py - <<'PY'
+import sys, torch
+if not torch.cuda.is_available():
+    sys.exit(f"gpu_check: torch {torch.__version__} sees no CUDA device")
+print(f"gpu_check: {torch.cuda.get_device_name(0)}, torch {torch.__version__}, python {sys.version.split()[0]}")
+PY
+start=$(date +%s)
+timeout 200 $py perf/device_throughput.py --device cuda --size base
+timeout 50 $py perf/device_throughput.py --device cuda --size small
+timeout 50 $py perf/device_throughput.py --device cpu --size small
+echo "gpu_check: done in $(( $(date +%s) - start ))s"
