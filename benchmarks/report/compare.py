@@ -21,6 +21,7 @@ from benchmarks.cards.schema import Card, Suite
 from benchmarks.errors import DataError, UserError
 from benchmarks.report import schema as S
 from benchmarks.report.aggregate import aggregate_label, combine, display, resolve_components
+from benchmarks.runs.protocol import row_protocol
 from benchmarks.report.formats import environments, generator
 from benchmarks.report.leaderboard import current_units
 from benchmarks.report.replay import SINGLE_LABEL_TASKS, MetricReplay, PairedSplit, load_records, replayable
@@ -48,7 +49,7 @@ def _select(units: list[dict], label: str, protocol: str | None, suite: str) -> 
     if not mine:
         rows = ", ".join(sorted({u["encoder"] for u in units})) or "none"
         raise UserError(f"no finished units of '{label}' in suite '{suite}' (rows: {rows})")
-    protocols = sorted({u["protocol"] for u in mine})
+    protocols = sorted({row_protocol(u["protocol"]) for u in mine})
     if protocol is None:
         if len(protocols) > 1:
             raise UserError(f"'{label}' has results under {' and '.join(protocols)}; choose one with --protocol (and --protocol-b)")
@@ -56,7 +57,7 @@ def _select(units: list[dict], label: str, protocol: str | None, suite: str) -> 
     elif protocol not in protocols:
         raise UserError(f"'{label}' has no results under protocol '{protocol}' (it has: {', '.join(protocols)})")
     out: dict[str, dict[int, dict]] = {}
-    for unit in sorted((u for u in mine if u["protocol"] == protocol), key=lambda u: (u.get("finished_at") or "", u["key"])):
+    for unit in sorted((u for u in mine if row_protocol(u["protocol"]) == protocol), key=lambda u: (u.get("finished_at") or "", u["key"])):
         out.setdefault(unit["card"], {})[unit["seed"]] = unit
     return protocol, out
 

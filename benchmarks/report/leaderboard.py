@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from benchmarks.cards.registry import Registry
 from benchmarks.cards.schema import Card, Suite
+from benchmarks.runs.protocol import row_protocol
 from benchmarks.report.aggregate import (
     ResolvedComponent,
     aggregate_label,
@@ -118,7 +119,7 @@ def build(suite: Suite, cards: dict[str, Card], store_units: list[dict], matches
     groups: dict[tuple[str, str], list[dict]] = {}
     for unit in current:
         if unit["card"] in cards:
-            groups.setdefault((unit["encoder"], unit["protocol"]), []).append(unit)
+            groups.setdefault((unit["encoder"], row_protocol(unit["protocol"])), []).append(unit)
 
     rows = []
     for (encoder, protocol), group in sorted(groups.items()):

@@ -30,6 +30,15 @@ TASK_DEFAULT_PROTOCOL = {
 
 TEXT_PROTOCOLS = ("probe", "finetune")
 
+#: Protocols that belong to another one's leaderboard row. QbE is SUPERB's frozen-upstream
+#: protocol for the query-by-example task (DTW instead of a trained head), not a user choice.
+ROW_PROTOCOL = {"qbe": "superb"}
+
+
+def row_protocol(name: str) -> str:
+    """The protocol a unit's results are shown under (one row per encoder and user-chosen protocol)."""
+    return ROW_PROTOCOL.get(name, name)
+
 
 def protocol_name(card: Card, encoder: EncoderSpec, requested: str | None) -> str:
     """The protocol for this pair. Weight-free text baselines have no weights to fine-tune: they probe."""
