@@ -27,6 +27,7 @@ def run_cmd(
     address: Annotated[Optional[str], typer.Option("--address", help="Ray cluster address (with --backend ray), e.g. auto.")] = None,
     retries: Annotated[int, typer.Option("--retries", help="Ray: times a unit whose worker died is retried before it is recorded as failed.")] = 2,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
+    threads: Annotated[Optional[int], typer.Option("--threads", help="CPU threads per unit (default: all cores locally, 1 per Ray worker). Equal counts give bit-identical results across backends.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Recompute units that already finished.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
@@ -51,6 +52,7 @@ def run_cmd(
         seeds=seeds,
         data_dir=data_dir,
         device=device,
+        threads=threads,
         overrides={
             "max_steps": max_steps,
             "limit": limit,
@@ -60,6 +62,8 @@ def run_cmd(
     plan = plan_run(registry(cards), request)
     for note in plan.skipped:
         print(f"skipped: {note}", file=sys.stderr)
+    if threads is not None and threads < 1:
+        raise UserError(f"--threads must be positive (got {threads})")
     if retries < 0:
         raise UserError(f"--retries must be 0 or more (got {retries})")
     options = {"address": address, "max_retries": retries} if backend == "ray" else {}

@@ -6,6 +6,7 @@ store and writes no results, so any backend (this process, a Ray worker) can cal
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 import time
@@ -56,9 +57,10 @@ class UnitContext:
         return "cuda" if torch.cuda.is_available() else "cpu"
 
     def seed_torch(self) -> None:
-        """Seed torch (CPU and CUDA) and ask for deterministic kernels where they exist."""
+        """Seed torch (CPU and CUDA) and apply the unit's CPU thread count."""
         import torch
 
+        apply_threads(self.task.options.get("threads"))
         torch.manual_seed(self.seed)
         if torch.cuda.is_available():
             torch.cuda.manual_seed_all(self.seed)
@@ -90,14 +92,38 @@ def build_context(task: UnitTask, step: StepCallback = null_step) -> UnitContext
     )
 
 
+def apply_threads(threads: int | None) -> None:
+    """Use `threads` CPU threads in torch (when loaded) and in later-loaded OpenMP libraries.
+
+    Floating-point sums depend on how work is split across threads, so two runs agree to the
+    last bit only with the same count: `--threads` makes the local and Ray backends match.
+    """
+    if not threads:
+        return
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+
+
 def execute(task: UnitTask, step: StepCallback = null_step) -> UnitResult:
-    """Run one unit and return its result; adds `timings.total_s` and `device` to extras."""
+    """Run one unit and return its result; adds `timings.total_s`, `device` and `threads` to extras."""
     start = time.perf_counter()
     random.seed(task.unit.seed)
     np.random.seed(task.unit.seed % (2**32))
+    threads = task.options.get("threads")
+    apply_threads(threads)
     ctx = build_context(task, step)
     runner = get_runner(ctx.card.task, ctx.protocol["name"])
-    result = runner(ctx)
+    apply_threads(threads)  # runner modules may have imported torch
+    if threads:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=threads):
+            result = runner(ctx)
+        result.extras["threads"] = threads
+    else:
+        result = runner(ctx)
     result.extras.setdefault("timings", {})["total_s"] = round(time.perf_counter() - start, 3)
     if "torch" in sys.modules and "device" not in result.extras:
         result.extras["device"] = ctx.task.device if ctx.task.device != "auto" else ("cuda" if sys.modules["torch"].cuda.is_available() else "cpu")

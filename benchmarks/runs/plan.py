@@ -31,6 +31,8 @@ class RunRequest:
     data_dir: Path | None = None
     cache_dir: Path | None = None
     device: str = "auto"
+    threads: int | None = None
+    """CPU threads per unit (None: the libraries' default locally, 1 per Ray worker)."""
     overrides: dict = field(default_factory=dict)
     """Protocol settings from flags (`max_steps`, `limit`, `languages`); None values are ignored."""
 
@@ -64,6 +66,11 @@ def plan_run(registry: Registry, req: RunRequest) -> Plan:
     if len(set(labels)) != len(labels):
         raise UserError(f"--model given twice: {', '.join(sorted({l for l in labels if labels.count(l) > 1}))}")
     identities = {e.label: e.identity() for e in encoders}
+    same = {}
+    for label, identity in identities.items():
+        if identity in same:
+            raise UserError(f"--model {same[identity]} and --model {label} are the same model (same weights); give it once")
+        same[identity] = label
 
     suite = suite_entry.suite
     tasks: list[UnitTask] = []
@@ -107,6 +114,7 @@ def plan_run(registry: Registry, req: RunRequest) -> Plan:
                         data_dir=str(Path(req.data_dir).resolve()) if req.data_dir else None,
                         cache_dir=str(Path(req.cache_dir).resolve()) if req.cache_dir else None,
                         device=req.device,
+                        options={"threads": req.threads} if req.threads else {},
                     )
                 )
     if not tasks:

@@ -14,6 +14,7 @@ own cache — the shard format is safe for concurrent writers either way.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 
@@ -85,8 +86,11 @@ class RayBackend:
             pending = {}
             for task in tasks:
                 gpu = needs_gpu(task, gpus)
+                threads = task.options.get("threads") or 1
+                if not task.options.get("threads"):  # a worker computes with its CPU share
+                    task = dataclasses.replace(task, options={**task.options, "threads": threads})
                 ref = remote.options(
-                    num_cpus=1, num_gpus=1 if gpu else 0, max_retries=self.max_retries, retry_exceptions=False,
+                    num_cpus=threads, num_gpus=1 if gpu else 0, max_retries=self.max_retries, retry_exceptions=False,
                     name=f"polyglue:{task.unit.card}:{task.label}:seed{task.unit.seed}",
                 ).remote(task)
                 hooks.started(task, "cuda" if gpu else "cpu")

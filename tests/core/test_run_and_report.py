@@ -95,3 +95,9 @@ def test_hub_cards_without_a_local_copy_fail_before_any_unit_runs(cli, tmp_path)
     assert "1 card(s) read the Hugging Face Hub (core-sent0), but HF_HUB_OFFLINE=1 is set" in result.err
     assert "bench fetch --suite core" in result.err
     assert not (runs / "polyglue.sqlite").exists()  # nothing started
+
+
+def test_the_same_model_under_two_labels_is_refused(cli, tmp_path, tiny_bert):
+    cards = write_suite(tmp_path / "s", n_cards=1)
+    result = cli("run", "--suite", "core", "--cards", cards, "--model", f"a=hf:{tiny_bert}", "--model", f"b=hf:{tiny_bert}", "--runs-dir", tmp_path / "r")
+    assert result.code == 2 and "--model a and --model b are the same model" in result.err

@@ -151,3 +151,19 @@ def test_a_unit_whose_worker_keeps_dying_fails_alone_after_bounded_retries(clust
     state = rows(tmp_path / "r")
     assert state["core-sent0"]["status"] == "failed" and "worker lost 2 time(s)" in err
     assert state["core-sent1"]["status"] == "done" and state["core-sim"]["status"] == "done"
+
+
+def test_with_equal_thread_counts_torch_units_are_bit_identical_across_backends(cluster, tmp_path, tiny_bert):
+    cards = write_suite(tmp_path / "s", n_cards=1)
+    base = ["run", "--suite", "core", "--cards", cards, "--model", f"tiny=hf:{tiny_bert}", "--protocol", "finetune",
+            "--max-steps", "3", "--threads", "1", "--quiet"]
+    code, err = finish(bench(*base, "--runs-dir", tmp_path / "local"))
+    assert code == 0, err
+    code, err = finish(bench(*base, "--backend", "ray", "--address", cluster, "--runs-dir", tmp_path / "ray"))
+    assert code == 0, err
+    local, remote = rows(tmp_path / "local"), rows(tmp_path / "ray")
+    assert set(local) == set(remote) == {"core-sent0", "core-sim"}
+    for card, unit in local.items():
+        assert remote[card]["metrics_json"] == unit["metrics_json"]
+        assert json.loads(remote[card]["extras_json"])["threads"] == 1
+        assert (tmp_path / "ray" / remote[card]["predictions_path"]).read_text() == (tmp_path / "local" / unit["predictions_path"]).read_text()
