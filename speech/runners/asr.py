@@ -110,7 +110,6 @@ def run(ctx) -> UnitResult:
     result_metrics = per_language["all"] if "all" in per_language else mean_over_languages(per_language)
     extras = unit.extras(
         selection=selections,
-        language_mode="pooled" if unit.pooled else "per-language",
         untranscribed=untranscribed,
         n_examples={role: len(items) for role, items in utts.items()},
     )

@@ -149,7 +149,6 @@ def run(ctx) -> UnitResult:
     result_metrics = per_language["all"] if "all" in per_language else mean_over_languages(per_language)
     extras = unit.extras(
         selection=selections,
-        language_mode="pooled" if unit.pooled else "per-language",
         unscorable=unscorable,
         n_examples={"train": len(train_all), **{role: len(t) for role, t in trials.items()}},
     )

@@ -105,6 +105,7 @@ class SpeechUnit:
         stats = self._features.stats if self._features is not None else {}
         out = {
             "languages": self.data.languages_extra(),
+            "language_mode": "pooled" if self.pooled else "per-language",
             "upstream": {
                 "spec": self.ctx.encoder.spec,
                 "layers": self._features.layers if self._features else None,

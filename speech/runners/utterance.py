@@ -163,7 +163,6 @@ def run(ctx) -> UnitResult:
         result_metrics = {role: with_breakdown(card.metrics, [r for r in records if r["split"] == role]) for role in scored}
     extras = unit.extras(
         selection=selections,
-        language_mode="pooled" if unit.pooled else "per-language",
         unseen_targets=unseen,
         n_examples={role: len(items) for role, items in utts.items()},
     )
