@@ -119,12 +119,23 @@ def plan_run(registry: Registry, req: RunRequest) -> Plan:
                 )
     if not tasks:
         raise UserError(f"nothing to run: {'; '.join(skipped) or 'no cards selected'}")
-    _check_hub_reachable(registry, req, {t.unit.card for t in tasks} | {t.train_card["name"] for t in tasks if t.train_card})
+    _check_data_available(registry, req, {t.unit.card for t in tasks} | {t.train_card["name"] for t in tasks if t.train_card})
     return Plan(tasks, skipped, suite.model_dump(mode="json"))
 
 
-def _check_hub_reachable(registry: Registry, req: RunRequest, names: set[str]) -> None:
-    """One clear error up front when Hub-backed cards have no local copy and the Hub is out of reach."""
+def _check_data_available(registry: Registry, req: RunRequest, names: set[str]) -> None:
+    """One clear error up front, instead of one failed unit per card, when data cannot be reached:
+    corpus-layout cards without their folder under `--data-dir`, or Hub-backed cards with no
+    local copy while the Hub is out of reach."""
+    layouts = sorted(n for n in names if registry.card(n).card.source.layout is not None)
+    root = Path(req.data_dir) / req.suite if req.data_dir else None
+    if layouts and (root is None or not root.is_dir()):
+        kinds = sorted({registry.card(n).card.source.layout.name for n in layouts})
+        where = f"{root} does not exist" if root is not None else "no --data-dir was given"
+        raise UserError(
+            f"{len(layouts)} card(s) read a corpus from disk ({', '.join(layouts)}; layout {', '.join(kinds)}), but {where}: "
+            f"give --data-dir DIR with the corpus in DIR/{req.suite}/"
+        )
     need = []
     for name in sorted(names):
         card = registry.card(name).card

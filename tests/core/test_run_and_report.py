@@ -101,3 +101,11 @@ def test_the_same_model_under_two_labels_is_refused(cli, tmp_path, tiny_bert):
     cards = write_suite(tmp_path / "s", n_cards=1)
     result = cli("run", "--suite", "core", "--cards", cards, "--model", f"a=hf:{tiny_bert}", "--model", f"b=hf:{tiny_bert}", "--runs-dir", tmp_path / "r")
     assert result.code == 2 and "--model a and --model b are the same model" in result.err
+
+
+def test_corpus_layout_cards_without_their_folder_fail_before_any_unit_runs(cli, tmp_path):
+    runs = tmp_path / "r"
+    result = cli("run", "--suite", "indicsuperb", "--model", "fbank", "--runs-dir", runs, "--data-dir", tmp_path)
+    assert result.code == 2
+    assert "7 card(s) read a corpus from disk" in result.err and f"{tmp_path / 'indicsuperb'} does not exist" in result.err
+    assert not (runs / "polyglue.sqlite").exists()
