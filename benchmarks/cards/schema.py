@@ -1,7 +1,9 @@
 """The card and suite schema: one strict pydantic model per file kind.
 
-Every check lives here (field and model validators), so the loader, `bench validate` and
-the tests run the same code. Unknown keys are errors (`extra="forbid"`).
+Every check lives in these models' validators (`base`, `sources`, this module for cards,
+`suite_schema` for suites), so the loader, `bench validate` and the tests run the same
+code. Unknown keys are errors (`extra="forbid"`). This module is the import point for all
+of them.
 """
 
 from __future__ import annotations
@@ -10,157 +12,29 @@ import hashlib
 import json
 import re
 from typing import Annotated, Literal, Union
-from pathlib import PurePosixPath as Path
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from benchmarks.cards import vocab
 from benchmarks.cards.vocab import (
     FieldRole,
     HeadName,
     LanguageMode,
-    LayoutName,
-    LocalFormat,
     MetricName,
     Modality,
     ProtocolName,
     TaskType,
 )
+from benchmarks.cards.base import NAME_PATTERN, SHA_PATTERN, VERSION_PATTERN, FieldProblems, LanguageCode, Strict
+from benchmarks.cards.sources import HubSource, LayoutSource, LocalSource, Source
+from benchmarks.cards.suite_schema import Aggregate, AggregateComponent, ReferenceRow, Rescale, Suite
 
-NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
-VERSION_PATTERN = r"^\d+\.\d+(\.\d+)?$"
-SHA_PATTERN = re.compile(r"^[0-9a-f]{40}$")
-
-
-class FieldProblems(ValueError):
-    """Cross-field findings that know which field they belong to (so errors get the right line)."""
-
-    def __init__(self, found: list[tuple[tuple, str]]):
-        super().__init__("; ".join(msg for _, msg in found))
-        self.found = found
-
-
-class Strict(BaseModel):
-    """Base of every schema model: unknown keys are rejected, values are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
-
-
-def _language_code(code: str) -> str:
-    """Check an ISO 639-3 code with an optional ISO 15924 script, e.g. `cat` or `ell-Grek`."""
-    import pycountry
-
-    match = re.fullmatch(r"([a-z]{3})(?:-([A-Z][a-z]{3}))?", code)
-    if not match:
-        raise ValueError(f"'{code}' is not an ISO 639-3 code with optional script (e.g. 'cat', 'ell-Grek', 'zho-Hans')")
-    lang, script = match.groups()
-    if pycountry.languages.get(alpha_3=lang) is None:
-        raise ValueError(f"'{lang}' is not an ISO 639-3 language code")
-    if script and pycountry.scripts.get(alpha_4=script) is None:
-        raise ValueError(f"'{script}' is not an ISO 15924 script code")
-    return code
-
-
-LanguageCode = Annotated[str, AfterValidator(_language_code)]
-
-
-# --------------------------------------------------------------------------- source
-
-
-class HubSource(Strict):
-    """A dataset on the Hugging Face Hub, read as parquet/jsonl data files (never a loading script)."""
-
-    path: str = Field(pattern=r"^[\w.-]+/[\w.-]+$")
-    """Repository id, `namespace/name` (e.g. `nyu-mll/glue`)."""
-    config: str | None = None
-    """Dataset configuration (subset), e.g. `cola`."""
-    revision: str | None = None
-    """40-hex commit SHA. Anything else is reported as unpinned by `bench validate`."""
-    data_files: dict[str, str | list[str]] | None = None
-    """Source split name -> file pattern(s) inside the repository, when the repo has no `configs:`.
-    Such files are downloaded as they are and read by extension (parquet, jsonl, json incl.
-    SQuAD-style, csv, tsv, conllu, conll), never through a loading script."""
-    columns: list[str] | None = None
-    """Column names for header-less csv/tsv data files (e.g. STS-ca's raw TSVs)."""
-
-    @property
-    def pinned(self) -> bool:
-        return bool(self.revision and SHA_PATTERN.match(self.revision))
-
-
-class LocalSource(Strict):
-    """Files next to the card (paths are relative to the card file; absolute paths are refused)."""
-
-    files: dict[str, str]
-    """Source split name -> path or glob relative to the card's folder."""
-    format: LocalFormat
-    columns: list[str] | None = None
-    """Column names for header-less csv/tsv files."""
-
-    @field_validator("files")
-    @classmethod
-    def _relative(cls, files: dict[str, str]) -> dict[str, str]:
-        for split, path in files.items():
-            if path.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", path):
-                raise ValueError(f"files.{split}: '{path}' is absolute; use a path relative to the card file")
-        if not files:
-            raise ValueError("at least one split file is required")
-        return files
-
-
-MANIFEST_EXTENSIONS = (".csv", ".tsv", ".jsonl", ".txt")
-
-
-class LayoutSource(Strict):
-    """A named on-disk corpus layout under `--data-dir DIR`, read from `DIR/<suite>/` by the speech runners."""
-
-    name: LayoutName
-    """`kathbath` (the IndicSUPERB tree) or `audio-manifest` (CSV/TSV/JSONL lists of audio files)."""
-    files: dict[str, str] | None = None
-    """`audio-manifest` only: source split name -> manifest file relative to `DIR/<suite>/`
-    (`.csv`, `.tsv`, `.jsonl`; `.txt` for Kathbath-style `label<TAB>path1<TAB>path2` trial lists)."""
-
-    @model_validator(mode="after")
-    def _files(self):
-        if self.name == "kathbath":
-            if self.files is not None:
-                raise ValueError("the kathbath layout finds its files itself; remove `files`")
-            return self
-        if not self.files:
-            raise ValueError("an audio-manifest layout needs `files` (split name -> manifest path)")
-        for split, path in self.files.items():
-            if path.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", path) or ".." in Path(path).parts:
-                raise ValueError(f"files.{split}: '{path}' must be relative to DIR/<suite>/ (no absolute path, no '..')")
-            if not path.endswith(MANIFEST_EXTENSIONS):
-                raise ValueError(f"files.{split}: '{path}' is not a manifest ({', '.join(MANIFEST_EXTENSIONS)})")
-        return self
-
-
-class Source(Strict):
-    """Where the data comes from: exactly one of `hub`, `local` or `layout`."""
-
-    hub: HubSource | None = None
-    local: LocalSource | None = None
-    layout: LayoutSource | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self):
-        given = [k for k in ("hub", "local", "layout") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError(f"give exactly one of hub, local, layout (got {', '.join(given) or 'none'})")
-        return self
-
-    @property
-    def kind(self) -> str:
-        return next(k for k in ("hub", "local", "layout") if getattr(self, k) is not None)
-
-    @property
-    def revision(self) -> str:
-        """What identifies the data version in unit keys."""
-        if self.hub:
-            return self.hub.revision or "unpinned"
-        return "local" if self.local else f"layout:{self.layout.name}"
-
+__all__ = [
+    "NAME_PATTERN", "SHA_PATTERN", "VERSION_PATTERN", "FieldProblems", "LanguageCode", "Strict",
+    "HubSource", "LayoutSource", "LocalSource", "Source",
+    "SplitSpec", "SplitRef", "Splits", "ProtocolDefaults", "Card",
+    "Aggregate", "AggregateComponent", "ReferenceRow", "Rescale", "Suite",
+]
 
 # --------------------------------------------------------------------------- splits
 
@@ -379,88 +253,4 @@ class Card(Strict):
 
     def content_hash(self) -> str:
         """Hash of the validated content (comments and key order do not matter)."""
-        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
-
-
-# --------------------------------------------------------------------------- suite
-
-
-class Rescale(Strict):
-    """Linear rescaling of a component: `low` maps to 0 and `high` to 1 (SUPERB-style)."""
-
-    low: float
-    """Value of the baseline (e.g. FBANK), in the metric's display units."""
-    high: float
-    """Value of the reference (e.g. the best published system), in display units."""
-
-    @model_validator(mode="after")
-    def _distinct(self):
-        if self.low == self.high:
-            raise ValueError("rescale.low and rescale.high must differ")
-        return self
-
-
-class AggregateComponent(Strict):
-    """One term of the suite aggregate."""
-
-    card: str
-    metrics: list[MetricName] | None = None
-    """Averaged within the card (GLUE: MRPC F1 and accuracy). Default: the card's main metric."""
-    splits: list[str] | None = None
-    """Averaged within the card (GLUE: MNLI matched and mismatched). Default: the card's report split."""
-    rescale: Rescale | None = None
-
-
-class Aggregate(Strict):
-    """The suite score, declared here rather than in code."""
-
-    name: str
-    method: Literal["mean"] = "mean"
-    """Unweighted mean of the components (each already averaged over its metrics and splits)."""
-    components: list[AggregateComponent] | None = None
-    """Default: every card of the suite, main metric on its report split."""
-    scale: float = Field(1.0, gt=0)
-    """Multiplier applied to a rescaled mean (SUPERB-style scores use 1000)."""
-    definition: Literal["official", "polyglue"] = "official"
-    """`official` when the benchmark's authors define this score; `polyglue` when this kit does."""
-    description: str | None = None
-
-
-class ReferenceRow(Strict):
-    """A published result, shown beside measured rows with deltas."""
-
-    model: str
-    source: str
-    """Where the numbers come from (paper table, README commit)."""
-    split: str = "test"
-    scores: dict[str, float]
-    """`card` (its main metric) or `card.metric` -> value in display units (percent for most metrics)."""
-    aggregate: float | None = None
-    notes: str | None = None
-
-
-class Suite(Strict):
-    """A benchmark: ordered cards, an aggregate rule and published reference rows."""
-
-    name: str = Field(pattern=NAME_PATTERN)
-    version: str = Field(pattern=VERSION_PATTERN)
-    title: str = Field(min_length=1)
-    description: str | None = None
-    cards: list[str] = Field(min_length=1)
-    aggregate: Aggregate | None = None
-    references: list[ReferenceRow] = Field(default_factory=list)
-    citation: str | None = None
-    reference: str | None = None
-    notes: str | None = None
-    superseded_by: str | None = None
-
-    @field_validator("cards")
-    @classmethod
-    def _unique(cls, cards):
-        dup = sorted({c for c in cards if cards.count(c) > 1})
-        if dup:
-            raise ValueError(f"card(s) listed twice: {', '.join(dup)}")
-        return cards
-
-    def content_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()

@@ -1,0 +1,93 @@
+"""The suite schema: ordered cards, the aggregate as the benchmark defines it, published rows."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from benchmarks.cards.base import NAME_PATTERN, VERSION_PATTERN, Strict
+from benchmarks.cards.vocab import MetricName
+
+
+class Rescale(Strict):
+    """Linear rescaling of a component: `low` maps to 0 and `high` to 1 (SUPERB-style)."""
+
+    low: float
+    """Value of the baseline (e.g. FBANK), in the metric's display units."""
+    high: float
+    """Value of the reference (e.g. the best published system), in display units."""
+
+    @model_validator(mode="after")
+    def _distinct(self):
+        if self.low == self.high:
+            raise ValueError("rescale.low and rescale.high must differ")
+        return self
+
+
+class AggregateComponent(Strict):
+    """One term of the suite aggregate."""
+
+    card: str
+    metrics: list[MetricName] | None = None
+    """Averaged within the card (GLUE: MRPC F1 and accuracy). Default: the card's main metric."""
+    splits: list[str] | None = None
+    """Averaged within the card (GLUE: MNLI matched and mismatched). Default: the card's report split."""
+    rescale: Rescale | None = None
+
+
+class Aggregate(Strict):
+    """The suite score, declared here rather than in code."""
+
+    name: str
+    method: Literal["mean"] = "mean"
+    """Unweighted mean of the components (each already averaged over its metrics and splits)."""
+    components: list[AggregateComponent] | None = None
+    """Default: every card of the suite, main metric on its report split."""
+    scale: float = Field(1.0, gt=0)
+    """Multiplier applied to a rescaled mean (SUPERB-style scores use 1000)."""
+    definition: Literal["official", "polyglue"] = "official"
+    """`official` when the benchmark's authors define this score; `polyglue` when this kit does."""
+    description: str | None = None
+
+
+class ReferenceRow(Strict):
+    """A published result, shown beside measured rows with deltas."""
+
+    model: str
+    source: str
+    """Where the numbers come from (paper table, README commit)."""
+    split: str = "test"
+    scores: dict[str, float]
+    """`card` (its main metric) or `card.metric` -> value in display units (percent for most metrics)."""
+    aggregate: float | None = None
+    notes: str | None = None
+
+
+class Suite(Strict):
+    """A benchmark: ordered cards, an aggregate rule and published reference rows."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    version: str = Field(pattern=VERSION_PATTERN)
+    title: str = Field(min_length=1)
+    description: str | None = None
+    cards: list[str] = Field(min_length=1)
+    aggregate: Aggregate | None = None
+    references: list[ReferenceRow] = Field(default_factory=list)
+    citation: str | None = None
+    reference: str | None = None
+    notes: str | None = None
+    superseded_by: str | None = None
+
+    @field_validator("cards")
+    @classmethod
+    def _unique(cls, cards):
+        dup = sorted({c for c in cards if cards.count(c) > 1})
+        if dup:
+            raise ValueError(f"card(s) listed twice: {', '.join(dup)}")
+        return cards
+
+    def content_hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
