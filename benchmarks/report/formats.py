@@ -137,13 +137,7 @@ def suite_leaderboard(board) -> S.SuiteLeaderboard:
             )
             for r in board.references
         ],
-        deltas=[
-            S.DeltaRow(
-                model=d.model, protocol=d.protocol, reference=d.reference, source=d.source, cells=d.cells,
-                aggregate=d.aggregate, split_mismatch=d.split_mismatch,
-            )
-            for d in board.deltas
-        ],
+        deltas=list(board.deltas),
         seeds=sorted({u["seed"] for u in units}),
         stale_units=board.stale,
         environments=environments(units),

@@ -20,7 +20,8 @@ from benchmarks.report.aggregate import (
     display,
     resolve_components,
 )
-from benchmarks.report.references import Delta, ReferenceView, deltas, reference_views
+from benchmarks.report.references import ReferenceView, deltas, reference_views
+from benchmarks.report.schema import DeltaRow
 from benchmarks.report.statistics import SeedStats
 
 Cell = SeedStats
@@ -61,7 +62,7 @@ class Leaderboard:
     card_defs: dict[str, Card] = field(default_factory=dict)
     components: list[ResolvedComponent] = field(default_factory=list)
     references: list[ReferenceView] = field(default_factory=list)
-    deltas: list[Delta] = field(default_factory=list)
+    deltas: list[DeltaRow] = field(default_factory=list)
 
     @property
     def aggregate_definition(self) -> str:

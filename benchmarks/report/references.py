@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from benchmarks.cards.schema import Card, ReferenceRow, Suite
 from benchmarks.report.aggregate import ResolvedComponent, combine
+from benchmarks.report.schema import DeltaRow
 
 
 @dataclass
@@ -28,20 +29,6 @@ class ReferenceView:
     aggregate: float | None
     aggregate_source: str | None
     """`published` (given by the suite card), `computed` (by the suite's rule from the row), or None."""
-
-
-@dataclass
-class Delta:
-    """Measured mean minus published value, per card and for the aggregate."""
-
-    model: str
-    protocol: str
-    reference: str
-    source: str
-    cells: dict[str, float | None]
-    aggregate: float | None
-    split_mismatch: list[str]
-    """Cards whose measured split differs from the reference row's split (the delta compares different sets)."""
 
 
 def _score(row: ReferenceRow, card: str, metric: str, main_metric: str | None) -> float | None:
@@ -78,7 +65,7 @@ def normalise(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "", base.lower())
 
 
-def deltas(board, matches: dict[str, str]) -> list[Delta]:
+def deltas(board, matches: dict[str, str]) -> list[DeltaRow]:
     """Deltas for every (measured row, reference row) pair that `matches` names or whose names agree."""
     from benchmarks.errors import UserError
 
@@ -104,5 +91,8 @@ def deltas(board, matches: dict[str, str]) -> list[Delta]:
             if row.aggregate.mean is not None and ref.aggregate is not None:
                 agg = row.aggregate.mean - ref.aggregate
             mismatch = [n for n in board.cards if cells[n] is not None and board.split_of(n) != ref.split]
-            out.append(Delta(row.encoder, row.protocol, ref.model, ref.source, cells, agg, mismatch))
+            out.append(
+                DeltaRow(model=row.encoder, protocol=row.protocol, reference=ref.model, source=ref.source,
+                         cells=cells, aggregate=agg, split_mismatch=mismatch)
+            )
     return out
