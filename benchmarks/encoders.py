@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.errors import UserError
+from polyglue.errors import UserError
 
 KINDS = {
     "bow": "text: hashed word and character n-grams, no weights (the GLUE-style baseline)",

@@ -26,7 +26,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from benchmarks.encoders import cache_root
+from polyglue.encoders import cache_root
 
 DTYPE = np.float16
 

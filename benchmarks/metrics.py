@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from benchmarks.cards import vocab
+from polyglue.cards import vocab
 
 _REGISTRY: dict[str, Callable] = {}
 
@@ -19,7 +19,7 @@ _REGISTRY: dict[str, Callable] = {}
 def metric(name: str):
     def register(fn):
         if name not in vocab.METRICS:
-            raise ValueError(f"metric '{name}' is not in benchmarks.cards.vocab.METRICS")
+            raise ValueError(f"metric '{name}' is not in polyglue.cards.vocab.METRICS")
         _REGISTRY[name] = fn
         return fn
 
@@ -130,7 +130,7 @@ def token_accuracy(gold, pred, **_):
 def _kit(context):
     kit = context.get("kit")
     if kit is None:
-        from langkits.kits import LangKit
+        from polyglue.langkits.kits import LangKit
 
         kit = LangKit()
     return kit

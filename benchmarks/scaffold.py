@@ -2,10 +2,10 @@
 
 Stubs carry every required field. What only the author can know (dataset id, revision,
 columns, labels, licence, citation) is a `TODO: ...` value, which `bench validate` reports
-as `fill in ...` (see `benchmarks.cards.todo`), so a stub cannot run until it is complete.
+as `fill in ...` (see `polyglue.cards.todo`), so a stub cannot run until it is complete.
 Files go under `--to` (default `./cards`): in a clone that is the built-in `cards/`
 package, in an installed polyglue a card directory of the user's own; the language kit
-goes to `<to>/langkits/<iso639-3>.py`, where `langkits.registry` finds it in both cases.
+goes to `<to>/langkits/<iso639-3>.py`, where `polyglue.langkits.registry` finds it in both cases.
 Pure Python: no torch, transformers or datasets.
 """
 
@@ -16,10 +16,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.cards import vocab
-from benchmarks.cards.problems import display_path
-from benchmarks.cards.schema import NAME_PATTERN
-from benchmarks.errors import UserError
+from polyglue.cards import vocab
+from polyglue.cards.problems import display_path
+from polyglue.cards.schema import NAME_PATTERN
+from polyglue.errors import UserError
 
 DEFAULT_TASKS = ("single-classification", "pair-classification", "token-classification")
 
@@ -226,7 +226,7 @@ Review, against what the benchmark's published baselines did:
   if the language has free-standing ones); used only by extractive-qa cards.
 """
 
-from langkits.kits import LangKit
+from polyglue.langkits.kits import LangKit
 
 
 class Kit(LangKit):
@@ -276,8 +276,8 @@ class ScaffoldResult:
 
 def add_language(code: str, suite: str, tasks: str | None = None, to: Path = Path("cards")) -> ScaffoldResult:
     """Write `<to>/<suite>/` (suite, card stubs, checklist) and the kit; refuse to overwrite anything."""
-    from benchmarks.cards.registry import Registry
-    from langkits.registry import KITS, USER_KIT_DIR
+    from polyglue.cards.registry import Registry
+    from polyglue.langkits.registry import KITS, USER_KIT_DIR
 
     lang = resolve_language(code)
     if not re.match(NAME_PATTERN, suite):

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.cards.changed import ChangedSelection, select_changed
-from benchmarks.cards.problems import Problem, display_path
-from benchmarks.cards.registry import Registry, card_dirs
-from benchmarks.errors import UserError
+from polyglue.cards.changed import ChangedSelection, select_changed
+from polyglue.cards.problems import Problem, display_path
+from polyglue.cards.registry import Registry, card_dirs
+from polyglue.errors import UserError
 
 
 @dataclass
@@ -67,7 +67,7 @@ def validate(
     if changed:
         selection = select_changed(reg, extra, base)
         scope = (scope & selection.files) | {f for f in selection.files if f.suffix == ".py" and _kit_in_scope(f, paths)}
-    from langkits.registry import find_user_kit  # pure data, no torch
+    from polyglue.langkits.registry import find_user_kit  # pure data, no torch
 
     for entry in reg.cards.values():
         kit = find_user_kit(entry.card.langkit, entry.path)
@@ -85,7 +85,7 @@ def _kit_in_scope(kit: Path, paths: list[Path]) -> bool:
 
 
 def _check_data(reg: Registry, result: ValidationResult, scope: set[Path], data_dir: Path | None, sample: int) -> None:
-    from benchmarks.data.quality import check_card_data
+    from polyglue.data.quality import check_card_data
 
     broken = {Path(p.file).resolve() for p in reg.errors()}
     member = {}

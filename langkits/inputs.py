@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmarks.cards.schema import Card
-from benchmarks.data.labels import LabelSpace, encode_regression
-from benchmarks.data.materialize import SplitData
-from benchmarks.errors import DataError
+from polyglue.cards.schema import Card
+from polyglue.data.labels import LabelSpace, encode_regression
+from polyglue.data.materialize import SplitData
+from polyglue.errors import DataError
 
 BLANK = "____"
 """What a CHID blank under question becomes in the passage (other blanks are dropped)."""

@@ -21,10 +21,10 @@ import re
 from pathlib import Path
 
 KITS: dict[str, str] = {
-    "default": "langkits.kits:LangKit",
-    "cat": "langkits.kits:CatalanKit",
-    "ell-greekbert": "langkits.kits:GreekBertKit",
-    "zho": "langkits.kits:ChineseKit",
+    "default": "polyglue.langkits.kits:LangKit",
+    "cat": "polyglue.langkits.kits:CatalanKit",
+    "ell-greekbert": "polyglue.langkits.kits:GreekBertKit",
+    "zho": "polyglue.langkits.kits:ChineseKit",
 }
 
 #: Folder name that holds user kits, next to card files.
@@ -81,7 +81,7 @@ def check_kit_file(path: Path) -> list[tuple[int, str]]:
 
 def get_kit(name: str, card_path: Path | None = None):
     """Instantiate the kit `name`: a built-in one, or the user kit next to `card_path`."""
-    from benchmarks.errors import UserError
+    from polyglue.errors import UserError
 
     if name in KITS:
         module, _, attr = KITS[name].partition(":")
@@ -98,8 +98,8 @@ def get_kit(name: str, card_path: Path | None = None):
 
 
 def _load_user_kit(name: str, path: Path):
-    from benchmarks.errors import UserError
-    from langkits.kits import LangKit
+    from polyglue.errors import UserError
+    from polyglue.langkits.kits import LangKit
 
     problems = check_kit_file(path)
     if problems:
@@ -111,5 +111,5 @@ def _load_user_kit(name: str, path: Path):
     spec.loader.exec_module(module)
     cls = getattr(module, USER_KIT_CLASS)
     if not (isinstance(cls, type) and issubclass(cls, LangKit)):
-        raise UserError(f"{path}: `{USER_KIT_CLASS}` must be a subclass of langkits.kits.LangKit")
+        raise UserError(f"{path}: `{USER_KIT_CLASS}` must be a subclass of polyglue.langkits.kits.LangKit")
     return cls

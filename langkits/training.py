@@ -17,8 +17,8 @@ from typing import Callable
 
 import numpy as np
 
-from benchmarks.accel import autocast, to_device
-from langkits.batching import collate, feature_length, grouped_batches, random_batches, sorted_batches, steps_per_epoch
+from polyglue.accel import autocast, to_device
+from polyglue.langkits.batching import collate, feature_length, grouped_batches, random_batches, sorted_batches, steps_per_epoch
 
 
 @dataclass

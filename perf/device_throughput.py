@@ -23,7 +23,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-ENTRY = "import sys; from benchmarks.cli import main; sys.exit(main(sys.argv[1:]))"
+ENTRY = "import sys; from polyglue.cli import main; sys.exit(main(sys.argv[1:]))"
 
 SIZES = {
     # text: BERT hidden/layers/heads; speech: wav2vec2 hidden/layers/heads/conv channels
@@ -54,10 +54,10 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="polyglue-device-"))
     env = dict(os.environ, POLYGLUE_CACHE=str(work / "cache"), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     try:
-        from benchmarks.demo.generate import corpus, write_demo_suite
-        from benchmarks.demo.speech_corpus import CorpusSize, write_kathbath_corpus
-        from langkits.encoders.tiny import build_tiny_bert
-        from speech.tiny import build_tiny_wav2vec2
+        from polyglue.demo.generate import corpus, write_demo_suite
+        from polyglue.demo.speech_corpus import CorpusSize, write_kathbath_corpus
+        from polyglue.langkits.encoders.tiny import build_tiny_bert
+        from polyglue.speech.tiny import build_tiny_wav2vec2
 
         start = time.perf_counter()
         cards = write_demo_suite(work / "text", sizes={"train": size["train"], "validation": 500, "test": 500})

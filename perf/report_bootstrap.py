@@ -1,4 +1,4 @@
-"""Bootstrap replay speed: fast per-example statistics vs `benchmarks.metrics.compute` on the same resamples.
+"""Bootstrap replay speed: fast per-example statistics vs `polyglue.metrics.compute` on the same resamples.
 
 Run: `.venv/bin/python perf/report_bootstrap.py [--resamples 200]`. Both sides score the
 same resampled index arrays and must agree to 1e-12 (checked here too); the baseline is
@@ -18,9 +18,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import metrics  # noqa: E402
-from benchmarks.cards.schema import Card  # noqa: E402
-from benchmarks.report.replay import MetricReplay  # noqa: E402
+from polyglue import metrics  # noqa: E402
+from polyglue.cards.schema import Card  # noqa: E402
+from polyglue.report.replay import MetricReplay  # noqa: E402
 from tests.fixtures.report_store import card_body  # noqa: E402
 
 
@@ -58,9 +58,9 @@ def bench_case(name, card, metric, gold, pred, context, resamples, rng):
 
 
 def bench_compare(resamples: int) -> None:
-    from benchmarks.report.compare import CompareRequest, compare
-    from benchmarks.report.leaderboard import definitions
-    from benchmarks.runs.store import Store
+    from polyglue.report.compare import CompareRequest, compare
+    from polyglue.report.leaderboard import definitions
+    from polyglue.runs.store import Store
     from tests.fixtures.report_store import planted_store
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-ENTRY = "import sys; from benchmarks.cli import main; sys.exit(main(sys.argv[1:]))"
+ENTRY = "import sys; from polyglue.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
 def measure(args: list[str], env: dict) -> tuple[float, float, int]:
@@ -63,8 +63,8 @@ def print_table(title: str, rows: list[dict]) -> None:
 
 
 def text_scaling(scales: list[int], base: int, work: Path) -> list[dict]:
-    from benchmarks.demo.generate import corpus, write_demo_suite
-    from langkits.encoders.tiny import build_tiny_bert
+    from polyglue.demo.generate import corpus, write_demo_suite
+    from polyglue.langkits.encoders.tiny import build_tiny_bert
 
     rows = []
     model = None
@@ -87,7 +87,7 @@ def speech_scaling(scales: list[int], base: int, work: Path) -> list[dict]:
     """SID on one synthetic language; 3 epochs of head training at every scale (steps grow with data)."""
     import math
 
-    from benchmarks.demo.speech_corpus import CorpusSize, write_kathbath_corpus
+    from polyglue.demo.speech_corpus import CorpusSize, write_kathbath_corpus
 
     speakers, batch = 4, 64
     rows = []
@@ -113,8 +113,8 @@ def backends(work: Path, repeats: int) -> None:
     Two grids: many short weight-free units (scheduling overhead dominates) and fewer
     tiny-transformer fine-tunes (compute dominates).
     """
-    from benchmarks.demo.generate import corpus, write_demo_suite
-    from langkits.encoders.tiny import build_tiny_bert
+    from polyglue.demo.generate import corpus, write_demo_suite
+    from polyglue.langkits.encoders.tiny import build_tiny_bert
 
     cards = write_demo_suite(work / "grid", sizes={"train": 2000, "validation": 300, "test": 300})
     model = build_tiny_bert(work / "grid-tiny", corpus(work / "grid"))

@@ -45,16 +45,16 @@ def main() -> None:
     import torch
     import torch.nn.functional as F
 
-    from benchmarks.demo.speech_corpus import CorpusSize, write_kathbath_corpus
-    from benchmarks.encoders import parse_encoder
-    from benchmarks.features import FeatureCache
-    from speech.audio import read_audio
-    from speech.corpus.kathbath import KathbathCorpus
-    from speech.featcache import UpstreamFeatures
-    from speech.runners.utterance import RECIPES, Classifier
-    from speech.tiny import build_tiny_wav2vec2
-    from speech.training import Batcher, FitSettings, fit
-    from speech.upstreams import build_upstream
+    from polyglue.demo.speech_corpus import CorpusSize, write_kathbath_corpus
+    from polyglue.encoders import parse_encoder
+    from polyglue.features import FeatureCache
+    from polyglue.speech.audio import read_audio
+    from polyglue.speech.corpus.kathbath import KathbathCorpus
+    from polyglue.speech.featcache import UpstreamFeatures
+    from polyglue.speech.runners.utterance import RECIPES, Classifier
+    from polyglue.speech.tiny import build_tiny_wav2vec2
+    from polyglue.speech.training import Batcher, FitSettings, fit
+    from polyglue.speech.upstreams import build_upstream
 
     size = CorpusSize(train_speakers=args.speakers, train_per_speaker=args.per_speaker, valid_per_speaker=2, test_known_per_speaker=1,
                       test_speakers=1, test_per_speaker=1, words=(2, 3))

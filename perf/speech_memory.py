@@ -32,7 +32,7 @@ LAYERS, HIDDEN, FRAMES, SPEAKERS = 13, 256, 300, 20
 
 
 def _namespace(cache_dir: Path, count: int):
-    from benchmarks.features import FeatureCache
+    from polyglue.features import FeatureCache
 
     return FeatureCache(cache_dir).namespace({"perf": "speech_memory", "utterances": count}, LAYERS * HIDDEN)
 
@@ -50,7 +50,7 @@ def fill(cache_dir: Path, count: int) -> None:
 
 
 class _CachedFeatures:
-    """The part of `speech.featcache.UpstreamFeatures` the Batcher uses, over a prefilled namespace."""
+    """The part of `polyglue.speech.featcache.UpstreamFeatures` the Batcher uses, over a prefilled namespace."""
 
     layers, hidden = LAYERS, HIDDEN
 
@@ -73,9 +73,9 @@ def train(cache_dir: Path, count: int, epochs: int, in_memory: bool) -> dict:
     import torch
     import torch.nn.functional as F
 
-    from speech.corpus import Utterance
-    from speech.runners.utterance import RECIPES, Classifier
-    from speech.training import Batcher, FitSettings, fit
+    from polyglue.speech.corpus import Utterance
+    from polyglue.speech.runners.utterance import RECIPES, Classifier
+    from polyglue.speech.training import Batcher, FitSettings, fit
 
     torch.set_num_threads(1)
     ns = _namespace(cache_dir, count)

@@ -41,7 +41,7 @@ def sentences(n: int, seed: int = 0) -> tuple[list[str], list[int]]:
 
 
 def small_bert(folder: Path, corpus: list[str], *, hidden: int, layers: int, heads: int) -> Path:
-    from langkits.encoders.tiny import build_tiny_bert
+    from polyglue.langkits.encoders.tiny import build_tiny_bert
 
     return build_tiny_bert(folder, corpus, vocab_size=2000, hidden_size=hidden, layers=layers, heads=heads, max_positions=512)
 

@@ -56,9 +56,9 @@ def write_suite(work: Path, args, texts, labels) -> tuple[Path, Path]:
 
 
 def run_ours(cards: Path, data: Path, model: Path, seed: int):
-    from benchmarks.cards.registry import Registry
-    from benchmarks.runs.execute import execute
-    from benchmarks.runs.plan import RunRequest, plan_run
+    from polyglue.cards.registry import Registry
+    from polyglue.runs.execute import execute
+    from polyglue.runs.plan import RunRequest, plan_run
 
     plan = plan_run(Registry.discover([cards]), RunRequest(suite=SUITE, models=[f"hf:{model}"], protocol="finetune", data_dir=data, device="cpu"))
     task = plan.tasks[0]
@@ -99,7 +99,7 @@ def run_trainer(texts, labels, args, model_dir: Path, out_dir: Path, seed: int, 
 def padding_fractions(model_dir: Path, texts, args) -> dict:
     from transformers import AutoTokenizer
 
-    from langkits.batching import grouped_batches, random_batches, real_token_fraction
+    from polyglue.langkits.batching import grouped_batches, random_batches, real_token_fraction
 
     lengths = [len(ids) for ids in AutoTokenizer.from_pretrained(model_dir)(texts[: args.train], truncation=True, max_length=args.max_length)["input_ids"]]
     rng = np.random.default_rng(0)
@@ -123,7 +123,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
-    from benchmarks.torch_compat import prepare
+    from polyglue.torch_compat import prepare
 
     prepare()
     import torch

@@ -29,16 +29,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
-    from benchmarks.torch_compat import prepare
+    from polyglue.torch_compat import prepare
 
     prepare()
     import torch
 
-    from benchmarks.encoders import parse_encoder
-    from benchmarks.features import FeatureCache
-    from langkits.batching import collate
-    from langkits.encoders.hf_text import HFTextEncoder, length_sorted_batches
-    from langkits.tasks.base import model_inputs
+    from polyglue.encoders import parse_encoder
+    from polyglue.features import FeatureCache
+    from polyglue.langkits.batching import collate
+    from polyglue.langkits.encoders.hf_text import HFTextEncoder, length_sorted_batches
+    from polyglue.langkits.tasks.base import model_inputs
 
     texts, _ = sentences(args.texts, seed=1)
     work = Path(tempfile.mkdtemp(prefix="polyglue-perf-probe-"))

@@ -2,7 +2,7 @@
 
 Builds a temporary git repository with SUITES x CARDS generated cards (local sources, no data
 read), commits it, edits one card, then times in fresh processes:
-  baseline  python -c "import benchmarks.cli"   (interpreter + CLI import: the floor)
+  baseline  python -c "import polyglue.cli"   (interpreter + CLI import: the floor)
   full      bench validate --cards cards        (every card)
   changed   bench validate --changed --base HEAD --cards cards
 and prints seconds (median of REPEATS) and the ratio to the baseline.
@@ -53,13 +53,13 @@ def main() -> None:
             subprocess.run(["git", *cmd], cwd=repo, check=True, env={**os.environ, **GIT_ENV})
         edited = repo / "cards" / "s0" / "s0-c0.yaml"
         edited.write_text(edited.read_text(encoding="utf-8").replace("Generated NLI card", "Edited card"), encoding="utf-8")
-        bench = [sys.executable, "-c", "import sys; from benchmarks.cli import main; sys.exit(main(sys.argv[1:]))"]
-        base, _ = timed([sys.executable, "-c", "import benchmarks.cli"], repo, args.repeats)
+        bench = [sys.executable, "-c", "import sys; from polyglue.cli import main; sys.exit(main(sys.argv[1:]))"]
+        base, _ = timed([sys.executable, "-c", "import polyglue.cli"], repo, args.repeats)
         full, full_code = timed([*bench, "validate", "--cards", "cards"], repo, args.repeats)
         changed, changed_code = timed([*bench, "validate", "--changed", "--base", "HEAD", "--cards", "cards"], repo, args.repeats)
     n = args.suites * (args.cards + 1)
     print(f"{n} card/suite files, median of {args.repeats} runs each")
-    print(f"  baseline (import benchmarks.cli)      {base:6.2f} s")
+    print(f"  baseline (import polyglue.cli)      {base:6.2f} s")
     print(f"  bench validate (all)                  {full:6.2f} s  {full / base:5.1f}x baseline  exit {full_code}")
     print(f"  bench validate --changed --base HEAD  {changed:6.2f} s  {changed / base:5.1f}x baseline  exit {changed_code}")
 

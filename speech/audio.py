@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.errors import DataError, UserError
+from polyglue.errors import DataError, UserError
 
 SAMPLE_RATE_HZ = 16000
 AUDIO_EXTENSIONS = (".wav", ".flac")

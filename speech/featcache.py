@@ -22,10 +22,10 @@ from typing import Callable
 
 import numpy as np
 
-from benchmarks.features import FeatureCache
-from speech.audio import file_hash, read_audio
-from speech.corpus import Utterance
-from speech.upstreams import Upstream
+from polyglue.features import FeatureCache
+from polyglue.speech.audio import file_hash, read_audio
+from polyglue.speech.corpus import Utterance
+from polyglue.speech.upstreams import Upstream
 
 BATCH_SECONDS = 160.0
 """Audio handed to the upstream per call (it may split it further)."""
@@ -40,7 +40,7 @@ class AudioHashes:
         self._dirty: set[Path] = set()
 
     def _memo_path(self, folder: Path) -> Path:
-        from benchmarks.features import content_key
+        from polyglue.features import content_key
 
         return self.root / f"{content_key(str(folder))[:32]}.json"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from benchmarks.errors import UserError
+from polyglue.errors import UserError
 
 
 @dataclass(frozen=True)

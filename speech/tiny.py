@@ -13,7 +13,7 @@ from pathlib import Path
 def build_tiny_wav2vec2(out_dir: Path, *, seed: int = 0, hidden_size: int = 32, layers: int = 2, heads: int = 2,
                         conv_dim: int = 16, feat_extract_norm: str = "group", do_normalize: bool = True) -> Path:
     """Save a random Wav2Vec2Model (`layers + 1` hidden states of `hidden_size`) to `out_dir`."""
-    from benchmarks.torch_compat import prepare
+    from polyglue.torch_compat import prepare
 
     prepare()
     import torch

@@ -21,9 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmarks.accel import to_device
-from speech.corpus import Utterance
-from speech.featcache import UpstreamFeatures
+from polyglue.accel import to_device
+from polyglue.speech.corpus import Utterance
+from polyglue.speech.featcache import UpstreamFeatures
 
 
 @dataclass(frozen=True)

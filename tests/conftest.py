@@ -32,7 +32,7 @@ class CliResult:
 @pytest.fixture
 def cli(capsys):
     """Run `bench ARGS...` in-process through the real entry point (error boundary included)."""
-    from benchmarks.cli import main
+    from polyglue.cli import main
 
     def run(*args) -> CliResult:
         capsys.readouterr()
@@ -57,6 +57,6 @@ TINY_CORPUS = [
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory) -> Path:
     """A tiny random BERT with a WordPiece vocabulary over Catalan, Greek, Chinese and English text."""
-    from langkits.encoders.tiny import build_tiny_bert
+    from polyglue.langkits.encoders.tiny import build_tiny_bert
 
     return build_tiny_bert(tmp_path_factory.mktemp("tiny-bert"), TINY_CORPUS, vocab_size=300, hidden_size=32)

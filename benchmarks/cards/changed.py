@@ -21,8 +21,8 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks.cards.registry import Registry, card_dirs
-from benchmarks.errors import UserError
+from polyglue.cards.registry import Registry, card_dirs
+from polyglue.errors import UserError
 
 
 @dataclass
@@ -110,7 +110,7 @@ def _under_any(path: Path, roots: list[Path]) -> bool:
 
 def select_changed(registry: Registry, extra_dirs: list[Path], base: str | None, cwd: Path | None = None) -> ChangedSelection:
     """The card, suite and kit files to check for a change against `base` (see the module docstring)."""
-    from langkits.registry import USER_KIT_DIR, find_user_kit  # pure data, no torch
+    from polyglue.langkits.registry import USER_KIT_DIR, find_user_kit  # pure data, no torch
 
     cwd = Path(cwd or Path.cwd())
     base = base or default_base(cwd)

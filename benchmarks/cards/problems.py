@@ -13,7 +13,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ValidationError
 
-from benchmarks.cards.yamlio import YamlDoc
+from polyglue.cards.yamlio import YamlDoc
 
 
 @dataclass(frozen=True)

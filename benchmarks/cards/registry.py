@@ -14,12 +14,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from benchmarks.cards import vocab
-from benchmarks.cards.problems import Problem, display_path, from_validation_error
-from benchmarks.cards.schema import Card, Suite
-from benchmarks.cards.todo import covered, find_todos, todo_problems
-from benchmarks.cards.yamlio import YamlDoc, YamlSyntaxError, read_yaml
-from benchmarks.errors import CardError, UserError
+from polyglue.cards import vocab
+from polyglue.cards.problems import Problem, display_path, from_validation_error
+from polyglue.cards.schema import Card, Suite
+from polyglue.cards.todo import covered, find_todos, todo_problems
+from polyglue.cards.yamlio import YamlDoc, YamlSyntaxError, read_yaml
+from polyglue.errors import CardError, UserError
 
 SUITE_FILE = "suite.yaml"
 ENV_CARDS = "POLYGLUE_CARDS"
@@ -46,15 +46,9 @@ class SuiteEntry:
 
 
 def builtin_cards_dir() -> Path:
-    """The `cards/` tree shipped with polyglue (a package, so it works installed or cloned).
-
-    Found next to the `benchmarks` package first: importing `cards` from a working directory
-    that holds a user's own `cards/` folder (`python -c`) resolves a namespace package instead.
-    """
-    sibling = Path(__file__).resolve().parents[2] / "cards"
-    if (sibling / "__init__.py").exists():
-        return sibling
-    return Path(str(resources.files("cards")))
+    """The `cards/` tree shipped with polyglue, `polyglue.builtin_cards` (a package, so it
+    works installed or cloned; the unique name means a user's own `cards/` folder cannot shadow it)."""
+    return Path(str(resources.files("polyglue.builtin_cards")))
 
 
 def card_dirs(extra: list[Path] | tuple = (), *, builtin: bool = True) -> list[Path]:
@@ -257,7 +251,7 @@ class Registry:
 
 def _check_langkit(entry: CardEntry) -> list[Problem]:
     """The card's kit must be built in, or a user kit file next to the card (checked without importing it)."""
-    from langkits.registry import USER_KIT_DIR, check_kit_file, kit_names, user_kits_near  # pure; no torch
+    from polyglue.langkits.registry import USER_KIT_DIR, check_kit_file, kit_names, user_kits_near  # pure; no torch
 
     name, f = entry.card.langkit, display_path(entry.path)
     if name in kit_names():

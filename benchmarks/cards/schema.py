@@ -15,8 +15,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from benchmarks.cards import vocab
-from benchmarks.cards.vocab import (
+from polyglue.cards import vocab
+from polyglue.cards.vocab import (
     FieldRole,
     HeadName,
     LanguageMode,
@@ -25,9 +25,9 @@ from benchmarks.cards.vocab import (
     ProtocolName,
     TaskType,
 )
-from benchmarks.cards.base import NAME_PATTERN, SHA_PATTERN, VERSION_PATTERN, FieldProblems, LanguageCode, Strict
-from benchmarks.cards.sources import HubSource, LayoutSource, LocalSource, Source
-from benchmarks.cards.suite_schema import Aggregate, AggregateComponent, ReferenceRow, Rescale, Suite
+from polyglue.cards.base import NAME_PATTERN, SHA_PATTERN, VERSION_PATTERN, FieldProblems, LanguageCode, Strict
+from polyglue.cards.sources import HubSource, LayoutSource, LocalSource, Source
+from polyglue.cards.suite_schema import Aggregate, AggregateComponent, ReferenceRow, Rescale, Suite
 
 __all__ = [
     "NAME_PATTERN", "SHA_PATTERN", "VERSION_PATTERN", "FieldProblems", "LanguageCode", "Strict",

@@ -8,8 +8,8 @@ from pathlib import PurePosixPath as Path
 
 from pydantic import Field, field_validator, model_validator
 
-from benchmarks.cards.base import SHA_PATTERN, Strict
-from benchmarks.cards.vocab import LayoutName, LocalFormat
+from polyglue.cards.base import SHA_PATTERN, Strict
+from polyglue.cards.vocab import LayoutName, LocalFormat
 
 
 class HubSource(Strict):

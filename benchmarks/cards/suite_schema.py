@@ -8,8 +8,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from benchmarks.cards.base import NAME_PATTERN, VERSION_PATTERN, Strict
-from benchmarks.cards.vocab import MetricName
+from polyglue.cards.base import NAME_PATTERN, VERSION_PATTERN, Strict
+from polyglue.cards.vocab import MetricName
 
 
 class Rescale(Strict):

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from benchmarks.cards.problems import Problem, display_path, field_name
-from benchmarks.cards.yamlio import YamlDoc
+from polyglue.cards.problems import Problem, display_path, field_name
+from polyglue.cards.yamlio import YamlDoc
 
 MARKER = "TODO"
 

@@ -12,8 +12,8 @@ import sys
 import click
 import typer
 
-from benchmarks.cli import cmd_cache, cmd_cards, cmd_compare, cmd_contrib, cmd_demo, cmd_report, cmd_run
-from benchmarks.errors import UserError
+from polyglue.cli import cmd_cache, cmd_cards, cmd_compare, cmd_contrib, cmd_demo, cmd_report, cmd_run
+from polyglue.errors import UserError
 
 app = typer.Typer(
     name="bench",

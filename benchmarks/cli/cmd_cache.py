@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from benchmarks.cli.options import FormatOpt
-from benchmarks.errors import UserError
+from polyglue.cli.options import FormatOpt
+from polyglue.errors import UserError
 
 cache_app = typer.Typer(help="The frozen-feature cache in $POLYGLUE_CACHE/features: list namespaces, free space.", no_args_is_help=True)
 
@@ -33,7 +33,7 @@ def _describe(identity: dict) -> str:
 @cache_app.command("ls")
 def ls_cmd(fmt: FormatOpt = "text") -> None:
     """One row per namespace (one encoder configuration): items, size on disk, values per row."""
-    from benchmarks.features import FeatureCache
+    from polyglue.features import FeatureCache
 
     cache = FeatureCache()
     rows = cache.list()
@@ -57,7 +57,7 @@ def clear_cmd(
     all_: Annotated[bool, typer.Option("--all", help="Delete every namespace.")] = False,
 ) -> None:
     """Delete cached features; they are recomputed on the next run that needs them."""
-    from benchmarks.features import FeatureCache
+    from polyglue.features import FeatureCache
 
     cache = FeatureCache()
     known = [r["name"] for r in cache.list()]

@@ -9,8 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from benchmarks.cli.options import CardsOpt, FormatOpt, registry
-from benchmarks.errors import UserError
+from polyglue.cli.options import CardsOpt, FormatOpt, registry
+from polyglue.errors import UserError
 
 LIST_WHAT = ("suites", "cards", "models")
 VALIDATE_FORMATS = ("text", "json", "github")
@@ -25,7 +25,7 @@ def list_cmd(
     if what not in LIST_WHAT:
         raise UserError(f"`bench list {what}`: choose one of {', '.join(LIST_WHAT)}")
     if what == "models":
-        from benchmarks.encoders import KINDS
+        from polyglue.encoders import KINDS
 
         rows = [{"model": k + ("" if k in ("bow", "fbank") else ":<name>"), "description": v} for k, v in KINDS.items()]
     else:
@@ -72,8 +72,8 @@ def show_cmd(
     cards: CardsOpt = None,
 ) -> None:
     """Show one card or suite, fully resolved (defaults filled in), with its file and content hash."""
-    from benchmarks.cards.problems import display_path
-    from benchmarks.cards.yamlio import dump_yaml
+    from polyglue.cards.problems import display_path
+    from polyglue.cards.yamlio import dump_yaml
 
     reg = registry(cards)
     entry = reg.suites.get(name) or reg.card(name)
@@ -99,7 +99,7 @@ def validate_cmd(
     sample: Annotated[int, typer.Option("--sample", help="With --check-data: rows read per split (0 = all).")] = 1000,
 ) -> None:
     """Check cards and suites strictly; one `file:line: field: message` per problem. Exit 0 or 2."""
-    from benchmarks.validation import validate
+    from polyglue.validation import validate
 
     if fmt not in VALIDATE_FORMATS:
         raise UserError(f"--format {fmt}: choose one of {', '.join(VALIDATE_FORMATS)}")
@@ -149,7 +149,7 @@ def schema_cmd(
     out: Annotated[Optional[Path], typer.Option("--out", help="Write to this file instead of stdout.")] = None,
 ) -> None:
     """Print the JSON Schema of cards or suites (for editor completion and CI)."""
-    from benchmarks.cards.schema import Card, Suite
+    from polyglue.cards.schema import Card, Suite
 
     models = {"card": Card, "suite": Suite}
     if kind not in models:

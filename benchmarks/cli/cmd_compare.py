@@ -7,9 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from benchmarks.cli.cmd_report import FORMATS, open_store, write_output
-from benchmarks.cli.options import DEFAULT_RUNS_DIR, CardsOpt, RunsDirOpt, registry
-from benchmarks.errors import UserError
+from polyglue.cli.cmd_report import FORMATS, open_store, write_output
+from polyglue.cli.options import DEFAULT_RUNS_DIR, CardsOpt, RunsDirOpt, registry
+from polyglue.errors import UserError
 
 
 def compare_cmd(
@@ -31,9 +31,9 @@ def compare_cmd(
     per card and for the suite aggregate; significant differences are marked."""
     if fmt not in FORMATS:
         raise UserError(f"--format {fmt}: choose one of {', '.join(FORMATS)}")
-    from benchmarks.report import compare_render
-    from benchmarks.report.compare import CompareRequest, compare
-    from benchmarks.report.leaderboard import definitions
+    from polyglue.report import compare_render
+    from polyglue.report.compare import CompareRequest, compare
+    from polyglue.report.leaderboard import definitions
 
     request = CompareRequest(model_a, model_b, protocol, protocol_b, n_bootstrap, alpha, correction, seed)
     store = open_store(runs_dir)
@@ -49,7 +49,7 @@ def compare_cmd(
     elif fmt == "json":
         text = compare_render.comparison_json(doc)
     else:
-        from benchmarks.report.html import comparison_html
+        from polyglue.report.html import comparison_html
 
         text = comparison_html(doc)
     write_output(text, out)

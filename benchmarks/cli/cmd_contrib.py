@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from benchmarks.cli.options import CardsOpt, registry
+from polyglue.cli.options import CardsOpt, registry
 
 
 def add_language_cmd(
@@ -21,8 +21,8 @@ def add_language_cmd(
     to: Annotated[Path, typer.Option("--to", help="Card directory to write into (in a clone: the built-in cards/).")] = Path("cards"),
 ) -> None:
     """Scaffold a language suite: suite.yaml, one card stub per task, a language kit and a checklist."""
-    from benchmarks.cards.problems import display_path
-    from benchmarks.scaffold import add_language
+    from polyglue.cards.problems import display_path
+    from polyglue.scaffold import add_language
 
     result = add_language(language, suite, tasks, to)
     lang = result.language
@@ -44,7 +44,7 @@ def fetch_cmd(
     cards: CardsOpt = None,
 ) -> None:
     """Mirror a suite's Hub data to DIR/<suite>/<card>/ (parquet, audio) with a checksummed manifest."""
-    from benchmarks.data.fetch import fetch_suite
+    from polyglue.data.fetch import fetch_suite
 
     def report(outcome) -> None:
         print(f"{outcome.status:>10}  {outcome.card}: {outcome.detail}", file=sys.stderr)

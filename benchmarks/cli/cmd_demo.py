@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from benchmarks.cli.options import DEFAULT_RUNS_DIR, RunsDirOpt
+from polyglue.cli.options import DEFAULT_RUNS_DIR, RunsDirOpt
 
 
 def demo_cmd(
@@ -19,7 +19,7 @@ def demo_cmd(
 ) -> None:
     """Fully offline: synthetic Catalan/Greek/Chinese tasks with `bow` and a tiny random transformer,
     then synthetic speech tasks with `fbank` and a tiny random wav2vec2."""
-    from benchmarks.demo.run import run_demo
+    from polyglue.demo.run import run_demo
 
     start = time.perf_counter()
     if fresh and (runs_dir / "demo").exists():

@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from benchmarks.cli.options import DEFAULT_RUNS_DIR, CardsOpt, RunsDirOpt, registry
-from benchmarks.errors import UserError
+from polyglue.cli.options import DEFAULT_RUNS_DIR, CardsOpt, RunsDirOpt, registry
+from polyglue.errors import UserError
 
 FORMATS = ("md", "csv", "json", "html")
 SPREADS = ("ci", "std")
@@ -39,7 +39,7 @@ def parse_matches(values: list[str] | None) -> dict[str, str]:
 
 
 def open_store(runs_dir: Path):
-    from benchmarks.runs.store import DB_NAME, Store
+    from polyglue.runs.store import DB_NAME, Store
 
     if not (runs_dir / DB_NAME).exists():
         raise UserError(f"no results in {runs_dir}/ (run `bench run` or `bench demo` first, or pass --runs-dir)")
@@ -63,8 +63,8 @@ def report_cmd(
     matches = parse_matches(match)
     if matches and not suite:
         raise UserError("--match needs --suite (reference rows belong to one suite)")
-    from benchmarks.report import formats
-    from benchmarks.report.leaderboard import build, definitions
+    from polyglue.report import formats
+    from polyglue.report.leaderboard import build, definitions
 
     store = open_store(runs_dir)
     try:
@@ -83,7 +83,7 @@ def report_cmd(
     elif fmt == "json":
         text = formats.leaderboard_json(boards)
     else:
-        from benchmarks.report.html import leaderboard_html
+        from polyglue.report.html import leaderboard_html
 
         text = leaderboard_html(boards, spread=spread)
     write_output(text, out)

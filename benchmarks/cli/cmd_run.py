@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from benchmarks.cli.options import DEFAULT_RUNS_DIR, CardsOpt, RunsDirOpt, registry
+from polyglue.cli.options import DEFAULT_RUNS_DIR, CardsOpt, RunsDirOpt, registry
 
 
 def run_cmd(
@@ -32,9 +32,9 @@ def run_cmd(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Evaluate encoders on a suite. Finished units are reused; an interrupted run resumes."""
-    from benchmarks.errors import UserError
-    from benchmarks.runs.driver import run_tasks
-    from benchmarks.runs.plan import RunRequest, plan_run
+    from polyglue.errors import UserError
+    from polyglue.runs.driver import run_tasks
+    from polyglue.runs.plan import RunRequest, plan_run
 
     if limit is not None and limit < 1:
         raise UserError(f"--limit must be positive (got {limit})")
@@ -81,8 +81,8 @@ def run_cmd(
 
 def _check_cuda(device: str) -> None:
     """Fail before planning when this machine cannot run the requested CUDA device."""
-    from benchmarks.errors import UserError
-    from benchmarks.torch_compat import prepare
+    from polyglue.errors import UserError
+    from polyglue.torch_compat import prepare
 
     prepare()
     import torch

@@ -18,6 +18,6 @@ DEFAULT_RUNS_DIR = Path("runs")
 
 
 def registry(cards: list[Path] | None):
-    from benchmarks.cards.registry import Registry
+    from polyglue.cards.registry import Registry
 
     return Registry.discover(cards or [])

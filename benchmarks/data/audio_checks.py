@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.cards.problems import display_path
+from polyglue.cards.problems import display_path
 
 #: Audio whose log-duration is this many robust standard deviations from the median is an outlier.
 OUTLIER_ROBUST_Z = 3.5

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from benchmarks.errors import DataError
+from polyglue.errors import DataError
 
 UD_COLUMNS = ("tokens", "lemmas", "upos", "xpos", "feats", "head", "deprel", "deps", "misc")
 

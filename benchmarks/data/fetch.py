@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from benchmarks.cards.registry import CardEntry, Registry
-from benchmarks.data.materialize import hub_offline_reason
-from benchmarks.data.mirror import MANIFEST, file_entry, read_manifest, verify_mirror, write_manifest
-from benchmarks.errors import DataError, UserError
+from polyglue.cards.registry import CardEntry, Registry
+from polyglue.data.materialize import hub_offline_reason
+from polyglue.data.mirror import MANIFEST, file_entry, read_manifest, verify_mirror, write_manifest
+from polyglue.errors import DataError, UserError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus")
 
@@ -150,9 +150,9 @@ def _tool_versions() -> dict:
     import datasets
     import huggingface_hub
 
-    import benchmarks
+    import polyglue
 
-    return {"polyglue": benchmarks.__version__, "datasets": datasets.__version__, "huggingface_hub": huggingface_hub.__version__}
+    return {"polyglue": polyglue.__version__, "datasets": datasets.__version__, "huggingface_hub": huggingface_hub.__version__}
 
 
 def _load_splits(card, revision: str, splits: list[str]) -> list:

@@ -13,7 +13,7 @@ import numbers
 
 import numpy as np
 
-from benchmarks.errors import DataError
+from polyglue.errors import DataError
 
 HIDDEN = -1
 

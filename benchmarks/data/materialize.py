@@ -18,9 +18,9 @@ from urllib.parse import urlparse
 import numpy as np
 import pyarrow as pa
 
-from benchmarks.cards.schema import Card
-from benchmarks.data.readers import DATA_DIR_EXTENSIONS, class_label_names, read_table
-from benchmarks.errors import DataError, UserError
+from polyglue.cards.schema import Card
+from polyglue.data.readers import DATA_DIR_EXTENSIONS, class_label_names, read_table
+from polyglue.errors import DataError, UserError
 
 TOKEN_FORMATS = ("conllu", "conll")
 #: Extensions tried for `--data-dir` files: the mirror formats, raw SQuAD-style json, treebanks.
@@ -145,7 +145,7 @@ class DataResolver:
         root = self.card_data_dir()
         if root is None or not root.is_dir():
             return None
-        from benchmarks.data.mirror import verify_mirror
+        from polyglue.data.mirror import verify_mirror
 
         hub = self.card.source.hub
         verify_mirror(root, expected_revision=hub.revision if hub is not None and hub.pinned else None)

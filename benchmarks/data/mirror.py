@@ -17,7 +17,7 @@ import json
 import os
 from pathlib import Path
 
-from benchmarks.errors import UserError
+from polyglue.errors import UserError
 
 MANIFEST = "manifest.json"
 FORMAT = "polyglue-mirror/1"

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from benchmarks.cards.problems import Problem, display_path
-from benchmarks.cards.registry import CardEntry
-from benchmarks.errors import UserError
+from polyglue.cards.problems import Problem, display_path
+from polyglue.cards.registry import CardEntry
+from polyglue.errors import UserError
 
 SAMPLE_ROWS = 1000
 #: Texts with fewer characters (after stripping) are reported as very short.
@@ -107,7 +107,7 @@ def check_card_data(entry: CardEntry, *, suite: str | None, data_dir: Path | Non
 
 def load_sample(entry: CardEntry, role: str, *, suite: str | None, data_dir: Path | None, sample: int) -> Sample:
     """The split's rows: a fixed random sample from a mirror or local files, or the first rows streamed from the Hub."""
-    from benchmarks.data.materialize import DataResolver
+    from polyglue.data.materialize import DataResolver
 
     card = entry.card
     spec = card.splits.roles()[role]
@@ -124,7 +124,7 @@ def load_sample(entry: CardEntry, role: str, *, suite: str | None, data_dir: Pat
 
 @functools.lru_cache(maxsize=1)
 def _offline_reason() -> str | None:
-    from benchmarks.data.materialize import hub_offline_reason
+    from polyglue.data.materialize import hub_offline_reason
 
     return hub_offline_reason()  # one connection attempt per process, not one per card
 
@@ -208,8 +208,8 @@ def _shown(value) -> str:
 
 
 def _check_labels(chk: _Checker, s: Sample) -> None:
-    from benchmarks.data.labels import LabelSpace, encode_regression
-    from benchmarks.errors import DataError
+    from polyglue.data.labels import LabelSpace, encode_regression
+    from polyglue.errors import DataError
 
     card = chk.card
     column = card.role_column("label") or card.role_column("tags")
@@ -330,7 +330,7 @@ def _check_audio(chk: _Checker, s: Sample) -> None:
     column = chk.card.role_column("audio")
     if column is None:
         return
-    from benchmarks.data.audio_checks import AudioError, duration_outliers, duration_s
+    from polyglue.data.audio_checks import AudioError, duration_outliers, duration_s
 
     durations: list[tuple[int, float]] = []
     unreadable: list[str] = []

@@ -1,7 +1,7 @@
 """Read one local data file into an Arrow table, with errors that name the file and line.
 
 Formats: jsonl, json (a list of records), csv, tsv, parquet; CoNLL-U and CoNLL column
-files are read by `benchmarks.data.conll`. Label names that a parquet file's Hugging Face
+files are read by `polyglue.data.conll`. Label names that a parquet file's Hugging Face
 metadata declares (ClassLabel) are returned too, so indices can be mapped by name.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from benchmarks.errors import DataError
+from polyglue.errors import DataError
 
 #: Extensions tried, in order, for `--data-dir` files.
 DATA_DIR_EXTENSIONS = ("parquet", "jsonl", "csv", "tsv")
@@ -48,7 +48,7 @@ def read_json(path: Path) -> pa.Table:
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})") from None
     if isinstance(data, dict) and isinstance(data.get("data"), list) and data["data"] and "paragraphs" in data["data"][0]:
-        from benchmarks.data.squad import flatten_squad
+        from polyglue.data.squad import flatten_squad
 
         return _from_rows(flatten_squad(data), str(path))
     if isinstance(data, dict) and isinstance(data.get("data"), list):
@@ -120,7 +120,7 @@ def read_table(path: Path, fmt: str, columns: list[str] | None = None) -> pa.Tab
     if fmt == "parquet":
         return read_parquet(path)
     if fmt in ("conllu", "conll"):
-        from benchmarks.data.conll import read_conll
+        from polyglue.data.conll import read_conll
 
         return read_conll(path, fmt, columns)
     raise DataError(f"{path}: unsupported format '{fmt}'")

@@ -10,9 +10,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.cards.registry import Registry
-from benchmarks.runs.driver import RunSummary, run_tasks
-from benchmarks.runs.plan import RunRequest, plan_run
+from polyglue.cards.registry import Registry
+from polyglue.runs.driver import RunSummary, run_tasks
+from polyglue.runs.plan import RunRequest, plan_run
 
 SPEECH_NOTE = "FBANK sits at chance on the mean-pooled tasks, as in SUPERB: per-utterance CMVN zeroes every utterance's mean."
 
@@ -43,8 +43,8 @@ class DemoResult:
 
 
 def _run_suite(cards_dir: Path, request: RunRequest, results_dir: Path, quiet: bool) -> tuple[RunSummary, str]:
-    from benchmarks.report.leaderboard import build, definitions, render_markdown
-    from benchmarks.runs.store import Store
+    from polyglue.report.leaderboard import build, definitions, render_markdown
+    from polyglue.runs.store import Store
 
     registry = Registry.discover([cards_dir], builtin=False)
     plan = plan_run(registry, request)
@@ -59,14 +59,14 @@ def _run_suite(cards_dir: Path, request: RunRequest, results_dir: Path, quiet: b
 
 def run_demo(runs_dir: Path, *, speech: bool = True, quiet: bool = False) -> DemoResult:
     """Generate and evaluate the demo suites under `runs_dir/demo`; nothing is downloaded."""
-    from benchmarks.demo.generate import SUITE, corpus, write_demo_suite
+    from polyglue.demo.generate import SUITE, corpus, write_demo_suite
 
     root = Path(runs_dir) / "demo"
     result = DemoResult(root=root, results_dir=root / "results")
     cards_dir = write_demo_suite(root)
     model_dir = root / "models" / "tiny-bert"
     if not (model_dir / "config.json").exists():
-        from langkits.encoders.tiny import build_tiny_bert
+        from polyglue.langkits.encoders.tiny import build_tiny_bert
 
         build_tiny_bert(model_dir, corpus(root))
     request = RunRequest(suite=SUITE, models=["bow", f"tiny-bert=hf:{model_dir}"], protocol="probe")
@@ -75,7 +75,7 @@ def run_demo(runs_dir: Path, *, speech: bool = True, quiet: bool = False) -> Dem
     result.reports.append(report)
     result.paths.update({"cards": cards_dir, "data": root / "data", "models": root / "models"})
     if speech:
-        from benchmarks.demo.speech import SUITE as SPEECH_SUITE, speech_models, write_speech_demo
+        from polyglue.demo.speech import SUITE as SPEECH_SUITE, speech_models, write_speech_demo
 
         speech_cards, speech_data = write_speech_demo(root)
         request = RunRequest(suite=SPEECH_SUITE, models=speech_models(root), data_dir=speech_data)

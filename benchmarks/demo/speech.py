@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.cards.yamlio import dump_yaml
-from benchmarks.demo.speech_corpus import CorpusSize, write_kathbath_corpus
+from polyglue.cards.yamlio import dump_yaml
+from polyglue.demo.speech_corpus import CorpusSize, write_kathbath_corpus
 
 SUITE = "demo-speech"
 LANGUAGES = ("hindi", "tamil", "telugu")
@@ -98,7 +98,7 @@ def speech_models(root: Path) -> list[str]:
     """`--model` values of the speech demo: fbank and a tiny random wav2vec2 built once under `root/models/`."""
     model_dir = Path(root) / "models" / "tiny-wav2vec2"
     if not (model_dir / "config.json").exists():
-        from speech.tiny import build_tiny_wav2vec2
+        from polyglue.speech.tiny import build_tiny_wav2vec2
 
         build_tiny_wav2vec2(model_dir, hidden_size=64, layers=3, conv_dim=32)
     return ["fbank", f"tiny-wav2vec2=hf:{model_dir}"]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.demo.speech_synth import Language, Speaker, _rng, random_text, speak
+from polyglue.demo.speech_synth import Language, Speaker, _rng, random_text, speak
 
 ALPHABETS = {
     "hindi": "कगतनमरसल",
@@ -42,7 +42,7 @@ class CorpusSize:
 
 
 def _write(path: Path, audio: np.ndarray) -> None:
-    from speech.audio import write_wav
+    from polyglue.speech.audio import write_wav
 
     write_wav(path, audio)
 

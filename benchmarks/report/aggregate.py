@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from benchmarks.cards import vocab
-from benchmarks.cards.schema import Aggregate, AggregateComponent, Card, Suite
+from polyglue.cards import vocab
+from polyglue.cards.schema import Aggregate, AggregateComponent, Card, Suite
 
 
 def display(metric: str, value: float) -> float:

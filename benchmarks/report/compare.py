@@ -16,16 +16,16 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import metrics as metric_defs
-from benchmarks.cards.schema import Card, Suite
-from benchmarks.errors import DataError, UserError
-from benchmarks.report import schema as S
-from benchmarks.report.aggregate import aggregate_label, combine, display, resolve_components
-from benchmarks.runs.protocol import row_protocol
-from benchmarks.report.formats import environments, generator
-from benchmarks.report.leaderboard import current_units
-from benchmarks.report.replay import SINGLE_LABEL_TASKS, MetricReplay, PairedSplit, load_records, replayable
-from benchmarks.report.significance import bootstrap_summary, holm, mcnemar
+from polyglue import metrics as metric_defs
+from polyglue.cards.schema import Card, Suite
+from polyglue.errors import DataError, UserError
+from polyglue.report import schema as S
+from polyglue.report.aggregate import aggregate_label, combine, display, resolve_components
+from polyglue.runs.protocol import row_protocol
+from polyglue.report.formats import environments, generator
+from polyglue.report.leaderboard import current_units
+from polyglue.report.replay import SINGLE_LABEL_TASKS, MetricReplay, PairedSplit, load_records, replayable
+from polyglue.report.significance import bootstrap_summary, holm, mcnemar
 
 REPLAY_TOLERANCE = 1e-6
 """Largest accepted gap (display units) between a replayed metric and the stored one."""
@@ -79,7 +79,7 @@ class _CardReplay:
                 records[(model, seed)] = load_records(runs_dir, units[seed])
         kit = None
         if any(m.startswith("squad") for ms in needed.values() for m in ms):
-            from langkits.registry import get_kit
+            from polyglue.langkits.registry import get_kit
 
             kit = get_kit(card.langkit)
         self.splits: dict[str, PairedSplit] = {}

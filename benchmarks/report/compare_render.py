@@ -1,12 +1,12 @@
-"""A comparison (`bench compare`) as Markdown, CSV or JSON; HTML lives in `benchmarks.report.html`."""
+"""A comparison (`bench compare`) as Markdown, CSV or JSON; HTML lives in `polyglue.report.html`."""
 
 from __future__ import annotations
 
 import csv
 import io
 
-from benchmarks.report import schema as S
-from benchmarks.report.formats import csv_text, md_text
+from polyglue.report import schema as S
+from polyglue.report.formats import csv_text, md_text
 
 MARK = "✱"
 

@@ -15,9 +15,9 @@ import platform
 from datetime import datetime, timezone
 from importlib import metadata
 
-from benchmarks import metrics as metric_defs
-from benchmarks.cards import vocab
-from benchmarks.report import schema as S
+from polyglue import metrics as metric_defs
+from polyglue.cards import vocab
+from polyglue.report import schema as S
 
 SPREAD_NOTE = {
     "ci": "± 95% confidence half-width (Student t over seeds)",

@@ -14,9 +14,9 @@ import html
 import io
 import warnings
 
-from benchmarks.report import schema as S
-from benchmarks.report.compare_render import MARK, grouped_skips, verdict
-from benchmarks.report.formats import SPREAD_NOTE, leaderboard_document, plain, signed
+from polyglue.report import schema as S
+from polyglue.report.compare_render import MARK, grouped_skips, verdict
+from polyglue.report.formats import SPREAD_NOTE, leaderboard_document, plain, signed
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem; color: #1d232a; max-width: 80rem; }

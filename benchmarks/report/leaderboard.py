@@ -10,19 +10,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from benchmarks.cards.registry import Registry
-from benchmarks.cards.schema import Card, Suite
-from benchmarks.runs.protocol import row_protocol
-from benchmarks.report.aggregate import (
+from polyglue.cards.registry import Registry
+from polyglue.cards.schema import Card, Suite
+from polyglue.runs.protocol import row_protocol
+from polyglue.report.aggregate import (
     ResolvedComponent,
     aggregate_label,
     aggregate_value,
     display,
     resolve_components,
 )
-from benchmarks.report.references import ReferenceView, deltas, reference_views
-from benchmarks.report.schema import DeltaRow
-from benchmarks.report.statistics import SeedStats
+from polyglue.report.references import ReferenceView, deltas, reference_views
+from polyglue.report.schema import DeltaRow
+from polyglue.report.statistics import SeedStats
 
 Cell = SeedStats
 """Kept for callers of the first leaderboard: a cell is the per-seed statistics of one number."""
@@ -153,6 +153,6 @@ def build(suite: Suite, cards: dict[str, Card], store_units: list[dict], matches
 
 def render_markdown(board: Leaderboard, spread: str = "ci") -> str:
     """A README-ready table: measured rows, then published reference rows and deltas, then notes."""
-    from benchmarks.report.formats import leaderboard_markdown
+    from polyglue.report.formats import leaderboard_markdown
 
     return leaderboard_markdown(board, spread=spread)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from benchmarks.cards.schema import Card, ReferenceRow, Suite
-from benchmarks.report.aggregate import ResolvedComponent, combine
-from benchmarks.report.schema import DeltaRow
+from polyglue.cards.schema import Card, ReferenceRow, Suite
+from polyglue.report.aggregate import ResolvedComponent, combine
+from polyglue.report.schema import DeltaRow
 
 
 @dataclass
@@ -67,7 +67,7 @@ def normalise(name: str) -> str:
 
 def deltas(board, matches: dict[str, str]) -> list[DeltaRow]:
     """Deltas for every (measured row, reference row) pair that `matches` names or whose names agree."""
-    from benchmarks.errors import UserError
+    from polyglue.errors import UserError
 
     by_model = {ref.model: ref for ref in board.references}
     for label, model in matches.items():

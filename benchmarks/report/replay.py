@@ -1,7 +1,7 @@
 """Replay a card's metrics from stored per-example predictions, on the full split or on a resample.
 
 `bench compare` recomputes metrics thousands of times on bootstrap resamples. The value on
-the full split always comes from `benchmarks.metrics.compute` (the same code the runners
+the full split always comes from `polyglue.metrics.compute` (the same code the runners
 score with). On resamples, metrics that are sums over examples (accuracy and the other
 confusion-matrix metrics, SQuAD EM/F1, token accuracy, WER/CER, seqeval entity F1) use
 per-example statistics computed once, and Pearson/Spearman are computed with numpy on the
@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import metrics
-from benchmarks.cards import vocab
-from benchmarks.cards.schema import Card
-from benchmarks.errors import DataError
+from polyglue import metrics
+from polyglue.cards import vocab
+from polyglue.cards.schema import Card
+from polyglue.errors import DataError
 
 CONFUSION_METRICS = frozenset({"accuracy", "f1", "macro_f1", "mcc"})
 VERIFICATION_TASKS = frozenset({"speaker-verification"})
@@ -198,7 +198,7 @@ class MetricReplay:
 
     # ----------------------------------------------------------------- scoring
     def full(self) -> float:
-        """The metric on every example, through `benchmarks.metrics.compute`."""
+        """The metric on every example, through `polyglue.metrics.compute`."""
         return self._score_generic(np.arange(len(self.gold)))
 
     def on(self, idx: np.ndarray) -> float:
@@ -226,7 +226,7 @@ class MetricReplay:
         return self._score_generic(idx)
 
     def _correlation(self, gold: np.ndarray, pred: np.ndarray) -> float:
-        """Pearson / Spearman / their mean, with `benchmarks.metrics`' rule that constant input scores 0."""
+        """Pearson / Spearman / their mean, with `polyglue.metrics`' rule that constant input scores 0."""
         if len(gold) < 2 or np.std(gold) == 0 or np.std(pred) == 0:
             return 0.0
 

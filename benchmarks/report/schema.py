@@ -1,7 +1,7 @@
 """The versioned JSON schema of `bench report --format json` and `bench compare --format json`.
 
 One pydantic model per object; the JSON Schema in `docs/report-schema-v1.json` is generated
-from these models (`python -m benchmarks.report.schema > docs/report-schema-v1.json`) and a
+from these models (`python -m polyglue.report.schema > docs/report-schema-v1.json`) and a
 test keeps the two in step. Every document is built through these models, so what the
 schema says is what the files hold.
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import traceback
 
-from benchmarks.errors import UserError
-from benchmarks.runs.execute import execute
+from polyglue.errors import UserError
+from polyglue.runs.execute import execute
 
 
 def classify_error(exc: BaseException) -> tuple[str, str, str | None]:

@@ -2,7 +2,7 @@
 
 Values are `module:function` strings imported only when a unit runs, so planning,
 listing and validating never import torch. A runner takes a `UnitContext` and returns a
-`UnitResult` (`benchmarks.runs.units`).
+`UnitResult` (`polyglue.runs.units`).
 """
 
 from __future__ import annotations
@@ -10,28 +10,28 @@ from __future__ import annotations
 import importlib
 from typing import Callable
 
-from benchmarks.errors import UserError
+from polyglue.errors import UserError
 
 RUNNERS: dict[tuple[str, str], str] = {
-    ("single-classification", "probe"): "langkits.protocols.probe:run",
-    ("pair-classification", "probe"): "langkits.protocols.probe:run",
-    ("regression", "probe"): "langkits.protocols.probe:run",
-    ("token-classification", "probe"): "langkits.protocols.structured:run",
-    ("extractive-qa", "probe"): "langkits.protocols.structured:run",
-    ("multiple-choice", "probe"): "langkits.protocols.structured:run",
+    ("single-classification", "probe"): "polyglue.langkits.protocols.probe:run",
+    ("pair-classification", "probe"): "polyglue.langkits.protocols.probe:run",
+    ("regression", "probe"): "polyglue.langkits.protocols.probe:run",
+    ("token-classification", "probe"): "polyglue.langkits.protocols.structured:run",
+    ("extractive-qa", "probe"): "polyglue.langkits.protocols.structured:run",
+    ("multiple-choice", "probe"): "polyglue.langkits.protocols.structured:run",
     **{
-        (task, "finetune"): "langkits.protocols.finetune:run"
+        (task, "finetune"): "polyglue.langkits.protocols.finetune:run"
         for task in (
             "single-classification", "pair-classification", "regression",
             "token-classification", "extractive-qa", "multiple-choice",
         )
     },
-    ("keyword-spotting", "superb"): "speech.runners.utterance:run",
-    ("language-id", "superb"): "speech.runners.utterance:run",
-    ("speaker-id", "superb"): "speech.runners.utterance:run",
-    ("speaker-verification", "superb"): "speech.runners.asv:run",
-    ("asr", "superb"): "speech.runners.asr:run",
-    ("query-by-example", "qbe"): "speech.runners.qbe:run",
+    ("keyword-spotting", "superb"): "polyglue.speech.runners.utterance:run",
+    ("language-id", "superb"): "polyglue.speech.runners.utterance:run",
+    ("speaker-id", "superb"): "polyglue.speech.runners.utterance:run",
+    ("speaker-verification", "superb"): "polyglue.speech.runners.asv:run",
+    ("asr", "superb"): "polyglue.speech.runners.asr:run",
+    ("query-by-example", "qbe"): "polyglue.speech.runners.qbe:run",
 }
 
 

@@ -12,15 +12,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.cards import vocab
-from benchmarks.runs.envstamp import device_name, environment_stamp
-from benchmarks.runs.progress import RunProgress
-from benchmarks.runs.store import Store, write_predictions
-from benchmarks.runs.units import UnitResult, UnitTask
+from polyglue.cards import vocab
+from polyglue.runs.envstamp import device_name, environment_stamp
+from polyglue.runs.progress import RunProgress
+from polyglue.runs.store import Store, write_predictions
+from polyglue.contract import UnitResult
+from polyglue.runs.units import UnitTask
 
 BACKENDS = {
-    "local": "benchmarks.runs.backends:LocalBackend",
-    "ray": "benchmarks.runs.ray_backend:RayBackend",
+    "local": "polyglue.runs.backends:LocalBackend",
+    "ray": "polyglue.runs.ray_backend:RayBackend",
 }
 
 
@@ -57,6 +58,7 @@ class Hooks:
 
     def finished(self, task: UnitTask, result: UnitResult) -> None:
         duration = time.perf_counter() - self._started.pop(task.key, time.perf_counter())
+        result.extras["comparability"] = task.comparability
         path = write_predictions(self.store.runs_dir, task, result.predictions) if result.predictions else None
         self.store.mark_done(task.key, result.metrics, result.extras, path, duration)
         self.summary.done += 1
@@ -88,7 +90,7 @@ def _hash(body: dict) -> str:
 
 
 def get_backend(name: str, **options):
-    from benchmarks.errors import UserError
+    from polyglue.errors import UserError
 
     if name not in BACKENDS:
         raise UserError(f"unknown backend '{name}' (use {' or '.join(BACKENDS)})")

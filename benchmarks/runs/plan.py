@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.cards.registry import Registry
-from benchmarks.encoders import EncoderSpec, parse_encoder
-from benchmarks.errors import UserError
-from benchmarks.runs import protocol as protocols
-from benchmarks.runs.dispatch import has_runner
-from benchmarks.runs.units import Unit, UnitTask
-from langkits.registry import find_user_kit, kit_file_hash
+from polyglue.cards.registry import Registry
+from polyglue.encoders import EncoderSpec, parse_encoder
+from polyglue.errors import UserError
+from polyglue.runs import protocol as protocols
+from polyglue.runs.comparability import assess
+from polyglue.runs.dispatch import has_runner
+from polyglue.runs.units import Unit, UnitTask
+from polyglue.langkits.registry import find_user_kit, kit_file_hash
 
 
 @dataclass
@@ -89,6 +90,7 @@ def plan_run(registry: Registry, req: RunRequest) -> Plan:
                 config["langkit_sha256"] = kit_file_hash(kit_file)
             if not has_runner(card.task, config["name"]):
                 raise UserError(f"card '{card.name}': no '{config['name']}' runner for {card.task} tasks")
+            comparability = assess(card, config, req.overrides, default_protocol=protocols.official_protocol(card, enc))
             for seed in range(req.seeds):
                 unit = Unit(
                     suite=suite.name,
@@ -115,6 +117,7 @@ def plan_run(registry: Registry, req: RunRequest) -> Plan:
                         cache_dir=str(Path(req.cache_dir).resolve()) if req.cache_dir else None,
                         device=req.device,
                         options={"threads": req.threads} if req.threads else {},
+                        comparability=comparability,
                     )
                 )
     if not tasks:
@@ -144,7 +147,7 @@ def _check_data_available(registry: Registry, req: RunRequest, names: set[str]) 
             need.append(name)
     if not need:
         return
-    from benchmarks.data.materialize import hub_offline_reason
+    from polyglue.data.materialize import hub_offline_reason
 
     reason = hub_offline_reason()
     if reason is not None:

@@ -7,14 +7,6 @@ same under Ray. On a non-terminal (CI logs) each finished unit prints one line i
 from __future__ import annotations
 
 import sys
-from typing import Callable
-
-StepCallback = Callable[[int, "int | None", str], None]
-"""`step(advance, total, description)`: advance the current unit's bar; `total` resets it when not None."""
-
-
-def null_step(advance: int = 0, total: int | None = None, description: str = "") -> None:
-    """A step callback that ignores progress (tests, workers)."""
 
 
 class RunProgress:

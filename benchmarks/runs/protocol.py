@@ -7,10 +7,10 @@ so two runs that differ in any setting never share results.
 
 from __future__ import annotations
 
-from benchmarks.cards.schema import Card
-from benchmarks.encoders import EncoderSpec
-from benchmarks.errors import UserError
-from benchmarks.runs.units import stable_hash
+from polyglue.cards.schema import Card
+from polyglue.encoders import EncoderSpec
+from polyglue.errors import UserError
+from polyglue.runs.units import stable_hash
 
 #: Protocol used when neither `--protocol` nor the card names one.
 TASK_DEFAULT_PROTOCOL = {
@@ -53,6 +53,11 @@ def protocol_name(card: Card, encoder: EncoderSpec, requested: str | None) -> st
         # --protocol picks the text protocol of a mixed suite; speech cards keep their own.
         pass
     return card.protocol.default or TASK_DEFAULT_PROTOCOL[card.task]
+
+
+def official_protocol(card: Card, encoder: EncoderSpec) -> str:
+    """The protocol of the card's own recipe for this encoder (weight-free baselines probe)."""
+    return protocol_name(card, encoder, None)
 
 
 def resolve(card: Card, encoder: EncoderSpec, requested: str | None, overrides: dict) -> dict:

@@ -1,7 +1,7 @@
 """The Ray backend: each unit is a Ray task; the driver stays the single writer to the store.
 
 Units are plain data (`UnitTask`), so a worker runs exactly what the local backend runs
-(`benchmarks.runs.execute.execute`) and returns a `UnitResult`; results are identical for
+(`polyglue.runs.execute.execute`) and returns a `UnitResult`; results are identical for
 the same seeds. A worker that dies (killed, OOM) is retried by Ray up to `max_retries`
 times; after that the unit is recorded as failed with its error and the rest of the grid
 goes on. Exceptions raised by a runner (bad data, bugs) are not retried: they would fail
@@ -18,9 +18,9 @@ import dataclasses
 import logging
 import os
 
-from benchmarks.errors import UserError
-from benchmarks.runs.backends import classify_error
-from benchmarks.runs.units import UnitTask
+from polyglue.errors import UserError
+from polyglue.runs.backends import classify_error
+from polyglue.runs.units import UnitTask
 
 #: Environment forwarded to workers (they may run on other machines or be started elsewhere).
 FORWARDED_ENV = (
@@ -37,7 +37,7 @@ def _execute_unit(task: UnitTask):
         ray._raylet.setproctitle(f"ray::polyglue-unit {task.key} {task.describe()}")
     except (ImportError, AttributeError):  # pragma: no cover - cosmetic only
         pass
-    from benchmarks.runs.execute import execute
+    from polyglue.runs.execute import execute
 
     return execute(task)
 

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmarks.runs.units import UnitTask
+from polyglue.runs.units import UnitTask
 
 DB_NAME = "polyglue.sqlite"
 SCHEMA_VERSION = 1

@@ -55,6 +55,8 @@ class UnitTask:
     device: str = "auto"
     options: dict = field(default_factory=dict)
     """Run-time options that do not change results (e.g. `languages` filters are in protocol_config instead)."""
+    comparability: dict = field(default_factory=lambda: {"comparable": True, "debug": False, "reasons": []})
+    """Whether the unit is the card's official recipe (`polyglue.runs.comparability.assess`)."""
 
     @property
     def key(self) -> str:
@@ -73,17 +75,3 @@ class UnitTask:
 
     def describe(self) -> str:
         return f"{self.unit.suite}/{self.unit.card} · {self.label} · {self.unit.protocol} · seed {self.unit.seed}"
-
-
-@dataclass
-class UnitResult:
-    """What a runner returns.
-
-    `metrics`: split role -> metric name -> value (fractions). `predictions`: one record per
-    scored example, each with at least `split`, `id`, `gold`, `pred`. `extras`: choices made
-    (regularisation, learning rate, best layer, layer weights), sizes and per-stage timings.
-    """
-
-    metrics: dict[str, dict[str, float]]
-    predictions: list[dict] = field(default_factory=list)
-    extras: dict = field(default_factory=dict)

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.encoders import EncoderSpec
-from benchmarks.errors import UserError
-from benchmarks.features import FeatureCache, content_key
+from polyglue.encoders import EncoderSpec
+from polyglue.errors import UserError
+from polyglue.features import FeatureCache, content_key
 
 
 def load_tokenizer_and_model(spec: EncoderSpec, model_cls_name: str = "AutoModel", **model_kwargs):
     """Tokenizer and model from a local folder or the Hub (offline-safe: no retry loops)."""
-    from benchmarks.torch_compat import prepare
+    from polyglue.torch_compat import prepare
 
     prepare()
     import transformers
@@ -27,7 +27,7 @@ def load_tokenizer_and_model(spec: EncoderSpec, model_cls_name: str = "AutoModel
     target = str(spec.local_path or spec.target)
     kwargs = {"revision": spec.revision} if spec.revision else {}
     if spec.local_path is None:
-        from benchmarks.data.materialize import hub_offline_reason
+        from polyglue.data.materialize import hub_offline_reason
 
         reason = hub_offline_reason()
         if reason is not None:
@@ -41,14 +41,14 @@ def load_tokenizer_and_model(spec: EncoderSpec, model_cls_name: str = "AutoModel
 
 
 def _hub_ready(spec: EncoderSpec) -> tuple[str, dict]:
-    from benchmarks.torch_compat import prepare
+    from polyglue.torch_compat import prepare
 
     prepare()
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
     if spec.local_path is None:
-        from benchmarks.data.materialize import hub_offline_reason
+        from polyglue.data.materialize import hub_offline_reason
 
         reason = hub_offline_reason()
         if reason is not None:
@@ -136,9 +136,9 @@ class HFTextEncoder:
 
     def _forward(self, features: list[dict]) -> np.ndarray:
         """Mean-pooled last hidden states, (batch, hidden) float32, of pre-tokenised features."""
-        from benchmarks.accel import autocast, to_device
-        from langkits.batching import collate
-        from langkits.tasks.base import model_inputs
+        from polyglue.accel import autocast, to_device
+        from polyglue.langkits.batching import collate
+        from polyglue.langkits.tasks.base import model_inputs
 
         model, torch = self._load(), self._torch
         pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0

@@ -14,7 +14,7 @@ SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 def build_tiny_bert(out_dir: Path, corpus: list[str], *, seed: int = 0, vocab_size: int = 1000, hidden_size: int = 64, layers: int = 2, heads: int = 2, max_positions: int = 256) -> Path:
     """Train a WordPiece tokenizer on `corpus`, save it with a random BertModel in `out_dir`."""
-    from benchmarks.torch_compat import prepare
+    from polyglue.torch_compat import prepare
 
     prepare()
     import torch

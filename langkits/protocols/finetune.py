@@ -16,11 +16,11 @@ import time
 
 import numpy as np
 
-from benchmarks import metrics as metric_lib
-from benchmarks.data.materialize import SplitData
-from benchmarks.errors import UserError
-from benchmarks.runs.units import UnitResult
-from langkits.tasks import head_for
+from polyglue import metrics as metric_lib
+from polyglue.data.materialize import SplitData
+from polyglue.errors import UserError
+from polyglue.contract import UnitResult
+from polyglue.langkits.tasks import head_for
 
 HOLDOUT_FRACTION = 0.1
 PROBE_LEARNING_RATE = 1e-3
@@ -48,25 +48,25 @@ def selection_data(ctx):
 
 
 def _config(ctx, learning_rate: float, frozen: bool):
-    from langkits.training import TrainConfig
+    from polyglue.langkits.training import TrainConfig
 
-    p = ctx.protocol
+    s = ctx.settings
     return TrainConfig(
         learning_rate=learning_rate,
-        epochs=PROBE_EPOCHS if frozen else float(p["epochs"]),
-        batch_size=int(p["batch_size"]),
-        gradient_accumulation=int(p.get("gradient_accumulation") or 1),
-        warmup_ratio=0.0 if frozen else float(p.get("warmup_ratio") or 0.0),
-        weight_decay=0.0 if frozen else float(p.get("weight_decay") or 0.0),
-        max_steps=p.get("max_steps"),
+        epochs=PROBE_EPOCHS if frozen else s.epochs,
+        batch_size=s.batch_size,
+        gradient_accumulation=s.gradient_accumulation,
+        warmup_ratio=0.0 if frozen else s.warmup_ratio,
+        weight_decay=0.0 if frozen else s.weight_decay,
+        max_steps=s.max_steps,
         seed=ctx.seed,
         device=ctx.device,
     )
 
 
 def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
-    from langkits.encoders import hf_text
-    from langkits.training import predict, train
+    from polyglue.langkits.encoders import hf_text
+    from polyglue.langkits.training import predict, train
 
     if ctx.encoder.kind != "hf":
         raise UserError(f"'{ctx.encoder.label}' has no weights to train; use an hf:<model> encoder")
@@ -80,7 +80,7 @@ def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
     tokenizer = hf_text.load_tokenizer(ctx.encoder, **head.tokenizer_kwargs(hf_text.model_type(ctx.encoder)))
     train_head, select_head = head_for(train_card, kit), head_for(select_card, kit)
     for h in (head, train_head, select_head):
-        h.window_chars = int(ctx.protocol["max_length"]) - 16
+        h.window_chars = ctx.settings.max_length - 16
     train_ex = train_head.examples(train_card, train_split)
     select_ex = select_head.examples(select_card, select_split)
     eval_ex = {role: head.examples(card, split) for role, split in scored.items()}
@@ -88,7 +88,7 @@ def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
         h.prepare(train_ex)
     timings["load_s"] = time.perf_counter() - t0
 
-    grid = [PROBE_LEARNING_RATE] if frozen else (ctx.protocol.get("lr_grid") or [ctx.protocol["learning_rate"]])
+    grid = [PROBE_LEARNING_RATE] if frozen else (ctx.settings.lr_grid or [ctx.settings.learning_rate])
     higher = metric_lib.higher_is_better(main)
     best = None  # (score, lr, result, trainable weights on CPU)
     history: dict[str, list] = {}
@@ -106,7 +106,7 @@ def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
         model = fresh_model()
         if encoded is None:
             t0 = time.perf_counter()
-            max_length = hf_text.usable_length(int(ctx.protocol["max_length"]), tokenizer, model)
+            max_length = hf_text.usable_length(ctx.settings.max_length, tokenizer, model)
             encoded = {
                 "train": train_head.encode(train_ex, tokenizer, max_length),
                 "select": select_head.encode(select_ex, tokenizer, max_length),
@@ -116,7 +116,7 @@ def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
             if not encoded["train"]:
                 raise UserError(f"card '{card.name}': the training split gave no examples")
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        eval_batch = 2 * int(ctx.protocol["batch_size"])
+        eval_batch = 2 * ctx.settings.batch_size
 
         def select(m):
             outputs = predict(m, encoded["select"], select_head.outputs, pad_id=pad_id, batch_size=eval_batch, device=ctx.device)
@@ -147,7 +147,7 @@ def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
         records += head.records(ex, preds, role)
     timings["predict_s"] = time.perf_counter() - t0
     del model, state
-    protocol = ctx.protocol
+    s = ctx.settings
     return UnitResult(
         metrics=metrics,
         predictions=records,
@@ -158,9 +158,9 @@ def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
                 "score": score, "history": history,
             },
             "training": {
-                "steps": result.steps, "max_length": max_length, "batch_size": int(protocol["batch_size"]),
-                "gradient_accumulation": int(protocol.get("gradient_accumulation") or 1),
-                "epochs": PROBE_EPOCHS if frozen else float(protocol["epochs"]), "max_steps": protocol.get("max_steps"),
+                "steps": result.steps, "max_length": max_length, "batch_size": s.batch_size,
+                "gradient_accumulation": s.gradient_accumulation,
+                "epochs": PROBE_EPOCHS if frozen else s.epochs, "max_steps": s.max_steps,
                 "length_grouping": True, "real_token_fraction": round(result.real_token_fraction, 4),
             },
             "n_examples": {"train": len(train_ex), "selection": len(select_ex), **{r: len(e) for r, e in eval_ex.items()}},

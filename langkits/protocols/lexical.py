@@ -12,11 +12,11 @@ import time
 
 import numpy as np
 
-from benchmarks import metrics as metric_lib
-from benchmarks.runs.units import UnitResult
-from langkits.baselines import NgramTagger, SlidingWindowQA, sliding_window_scores
-from langkits.protocols.finetune import selection_data
-from langkits.tasks import head_for
+from polyglue import metrics as metric_lib
+from polyglue.contract import UnitResult
+from polyglue.langkits.baselines import NgramTagger, SlidingWindowQA, sliding_window_scores
+from polyglue.langkits.protocols.finetune import selection_data
+from polyglue.langkits.tasks import head_for
 
 TAGGER_ALPHAS = (1e-6, 1e-5, 1e-4)
 QA_GRID = {"word": {"max_span": (1, 2, 3, 5), "window": (3, 5, 10)}, "char": {"max_span": (2, 4, 8), "window": (5, 10, 20)}}
@@ -116,7 +116,7 @@ def run_choice(ctx) -> UnitResult:
     kit, card = ctx.kit, ctx.card
     t0 = time.perf_counter()
     head = head_for(card, kit)
-    head.window_chars = int(ctx.protocol["max_length"])
+    head.window_chars = ctx.settings.max_length
     eval_ex = {role: head.examples(card, ctx.data.split(role)) for role in card.splits.scored_roles()}
     timings = {"load_s": time.perf_counter() - t0}
     rng = np.random.default_rng(ctx.seed)

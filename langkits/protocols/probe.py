@@ -13,10 +13,10 @@ import time
 import numpy as np
 from scipy import sparse
 
-from benchmarks import metrics
-from benchmarks.errors import UserError
-from benchmarks.runs.units import UnitResult
-from langkits import inputs
+from polyglue import metrics
+from polyglue.errors import UserError
+from polyglue.contract import UnitResult
+from polyglue.langkits import inputs
 
 C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)
 ALPHA_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)
@@ -35,21 +35,21 @@ class _Featurizer:
         self.ctx = ctx
         spec = ctx.encoder
         if spec.kind == "bow":
-            from langkits.encoders.bow import BowEncoder
+            from polyglue.langkits.encoders.bow import BowEncoder
 
             self.encoder = BowEncoder()
             self._encode = lambda texts: self.encoder.encode(texts)
         elif spec.kind == "hf":
-            from langkits.encoders.hf_text import HFTextEncoder
+            from polyglue.langkits.encoders.hf_text import HFTextEncoder
 
             ctx.seed_torch()
             self.encoder = HFTextEncoder(
                 spec,
-                max_length=ctx.protocol["max_length"],
+                max_length=ctx.settings.max_length,
                 kit_name=ctx.card.langkit,
                 device=ctx.device,
                 cache=ctx.cache,
-                batch_size=ctx.protocol["batch_size"],
+                batch_size=ctx.settings.batch_size,
             )
             self._encode = lambda texts: self.encoder.encode(texts, ctx.step)
         else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks import metrics as metric_lib
+from polyglue import metrics as metric_lib
 
 #: Batch keys a model receives as inputs (targets are passed by each head's `forward`).
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from langkits import inputs
-from langkits.tasks.base import TaskHead, model_inputs
+from polyglue.langkits import inputs
+from polyglue.langkits.tasks.base import TaskHead, model_inputs
 
 MASKED = -1e4
 

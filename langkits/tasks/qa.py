@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmarks.errors import UserError
-from langkits import inputs
-from langkits.tasks.base import TaskHead, model_inputs
+from polyglue.errors import UserError
+from polyglue.langkits import inputs
+from polyglue.langkits.tasks.base import TaskHead, model_inputs
 
 N_BEST = 20
 MAX_QUESTION_TOKENS = 64

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from langkits import inputs
-from langkits.tasks.base import TaskHead, model_inputs
+from polyglue.langkits import inputs
+from polyglue.langkits.tasks.base import TaskHead, model_inputs
 
 
 @dataclass

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmarks.errors import UserError
-from langkits import inputs
-from langkits.batching import IGNORE
-from langkits.tasks.base import TaskHead, model_inputs
+from polyglue.errors import UserError
+from polyglue.langkits import inputs
+from polyglue.langkits.batching import IGNORE
+from polyglue.langkits.tasks.base import TaskHead, model_inputs
 
 #: Byte-level BPE tokenizers need this to take pre-split words (as `run_ner.py` does).
 PREFIX_SPACE_TYPES = frozenset({"roberta", "gpt2", "bloom", "deberta", "longformer", "bart", "camembert", "xlm-roberta"})

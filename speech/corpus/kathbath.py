@@ -20,10 +20,10 @@ import hashlib
 import re
 from pathlib import Path
 
-from benchmarks.errors import DataError, UserError
-from speech.audio import AUDIO_EXTENSIONS, UNSUPPORTED_EXTENSIONS, conversion_hint
-from speech.corpus import QbeSet, Trial, Utterance
-from speech.languages import folder_names, kathbath_language
+from polyglue.errors import DataError, UserError
+from polyglue.speech.audio import AUDIO_EXTENSIONS, UNSUPPORTED_EXTENSIONS, conversion_hint
+from polyglue.speech.corpus import QbeSet, Trial, Utterance
+from polyglue.speech.languages import folder_names, kathbath_language
 
 NAME_PATTERN = re.compile(r"^(?P<utt>.+)-(?P<speaker>[^-]+)-(?P<gender>[mfMF])$")
 TRANSCRIPT_FILES = ("transcription.txt", "transcription_n2w.txt")

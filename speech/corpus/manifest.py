@@ -13,12 +13,12 @@ import json
 import os
 from pathlib import Path
 
-from benchmarks.cards.schema import Card
-from benchmarks.errors import DataError, UserError
-from speech.audio import refuse_unsupported
-from speech.corpus import Trial, Utterance
-from speech.corpus.kathbath import read_trials
-from speech.languages import language_key
+from polyglue.cards.schema import Card
+from polyglue.errors import DataError, UserError
+from polyglue.speech.audio import refuse_unsupported
+from polyglue.speech.corpus import Trial, Utterance
+from polyglue.speech.corpus.kathbath import read_trials
+from polyglue.speech.languages import language_key
 
 
 class ManifestCorpus:

@@ -11,12 +11,12 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.cards.schema import Card
-from benchmarks.errors import UserError
-from speech.corpus import Trial, Utterance
-from speech.corpus.kathbath import KathbathCorpus
-from speech.corpus.manifest import ManifestCorpus
-from speech.languages import select_languages
+from polyglue.cards.schema import Card
+from polyglue.errors import UserError
+from polyglue.speech.corpus import Trial, Utterance
+from polyglue.speech.corpus.kathbath import KathbathCorpus
+from polyglue.speech.corpus.manifest import ManifestCorpus
+from polyglue.speech.languages import select_languages
 
 
 @dataclass

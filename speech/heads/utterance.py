@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from speech.heads import mean_pool
+from polyglue.speech.heads import mean_pool
 
 
 class MeanPoolClassifier(nn.Module):

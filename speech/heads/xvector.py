@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from speech.heads import length_mask
+from polyglue.speech.heads import length_mask
 
 CONTEXTS = (5, 3, 3, 1, 1)
 DILATIONS = (1, 2, 3, 1, 1)

@@ -1,6 +1,6 @@
 """`superb` runner for ASR: a BiLSTM-CTC head per language over its own characters.
 
-Transcripts are normalised as IndicSUPERB does (`speech.text`), the character vocabulary
+Transcripts are normalised as IndicSUPERB does (`polyglue.speech.text`), the character vocabulary
 is built from the language's training transcripts, SpecAugment masks the features during
 training, decoding is greedy, and the checkpoint and learning rate with the lowest
 validation WER win. Records hold the normalised reference (`gold`) and hypothesis (`pred`).
@@ -14,14 +14,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmarks.errors import UserError
-from benchmarks.runs.units import UnitResult
-from speech.corpus import Utterance
-from speech.featurizer import WeightedLayerSum
-from speech.heads.ctc import BiLSTMCTC, greedy_decode, spec_augment
-from speech.runners.common import SpeechUnit, compute, holdout, mean_over_languages
-from speech.text import CharVocab, normalize_transcript
-from speech.training import Batcher, fit
+from polyglue.errors import UserError
+from polyglue.contract import UnitResult
+from polyglue.speech.corpus import Utterance
+from polyglue.speech.featurizer import WeightedLayerSum
+from polyglue.speech.heads.ctc import BiLSTMCTC, greedy_decode, spec_augment
+from polyglue.speech.runners.common import SpeechUnit, compute, holdout, mean_over_languages
+from polyglue.speech.text import CharVocab, normalize_transcript
+from polyglue.speech.training import Batcher, fit
 
 GRAD_CLIP = 1.0
 

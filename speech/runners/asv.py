@@ -15,14 +15,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmarks import metrics
-from benchmarks.errors import UserError
-from benchmarks.runs.units import UnitResult
-from speech.corpus import Trial, Utterance
-from speech.featurizer import WeightedLayerSum
-from speech.heads.xvector import AMSoftmaxLoss, XVector, cosine_scores
-from speech.runners.common import SpeechUnit, mean_over_languages
-from speech.training import Batcher, fit
+from polyglue import metrics
+from polyglue.errors import UserError
+from polyglue.contract import UnitResult
+from polyglue.speech.corpus import Trial, Utterance
+from polyglue.speech.featurizer import WeightedLayerSum
+from polyglue.speech.heads.xvector import AMSoftmaxLoss, XVector, cosine_scores
+from polyglue.speech.runners.common import SpeechUnit, mean_over_languages
+from polyglue.speech.training import Batcher, fit
 
 CROP_SECONDS = 8.0
 GRAD_CLIP = 1000.0

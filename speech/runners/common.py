@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import metrics
-from benchmarks.cards import vocab
-from speech.corpus import Utterance
-from speech.corpus.select import TaskData, corpus_root, load_task_data
+from polyglue import metrics
+from polyglue.cards import vocab
+from polyglue.speech.corpus import Utterance
+from polyglue.speech.corpus.select import TaskData, corpus_root, load_task_data
 
 #: Task types that train one head per language unless the card says otherwise.
 PER_LANGUAGE_TASKS = frozenset({"speaker-id", "speaker-verification", "asr"})
@@ -33,10 +33,9 @@ class SpeechUnit:
         self.card = ctx.card
         self.timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        data_dir = Path(ctx.task.data_dir) if ctx.task.data_dir else None
-        self.root = corpus_root(data_dir, ctx.task.unit.suite, self.card)
+        self.root = corpus_root(ctx.data_dir, ctx.suite, self.card)
         self.data: TaskData = load_task_data(
-            self.card, self.root, requested=ctx.protocol.get("languages"), limit=ctx.protocol.get("limit"), seed=ctx.seed
+            self.card, self.root, requested=ctx.settings.languages, limit=ctx.settings.limit, seed=ctx.seed
         ) if self.card.task != "query-by-example" else TaskData()
         self.timings["load_s"] = time.perf_counter() - t0
         self._features = None
@@ -45,8 +44,8 @@ class SpeechUnit:
     def features(self):
         """The upstream's cached features (built on first use; the model itself loads only if audio is missing)."""
         if self._features is None:
-            from speech.featcache import UpstreamFeatures
-            from speech.upstreams import build_upstream
+            from polyglue.speech.featcache import UpstreamFeatures
+            from polyglue.speech.upstreams import build_upstream
 
             device = self.ctx.device if self.ctx.encoder.kind != "fbank" else "cpu"
             self._features = UpstreamFeatures(build_upstream(self.ctx.encoder, device), self.ctx.cache)
@@ -82,19 +81,17 @@ class SpeechUnit:
         return out
 
     def fit_settings(self, n_train: int, *, optimizer: str, grad_clip: float | None):
-        from speech.training import FitSettings
+        from polyglue.speech.training import FitSettings
 
-        p = self.ctx.protocol
-        batch = int(p["batch_size"])
-        steps = p.get("max_steps") or max(1, math.ceil(float(p["epochs"]) * math.ceil(n_train / batch)))
-        grid = p.get("lr_grid") or [p["learning_rate"]]
+        s = self.ctx.settings
+        steps = s.max_steps or max(1, math.ceil(s.epochs * math.ceil(n_train / s.batch_size)))
         return FitSettings(
-            steps=int(steps),
-            batch_size=batch,
-            learning_rates=tuple(float(x) for x in grid),
+            steps=steps,
+            batch_size=s.batch_size,
+            learning_rates=tuple(s.lr_grid or [s.learning_rate]),
             optimizer=optimizer,
-            weight_decay=float(p.get("weight_decay") or 0.0),
-            warmup_ratio=float(p.get("warmup_ratio") or 0.0),
+            weight_decay=s.weight_decay,
+            warmup_ratio=s.warmup_ratio,
             grad_clip=grad_clip,
             seed=self.ctx.seed,
         )

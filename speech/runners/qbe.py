@@ -12,14 +12,14 @@ import time
 
 import numpy as np
 
-from benchmarks.errors import UserError
-from benchmarks.metrics import TWV_C_FA, TWV_C_MISS, TWV_P_TARGET, twv_beta
-from benchmarks.runs.units import UnitResult
-from speech.corpus import stem
-from speech.corpus.kathbath import KathbathCorpus
-from speech.dtw import score_layer
-from speech.languages import select_languages
-from speech.runners.common import SpeechUnit, better_score, compute
+from polyglue.errors import UserError
+from polyglue.metrics import TWV_C_FA, TWV_C_MISS, TWV_P_TARGET, twv_beta
+from polyglue.contract import UnitResult
+from polyglue.speech.corpus import stem
+from polyglue.speech.corpus.kathbath import KathbathCorpus
+from polyglue.speech.dtw import score_layer
+from polyglue.speech.languages import select_languages
+from polyglue.speech.runners.common import SpeechUnit, better_score, compute
 
 DETECTION_Z = 2.0
 
@@ -46,8 +46,8 @@ def run(ctx) -> UnitResult:
     if card.source.layout.name != "kathbath":
         raise UserError(f"card '{card.name}': query-by-example reads the kathbath layout's qbe/ folder")
     qbe = KathbathCorpus(unit.root).qbe(roles)
-    _restrict_languages(unit, qbe, select_languages(card.languages, ctx.protocol.get("languages")))
-    limit = ctx.protocol.get("limit")
+    _restrict_languages(unit, qbe, select_languages(card.languages, ctx.settings.languages))
+    limit = ctx.settings.limit
     if limit:
         qbe.queries = {role: items[:limit] for role, items in qbe.queries.items()}
     scored = [r for r in card.splits.scored_roles() if qbe.queries.get(r)]

@@ -18,13 +18,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmarks.errors import DataError, UserError
-from benchmarks.runs.units import UnitResult
-from speech.corpus import Utterance
-from speech.featurizer import WeightedLayerSum
-from speech.heads.utterance import MeanPoolClassifier
-from speech.runners.common import SpeechUnit, better_score, compute, holdout, mean_over_languages, with_breakdown
-from speech.training import Batcher, fit
+from polyglue.errors import DataError, UserError
+from polyglue.contract import UnitResult
+from polyglue.speech.corpus import Utterance
+from polyglue.speech.featurizer import WeightedLayerSum
+from polyglue.speech.heads.utterance import MeanPoolClassifier
+from polyglue.speech.runners.common import SpeechUnit, better_score, compute, holdout, mean_over_languages, with_breakdown
+from polyglue.speech.training import Batcher, fit
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from typing import Protocol
 
 import numpy as np
 
-from benchmarks.encoders import EncoderSpec
-from benchmarks.errors import UserError
+from polyglue.encoders import EncoderSpec
+from polyglue.errors import UserError
 
 
 class Upstream(Protocol):
@@ -37,15 +37,15 @@ class Upstream(Protocol):
 def build_upstream(spec: EncoderSpec, device: str = "cpu") -> Upstream:
     """The upstream for a `--model` spec; imports torch-side code lazily."""
     if spec.kind == "fbank":
-        from speech.upstreams.fbank import FbankUpstream
+        from polyglue.speech.upstreams.fbank import FbankUpstream
 
         return FbankUpstream()
     if spec.kind == "hf":
-        from speech.upstreams.hf import HFUpstream
+        from polyglue.speech.upstreams.hf import HFUpstream
 
         return HFUpstream(spec, device=device)
     if spec.kind == "s3prl":
-        from speech.upstreams.s3prl_upstream import S3prlUpstream
+        from polyglue.speech.upstreams.s3prl_upstream import S3prlUpstream
 
         return S3prlUpstream(spec, device=device)
     raise UserError(f"'{spec.label}' is not a speech upstream (use fbank, hf:<wav2vec2/HuBERT/WavLM folder> or s3prl:<name>)")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from speech.audio import SAMPLE_RATE_HZ
+from polyglue.speech.audio import SAMPLE_RATE_HZ
 
 NUM_MEL_BINS = 80
 FRAME_LENGTH_MS = 25.0
@@ -51,7 +51,7 @@ class FbankUpstream:
         return 1, 3 * NUM_MEL_BINS
 
     def forward(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
-        from benchmarks.torch_compat import prepare
+        from polyglue.torch_compat import prepare
 
         prepare()
         import torch

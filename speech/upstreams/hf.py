@@ -14,9 +14,9 @@ import json
 
 import numpy as np
 
-from benchmarks.encoders import EncoderSpec
-from benchmarks.errors import UserError
-from speech.audio import SAMPLE_RATE_HZ
+from polyglue.encoders import EncoderSpec
+from polyglue.errors import UserError
+from polyglue.speech.audio import SAMPLE_RATE_HZ
 
 MAX_BATCH_SAMPLES = 16 * 16000 * 10
 """Samples per padded batch (about 16 utterances of 10 s)."""
@@ -91,7 +91,7 @@ class HFUpstream:
     def _load(self):
         if self._model is not None:
             return self._model
-        from benchmarks.torch_compat import prepare
+        from polyglue.torch_compat import prepare
 
         prepare()
         import transformers
@@ -100,7 +100,7 @@ class HFUpstream:
         hf_logging.disable_progress_bar()
         kwargs = {"revision": self.spec.revision} if self.spec.revision else {}
         if self.spec.local_path is None:
-            from benchmarks.data.materialize import hub_offline_reason
+            from polyglue.data.materialize import hub_offline_reason
 
             reason = hub_offline_reason()
             if reason is not None:
@@ -123,7 +123,7 @@ class HFUpstream:
     def forward(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
         import torch
 
-        from benchmarks.accel import autocast, to_device
+        from polyglue.accel import autocast, to_device
 
         model = self._load()
         normalize = bool(self.preprocessor().get("do_normalize", True))

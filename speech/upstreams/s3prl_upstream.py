@@ -19,14 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.encoders import EncoderSpec, cache_root, folder_hash
-from benchmarks.errors import UserError
-from benchmarks.features import content_key
-from speech.audio import SAMPLE_RATE_HZ
+from polyglue.encoders import EncoderSpec, cache_root, folder_hash
+from polyglue.errors import UserError
+from polyglue.features import content_key
+from polyglue.speech.audio import SAMPLE_RATE_HZ
 
 
 def _apply_shims() -> None:
-    from benchmarks.torch_compat import prepare
+    from polyglue.torch_compat import prepare
 
     prepare()
     import torchaudio

@@ -25,7 +25,7 @@ def git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True, env={**os.environ, **GIT_ENV}).stdout
 
 
-KIT = "from langkits.kits import LangKit\n\n\nclass Kit(LangKit):\n    name = 'eus'\n    articles = ()\n"
+KIT = "from polyglue.langkits.kits import LangKit\n\n\nclass Kit(LangKit):\n    name = 'eus'\n    articles = ()\n"
 
 
 @pytest.fixture

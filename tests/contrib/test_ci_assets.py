@@ -26,7 +26,7 @@ BENCH = Path(sys.executable).parent / "bench"
 PROBE = """
 import json, sys, sysconfig
 from pathlib import Path
-from benchmarks.cli import main
+from polyglue.cli import main
 code = main(sys.argv[1:])
 site = {Path(sysconfig.get_paths()[k]).resolve() for k in ("purelib", "platlib")}
 third_party = set()  # the top-level folder or file in site-packages that each loaded module comes from

@@ -18,12 +18,12 @@ from tests.contrib.test_newcomer_path import _fill_nli_card
 RUN_INSTALLED = """
 import json, sys
 from pathlib import Path
-import benchmarks, cards
+import polyglue, polyglue.builtin_cards
 site = Path(sys.argv[1]).resolve()
-assert site in Path(benchmarks.__file__).resolve().parents, benchmarks.__file__
-from benchmarks.cli import main
+assert site in Path(polyglue.__file__).resolve().parents, polyglue.__file__
+from polyglue.cli import main
 code = main(sys.argv[2:])
-print(json.dumps({"code": code, "builtin_cards": sorted(p.name for p in Path(cards.__file__).parent.iterdir())}), file=sys.stderr)
+print(json.dumps({"code": code, "builtin_cards": sorted(p.name for p in Path(polyglue.builtin_cards.__file__).parent.iterdir())}), file=sys.stderr)
 """
 
 
@@ -38,7 +38,7 @@ def site(tmp_path_factory):
     for name in ("benchmarks", "langkits", "speech", "cards"):
         shutil.copytree(REPO / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
     (src / "cards" / "langkits").mkdir(exist_ok=True)
-    (src / "cards" / "langkits" / "shipkit.py").write_text("from langkits.kits import LangKit\n\n\nclass Kit(LangKit):\n    name = 'shipkit'\n", encoding="utf-8")
+    (src / "cards" / "langkits" / "shipkit.py").write_text("from polyglue.langkits.kits import LangKit\n\n\nclass Kit(LangKit):\n    name = 'shipkit'\n", encoding="utf-8")
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp / "wheel"), str(src)],
         capture_output=True, text=True, timeout=300,
@@ -60,7 +60,7 @@ def bench_installed(site: Path, cwd: Path, *args) -> tuple[int, list[str], subpr
 
 
 def test_the_wheel_ships_kits_that_sit_next_to_builtin_cards(site):
-    assert (site / "cards" / "langkits" / "shipkit.py").exists()
+    assert (site / "polyglue" / "builtin_cards" / "langkits" / "shipkit.py").exists()
 
 
 def test_add_language_from_an_installed_package_writes_to_the_users_card_directory(site, tmp_path):
@@ -85,6 +85,6 @@ def test_add_language_from_an_installed_package_writes_to_the_users_card_directo
 
 def test_a_cards_folder_in_the_working_directory_does_not_hide_the_builtin_cards(tmp_path):
     (tmp_path / "cards").mkdir()
-    script = "from benchmarks.cards.registry import builtin_cards_dir; print(builtin_cards_dir())"
+    script = "from polyglue.cards.registry import builtin_cards_dir; print(builtin_cards_dir())"
     proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert Path(proc.stdout.strip()) == REPO / "cards"

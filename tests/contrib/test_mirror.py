@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.data.mirror import MANIFEST, sha256_file, verify_mirror, write_manifest
-from benchmarks.data.readers import class_label_names, read_parquet
-from benchmarks.errors import UserError
+from polyglue.data.mirror import MANIFEST, sha256_file, verify_mirror, write_manifest
+from polyglue.data.readers import class_label_names, read_parquet
+from polyglue.errors import UserError
 from tests.fixtures.contrib_data import nli_card, nli_rows, suite_body, write_yaml
 from tests.fixtures.contrib_hub import FakeHub, parquet_repo
 
@@ -99,7 +99,7 @@ def bench_online(hub: FakeHub, cwd: Path, *args) -> subprocess.CompletedProcess:
     """`bench ARGS` in a fresh process whose Hub is the local fake one."""
     env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")}
     env.update({"HF_ENDPOINT": hub.url, "HF_HOME": str(cwd / "hf-home"), "HF_HUB_DISABLE_TELEMETRY": "1", "NO_PROXY": "127.0.0.1"})
-    code = "import sys; from benchmarks.cli import main; sys.exit(main(sys.argv[1:]))"
+    code = "import sys; from polyglue.cli import main; sys.exit(main(sys.argv[1:]))"
     return subprocess.run([sys.executable, "-c", code, *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -263,7 +263,7 @@ def test_fetch_never_replaces_a_folder_it_did_not_write(cli, tmp_path, monkeypat
     own = tmp_path / "m" / "hubsuite" / "nli-eus"
     own.mkdir(parents=True)
     (own / "train.jsonl").write_text('{"my": "data"}\n', encoding="utf-8")
-    monkeypatch.setattr("benchmarks.data.fetch.hub_offline_reason", lambda: None)
+    monkeypatch.setattr("polyglue.data.fetch.hub_offline_reason", lambda: None)
     res = cli("fetch", "--suite", "hubsuite", "--tasks", "nli-eus", "--to", tmp_path / "m", "--cards", cards)
     assert res.code == 2
     assert "exists and is not a polyglue mirror (no manifest.json)" in res.err

@@ -7,9 +7,9 @@ import io
 import numpy as np
 import pytest
 
-from benchmarks.cards.registry import Registry
-from benchmarks.data.audio_checks import duration_outliers
-from benchmarks.data.quality import check_card_data
+from polyglue.cards.registry import Registry
+from polyglue.data.audio_checks import duration_outliers
+from polyglue.data.quality import check_card_data
 from tests.fixtures.contrib_data import local_source, nli_card, nli_rows, write_jsonl, write_yaml
 
 

@@ -9,9 +9,9 @@ import sys
 import pytest
 import yaml
 
-from benchmarks.cards.registry import load_file
-from benchmarks.scaffold import TASK_STUBS, add_language, resolve_language
-from benchmarks.errors import UserError
+from polyglue.cards.registry import load_file
+from polyglue.scaffold import TASK_STUBS, add_language, resolve_language
+from polyglue.errors import UserError
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
@@ -148,7 +148,7 @@ def test_bad_task_lists_are_refused(tmp_path, tasks, message):
 def test_add_language_and_validate_import_no_heavy_library(tmp_path):
     script = (
         "import json, sys\n"
-        "from benchmarks.cli import main\n"
+        "from polyglue.cli import main\n"
         f"codes = [main(['add-language', 'eu', '--suite', 'light', '--to', {str(tmp_path / 'cards')!r}]),\n"
         f"         main(['validate', {str(tmp_path / 'cards')!r}])]\n"
         "heavy = ('torch', 'transformers', 'datasets', 'torchaudio', 'sklearn', 'pyarrow', 'numpy')\n"

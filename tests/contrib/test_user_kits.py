@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from benchmarks.cards.registry import Registry
-from benchmarks.errors import UserError
-from benchmarks.runs.plan import RunRequest, plan_run
-from langkits.registry import find_user_kit, get_kit
+from polyglue.cards.registry import Registry
+from polyglue.errors import UserError
+from polyglue.runs.plan import RunRequest, plan_run
+from polyglue.langkits.registry import find_user_kit, get_kit
 from tests.fixtures.contrib_data import local_source, nli_card, nli_rows, suite_body, write_jsonl, write_yaml
 
-KIT = """from langkits.kits import LangKit
+KIT = """from polyglue.langkits.kits import LangKit
 
 
 class Kit(LangKit):
@@ -69,7 +69,7 @@ def test_validate_reports_a_kit_without_a_kit_class_at_its_file(cli, cards):
 
 def test_a_kit_class_that_is_not_a_langkit_is_refused_when_loaded(cards):
     (cards / "langkits" / "eus.py").write_text("class Kit:\n    pass\n", encoding="utf-8")
-    with pytest.raises(UserError, match="must be a subclass of langkits.kits.LangKit"):
+    with pytest.raises(UserError, match="must be a subclass of polyglue.langkits.kits.LangKit"):
         get_kit("eus", cards / "s" / "c.yaml")
 
 

@@ -91,7 +91,7 @@ def test_a_valid_card_passes_and_an_unpinned_hub_revision_is_only_a_warning(cli,
 
 
 def test_the_generated_demo_suite_validates(cli, tmp_path):
-    from benchmarks.demo.generate import write_demo_suite
+    from polyglue.demo.generate import write_demo_suite
 
     cards_dir = write_demo_suite(tmp_path)
     result = cli("validate", cards_dir, "--format", "json")

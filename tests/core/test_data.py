@@ -10,10 +10,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from benchmarks.cards.schema import Card
-from benchmarks.data.labels import LabelSpace
-from benchmarks.data.materialize import DataResolver
-from benchmarks.errors import DataError, UserError
+from polyglue.cards.schema import Card
+from polyglue.data.labels import LabelSpace
+from polyglue.data.materialize import DataResolver
+from polyglue.errors import DataError, UserError
 from tests.fixtures.core_suite import card_body
 
 NLI = ["entailment", "neutral", "contradiction"]
@@ -130,7 +130,7 @@ def test_limit_takes_the_same_random_sample_every_time(tmp_path):
 
 
 def test_a_tampered_mirror_is_refused(tmp_path):
-    from benchmarks.data.mirror import FORMAT, sha256_file
+    from polyglue.data.mirror import FORMAT, sha256_file
 
     card = nli_card(hub={"path": "facebook/xnli", "config": "el"})
     mirror = tmp_path / "s" / "nli-test"
@@ -149,7 +149,7 @@ def test_a_tampered_mirror_is_refused(tmp_path):
 
 
 def test_conllu_treebank_rows_use_the_universal_dependencies_columns(tmp_path):
-    from benchmarks.data.readers import read_table
+    from polyglue.data.readers import read_table
 
     text = "# sent_id = s1\n1\tEl\tel\tDET\t_\t_\t2\tdet\t_\t_\n1-2\tdel\t_\t_\t_\t_\t_\t_\t_\t_\n2\tgat\tgat\tNOUN\t_\t_\t0\troot\t_\t_\n\n"
     (tmp_path / "t.conllu").write_text(text)
@@ -158,7 +158,7 @@ def test_conllu_treebank_rows_use_the_universal_dependencies_columns(tmp_path):
 
 
 def test_regression_targets_must_be_numbers():
-    from benchmarks.data.labels import encode_regression
+    from polyglue.data.labels import encode_regression
 
     assert np.allclose(encode_regression(["1.5", 2], "x"), [1.5, 2.0])
     with pytest.raises(DataError, match="row 2: regression target 'high' is not a number"):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.encoders import parse_encoder
-from benchmarks.errors import UserError
-from benchmarks.runs.units import Unit
+from polyglue.encoders import parse_encoder
+from polyglue.errors import UserError
+from polyglue.runs.units import Unit
 
 
 def test_specs_parse_with_optional_labels_and_revisions():

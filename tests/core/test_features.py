@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.features import FeatureCache, content_key
+from polyglue.features import FeatureCache, content_key
 
 
 def test_items_round_trip_in_fp16_and_are_found_again_by_content(tmp_path):

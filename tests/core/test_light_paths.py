@@ -12,7 +12,7 @@ HEAVY = ("torch", "transformers", "datasets", "torchaudio", "sklearn")
 
 SCRIPT = """
 import json, sys
-from benchmarks.cli import main
+from polyglue.cli import main
 code = main({args!r})
 print(json.dumps({{"code": code, "loaded": sorted(m for m in {heavy!r} if m in sys.modules)}}), file=sys.stderr)
 """

@@ -8,8 +8,8 @@ from scipy.interpolate import interp1d
 from scipy.optimize import brentq
 from sklearn.metrics import roc_curve
 
-from benchmarks import metrics
-from benchmarks.cards import vocab
+from polyglue import metrics
+from polyglue.cards import vocab
 
 
 def test_every_metric_a_card_may_name_has_an_implementation():

@@ -13,7 +13,7 @@ import pytest
 
 from tests.fixtures.core_suite import write_suite
 
-ENTRY = "import sys; from benchmarks.cli import main; sys.exit(main(sys.argv[1:]))"
+ENTRY = "import sys; from polyglue.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
 def bench(*args, **kwargs) -> subprocess.Popen:

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from benchmarks.report.leaderboard import build
+from polyglue.report.leaderboard import build
 from tests.fixtures.report_store import FixtureRuns, card_body, write_suite
 
 GLUE_LIKE = {

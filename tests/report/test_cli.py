@@ -16,8 +16,8 @@ DEMO_TASKS = "demo-cat-sentiment,demo-ell-nli,demo-zho-sts"
 @pytest.fixture(scope="module")
 def real_runs(tmp_path_factory):
     """Two rows from real `bench run --model bow` units (the second under another protocol setting) on small generated data."""
-    from benchmarks.cli import main
-    from benchmarks.demo.generate import write_demo_suite
+    from polyglue.cli import main
+    from polyglue.demo.generate import write_demo_suite
 
     root = tmp_path_factory.mktemp("real")
     cards = write_demo_suite(root, sizes={"train": 80, "validation": 40, "test": 40})

@@ -10,10 +10,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from benchmarks.errors import UserError
-from benchmarks.report import formats
-from benchmarks.report.leaderboard import build
-from benchmarks.report.schema import SCHEMA_VERSION, json_schema
+from polyglue.errors import UserError
+from polyglue.report import formats
+from polyglue.report.leaderboard import build
+from polyglue.report.schema import SCHEMA_VERSION, json_schema
 from tests.fixtures.report_store import ENV, FixtureRuns, card_body, write_suite
 
 REPO = Path(__file__).resolve().parents[2]
@@ -69,7 +69,7 @@ def test_rows_whose_names_agree_get_deltas_against_the_published_row(board):
 
 
 def test_an_explicit_match_pairs_any_row_and_flags_a_split_mismatch(tmp_path, board):
-    from benchmarks.report.references import deltas
+    from polyglue.report.references import deltas
 
     (d,) = deltas(board, {"hf:org/mbert": "BERTa"})
     assert d.reference == "BERTa" and d.split_mismatch == ["fx-ner", "fx-tc"]  # measured on test, published on validation
@@ -127,7 +127,7 @@ def test_json_follows_the_versioned_schema_and_carries_provenance(board):
 
 def test_the_documented_schema_file_is_the_generated_one():
     committed = json.loads((REPO / "docs" / "report-schema-v1.json").read_text(encoding="utf-8"))
-    assert committed == json.loads(json.dumps(json_schema())), "regenerate: python -m benchmarks.report.schema > docs/report-schema-v1.json"
+    assert committed == json.loads(json.dumps(json_schema())), "regenerate: python -m polyglue.report.schema > docs/report-schema-v1.json"
 
 
 def test_a_document_that_breaks_the_schema_is_rejected(board):
@@ -138,6 +138,6 @@ def test_a_document_that_breaks_the_schema_is_rejected(board):
 
 
 def test_the_first_leaderboard_entry_point_renders_the_same_markdown(board):
-    from benchmarks.report.leaderboard import render_markdown
+    from polyglue.report.leaderboard import render_markdown
 
     assert render_markdown(board) == formats.leaderboard_markdown(board)

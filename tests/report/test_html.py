@@ -10,10 +10,10 @@ from html.parser import HTMLParser
 
 import pytest
 
-from benchmarks.report import formats
-from benchmarks.report.html import SCRIPT, STYLE, leaderboard_html
-from benchmarks.report.leaderboard import build, definitions
-from benchmarks.runs.store import Store
+from polyglue.report import formats
+from polyglue.report.html import SCRIPT, STYLE, leaderboard_html
+from polyglue.report.leaderboard import build, definitions
+from polyglue.runs.store import Store
 from tests.fixtures.report_pages import HOSTILE_MODEL, HOSTILE_PROTOCOL, HOSTILE_REFERENCE, HOSTILE_TITLE, page_store
 
 
@@ -44,7 +44,7 @@ class _Tags(HTMLParser):
 
 @pytest.fixture(scope="module")
 def board(tmp_path_factory):
-    from benchmarks.cards.registry import Registry
+    from polyglue.cards.registry import Registry
 
     runs_dir, root = page_store(tmp_path_factory.mktemp("page"))
     store = Store(runs_dir)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks import metrics
-from benchmarks.cards.schema import Card
-from benchmarks.errors import DataError
-from benchmarks.report.replay import MetricReplay, PairedSplit
+from polyglue import metrics
+from polyglue.cards.schema import Card
+from polyglue.errors import DataError
+from polyglue.report.replay import MetricReplay, PairedSplit
 from tests.fixtures.report_store import card_body
 
 RNG_SEED = 7
@@ -62,7 +62,7 @@ def test_three_class_confusion_metrics_match_scikit_learn_on_resamples(metric):
 
 @pytest.mark.parametrize("metric", ["squad_em", "squad_f1"])
 def test_squad_metrics_match_on_resamples(metric):
-    from langkits.kits import CatalanKit
+    from polyglue.langkits.kits import CatalanKit
 
     golds = [["la casa blava", "casa blava"], ["en Pere"], ["tres gats"], ["el riu"], ["dimarts"]] * 8
     preds = ["casa blava", "Pere", "dos gats", "un riu", "dilluns"] * 8
@@ -110,7 +110,7 @@ def test_correlations_match_scipy_on_resamples(metric):
     pred = [float(g + rng.normal(0, 1)) for g in gold]
     card = _card(task="regression", labels=None, metrics_=["pearson", "spearman", "pearson_spearman_mean"], main_metric="pearson")
     _assert_matches_compute(card, metric, gold, pred)
-    # constant predictions carry no rank information: 0, as benchmarks.metrics says
+    # constant predictions carry no rank information: 0, as polyglue.metrics says
     assert MetricReplay(card, metric, gold, [1.0] * 50).on(np.arange(50)) == 0.0
 
 

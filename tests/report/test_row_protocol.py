@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from benchmarks.report.leaderboard import build
-from benchmarks.runs.store import Store
+from polyglue.report.leaderboard import build
+from polyglue.runs.store import Store
 from tests.fixtures.report_store import FixtureRuns, card_body, write_suite
 
 

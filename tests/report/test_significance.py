@@ -7,11 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from benchmarks.errors import UserError
-from benchmarks.report.compare import CompareRequest, compare
-from benchmarks.report.leaderboard import definitions
-from benchmarks.report.significance import bootstrap_summary, holm, mcnemar
-from benchmarks.runs.store import Store
+from polyglue.errors import UserError
+from polyglue.report.compare import CompareRequest, compare
+from polyglue.report.leaderboard import definitions
+from polyglue.report.significance import bootstrap_summary, holm, mcnemar
+from polyglue.runs.store import Store
 from tests.fixtures.report_store import planted_store
 
 PLANTED = {

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from benchmarks.report.statistics import SeedStats, t_half_width
+from polyglue.report.statistics import SeedStats, t_half_width
 
 
 def test_given_three_seeds_then_the_interval_is_t_0975_2_times_sd_over_root_n():

@@ -19,7 +19,7 @@ from tests.fixtures.core_suite import NOUNS, sentiment_rows, write_suite
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 ray = pytest.importorskip("ray")
-ENTRY = "import sys; from benchmarks.cli import main; sys.exit(main(sys.argv[1:]))"
+ENTRY = "import sys; from polyglue.cli import main; sys.exit(main(sys.argv[1:]))"
 RAY = Path(sys.executable).with_name("ray")
 
 

@@ -71,7 +71,7 @@ OTHER_FLAGS = ("--max-steps", "2", "--limit", "3")
 @pytest.fixture(scope="session")
 def suite_run(tmp_path_factory, kathbath_dir, tiny_w2v2) -> SuiteRun:
     """Every IndicSUPERB card with `fbank` and a tiny wav2vec2 through `bench run` (a few steps, a few items)."""
-    from benchmarks.cli import main
+    from polyglue.cli import main
 
     runs = tmp_path_factory.mktemp("speech-runs")
     err = io.StringIO()

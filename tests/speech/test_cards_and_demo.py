@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.cards.yamlio import dump_yaml
+from polyglue.cards.yamlio import dump_yaml
 from tests.conftest import REPO
 
 
@@ -56,7 +56,7 @@ def test_keyword_cards_on_a_layout_may_leave_the_keywords_to_the_folders(cli, tm
 
 @pytest.fixture(scope="module")
 def speech_demo(tmp_path_factory):
-    from benchmarks.demo.speech import write_speech_demo
+    from polyglue.demo.speech import write_speech_demo
 
     root = tmp_path_factory.mktemp("speech-demo")
     cards, data = write_speech_demo(root)
@@ -72,7 +72,7 @@ def test_speech_demo_writes_valid_cards_and_a_three_language_kathbath_corpus(cli
 
 
 def test_speech_demo_keywords_are_learnable_from_its_tiny_random_wav2vec2(cli, speech_demo, tmp_path):
-    from benchmarks.demo.speech import speech_models
+    from polyglue.demo.speech import speech_models
 
     root, cards, data = speech_demo
     w2v = speech_models(root)[1].replace("tiny-wav2vec2=", "w2v=")

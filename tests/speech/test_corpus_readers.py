@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.cards.registry import Registry
-from benchmarks.cards.yamlio import dump_yaml
-from benchmarks.errors import DataError, UserError
-from speech.corpus.kathbath import KathbathCorpus
-from speech.corpus.select import load_task_data
+from polyglue.cards.registry import Registry
+from polyglue.cards.yamlio import dump_yaml
+from polyglue.errors import DataError, UserError
+from polyglue.speech.corpus.kathbath import KathbathCorpus
+from polyglue.speech.corpus.select import load_task_data
 from tests.fixtures.speech_data import utterance_paths, write_manifest
 
 
@@ -144,7 +144,7 @@ def manifest_corpus(tmp_path_factory, kathbath_root) -> Path:
 
 
 def test_asr_manifests_in_csv_jsonl_and_tsv_read_paths_transcripts_and_languages(manifest_corpus):
-    from benchmarks.cards.schema import Card
+    from polyglue.cards.schema import Card
 
     card = Card.model_validate(_manifest_card(
         "other-asr", "asr", {"train": "asr/train.csv", "dev": "asr/dev.jsonl", "test": "asr/test.tsv"},
@@ -187,7 +187,7 @@ def test_generic_manifests_feed_the_same_runners(cli, tmp_path, manifest_corpus)
 
 
 def test_manifest_rows_pointing_at_missing_audio_are_a_data_error(tmp_path, cards):
-    from benchmarks.cards.schema import Card
+    from polyglue.cards.schema import Card
 
     card = Card.model_validate(_manifest_card("m", "speaker-id", {"train": "t.csv", "dev": "t.csv", "test": "t.csv"},
                                               {"path": "audio", "spk": "speaker"}, ["accuracy"]))

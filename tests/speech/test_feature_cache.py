@@ -24,8 +24,8 @@ def fresh_cache(tmp_path, monkeypatch) -> Path:
 @pytest.fixture
 def counted(monkeypatch):
     """Count upstream forward passes and model loads (fbank and Hugging Face)."""
-    from speech.upstreams.fbank import FbankUpstream
-    from speech.upstreams.hf import HFUpstream
+    from polyglue.speech.upstreams.fbank import FbankUpstream
+    from polyglue.speech.upstreams.hf import HFUpstream
 
     calls = {"fbank": 0, "hf": 0, "hf_load": 0}
     fbank_forward, hf_forward, hf_load = FbankUpstream.forward, HFUpstream.forward, HFUpstream._load
@@ -86,11 +86,11 @@ def test_cache_keys_are_audio_content_not_file_names(cli, kathbath_dir, tmp_path
 
 
 def test_cache_stores_two_bytes_per_value_plus_a_small_index(kathbath_root, tiny_w2v2, fresh_cache):
-    from benchmarks.encoders import parse_encoder
-    from benchmarks.features import FeatureCache
-    from speech.corpus.kathbath import KathbathCorpus
-    from speech.featcache import UpstreamFeatures
-    from speech.upstreams import build_upstream
+    from polyglue.encoders import parse_encoder
+    from polyglue.features import FeatureCache
+    from polyglue.speech.corpus.kathbath import KathbathCorpus
+    from polyglue.speech.featcache import UpstreamFeatures
+    from polyglue.speech.upstreams import build_upstream
 
     utts = KathbathCorpus(kathbath_root).utterances("hi", "train")
     features = UpstreamFeatures(build_upstream(parse_encoder(f"hf:{tiny_w2v2}")), FeatureCache())
@@ -124,7 +124,7 @@ def test_bench_cache_ls_and_clear(cli, kathbath_dir, tmp_path, fresh_cache):
 
 
 def test_bench_cache_ls_imports_no_torch(tmp_path):
-    code = "import sys; from benchmarks.cli import main; main(['cache', 'ls']); print(sorted(m for m in ('torch', 'transformers', 'datasets') if m in sys.modules))"
+    code = "import sys; from polyglue.cli import main; main(['cache', 'ls']); print(sorted(m for m in ('torch', 'transformers', 'datasets') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
                          env={"POLYGLUE_CACHE": str(tmp_path), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"

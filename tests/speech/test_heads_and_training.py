@@ -7,12 +7,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from speech.featurizer import WeightedLayerSum
-from speech.heads import mean_pool
-from speech.heads.ctc import BiLSTMCTC, greedy_decode
-from speech.heads.utterance import MeanPoolClassifier
-from speech.heads.xvector import LOST_FRAMES, AMSoftmaxLoss, XVector
-from speech.training import FitSettings, checkpoints, fit
+from polyglue.speech.featurizer import WeightedLayerSum
+from polyglue.speech.heads import mean_pool
+from polyglue.speech.heads.ctc import BiLSTMCTC, greedy_decode
+from polyglue.speech.heads.utterance import MeanPoolClassifier
+from polyglue.speech.heads.xvector import LOST_FRAMES, AMSoftmaxLoss, XVector
+from polyglue.speech.training import FitSettings, checkpoints, fit
 
 
 def _layered_problem(n=64, layers=4, frames=10, hidden=6, informative=2, seed=0):
@@ -55,7 +55,7 @@ def test_single_layer_featurizer_is_the_identity():
 
 
 def test_weighted_sum_equals_the_explicit_softmax_combination(monkeypatch):
-    import speech.featurizer
+    import polyglue.speech.featurizer
 
     torch.manual_seed(0)
     f = WeightedLayerSum(3)
@@ -65,7 +65,7 @@ def test_weighted_sum_equals_the_explicit_softmax_combination(monkeypatch):
     w = torch.softmax(f.weights.detach(), 0)
     expected = sum(w[i] * x[:, i].float() for i in range(3))
     assert torch.allclose(f(x), expected, atol=1e-5)
-    monkeypatch.setattr(speech.featurizer, "MAX_FLOAT_VALUES", 3 * 6 * 5)  # one utterance at a time
+    monkeypatch.setattr(polyglue.speech.featurizer, "MAX_FLOAT_VALUES", 3 * 6 * 5)  # one utterance at a time
     assert torch.allclose(f(x), expected, atol=1e-5)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks import metrics
-from speech import dtw
+from polyglue import metrics
+from polyglue.speech import dtw
 
 
 def _levenshtein(a: list, b: list) -> int:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks import metrics
-from benchmarks.cards.registry import Registry
+from polyglue import metrics
+from polyglue.cards.registry import Registry
 
 CARDS = ["indicsuperb-asr", "indicsuperb-asv", "indicsuperb-sid", "indicsuperb-sid-multi", "indicsuperb-lid", "indicsuperb-ks", "indicsuperb-qbe"]
 ENCODERS = ["fbank", "w2v"]

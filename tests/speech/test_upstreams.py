@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.encoders import parse_encoder
-from speech.audio import read_audio
-from speech.upstreams import build_upstream
-from speech.upstreams.fbank import FbankUpstream
+from polyglue.encoders import parse_encoder
+from polyglue.speech.audio import read_audio
+from polyglue.speech.upstreams import build_upstream
+from polyglue.speech.upstreams.fbank import FbankUpstream
 from tests.fixtures.speech_data import utterance_paths
 
 
@@ -26,7 +26,7 @@ def test_fbank_has_240_cmvn_dims_at_10_ms(wavs):
 
 
 def test_fbank_matches_s3prls_fbank_upstream(wavs):
-    from speech.upstreams.s3prl_upstream import S3prlUpstream
+    from polyglue.speech.upstreams.s3prl_upstream import S3prlUpstream
 
     ours = FbankUpstream().forward(wavs)
     theirs = S3prlUpstream(parse_encoder("s3prl:fbank")).forward(wavs)
@@ -73,7 +73,7 @@ def test_s3prl_local_hf_folder_gives_the_same_layers_as_the_hf_upstream(tiny_w2v
 
 
 def test_unknown_s3prl_upstream_is_a_user_error():
-    from benchmarks.errors import UserError
+    from polyglue.errors import UserError
 
     with pytest.raises(UserError, match="unknown s3prl upstream"):
         build_upstream(parse_encoder("s3prl:no_such_upstream")).shape()

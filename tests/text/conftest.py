@@ -25,6 +25,6 @@ def text_data(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def text_bert(tmp_path_factory) -> Path:
     """A tiny random BERT (2 layers, hidden 32, 256 positions) whose WordPiece vocabulary covers the fixtures."""
-    from langkits.encoders.tiny import build_tiny_bert
+    from polyglue.langkits.encoders.tiny import build_tiny_bert
 
     return build_tiny_bert(tmp_path_factory.mktemp("text-bert"), all_texts(), vocab_size=600, hidden_size=32)

@@ -14,9 +14,9 @@ import shutil
 
 import pytest
 
-from benchmarks.cards.registry import Registry
-from benchmarks.data.materialize import DataResolver
-from benchmarks.runs.store import Store
+from polyglue.cards.registry import Registry
+from polyglue.data.materialize import DataResolver
+from polyglue.runs.store import Store
 from tests.fixtures.text_mirrors import NLI, write_mirror
 
 REGISTRY = Registry.discover()
@@ -52,7 +52,7 @@ def fake_hub(text_data, tmp_path, monkeypatch):
         return str(tmp_path / repo_id / revision / filename)
 
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
-    monkeypatch.setattr("benchmarks.data.materialize.hub_offline_reason", lambda: None)
+    monkeypatch.setattr("polyglue.data.materialize.hub_offline_reason", lambda: None)
     return calls
 
 

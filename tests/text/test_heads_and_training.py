@@ -5,20 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.cards.registry import Registry
-from langkits.batching import collate, grouped_batches, random_batches, real_token_fraction
-from langkits.inputs import BLANK, ChoiceItem, QAItem
-from langkits.kits import CatalanKit, ChineseKit, GreekBertKit
-from langkits.tasks.choice import ChoiceExamples, ChoiceHead
-from langkits.tasks.qa import QAExamples, QAHead
-from langkits.tasks.tokens import TokenExamples, TokenHead, word_chunks
+from polyglue.cards.registry import Registry
+from polyglue.langkits.batching import collate, grouped_batches, random_batches, real_token_fraction
+from polyglue.langkits.inputs import BLANK, ChoiceItem, QAItem
+from polyglue.langkits.kits import CatalanKit, ChineseKit, GreekBertKit
+from polyglue.langkits.tasks.choice import ChoiceExamples, ChoiceHead
+from polyglue.langkits.tasks.qa import QAExamples, QAHead
+from polyglue.langkits.tasks.tokens import TokenExamples, TokenHead, word_chunks
 
 REGISTRY = Registry.discover()
 
 
 @pytest.fixture(scope="module")
 def tokenizer(text_bert):
-    from benchmarks.torch_compat import prepare
+    from polyglue.torch_compat import prepare
 
     prepare()
     from transformers import AutoTokenizer
@@ -62,7 +62,7 @@ def test_word_chunks_respect_the_budget_and_keep_order():
 def test_train_keeps_the_weights_of_the_best_validation_epoch():
     import torch
 
-    from langkits.training import TrainConfig, train
+    from polyglue.langkits.training import TrainConfig, train
 
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(1, 1))
@@ -133,8 +133,8 @@ def test_token_head_splits_long_sentences_and_round_trips_first_subtoken_labels(
 
 
 def test_chid_rows_become_one_question_per_blank(text_data):
-    from benchmarks.data.materialize import DataResolver
-    from langkits.inputs import choice_items
+    from polyglue.data.materialize import DataResolver
+    from polyglue.langkits.inputs import choice_items
 
     entry = REGISTRY.card("chid")
     split = DataResolver(entry.card, entry.path, suite="clue", data_dir=text_data).split("validation")
@@ -161,7 +161,7 @@ def test_choice_head_predicts_the_highest_real_choice(tokenizer):
 
 
 def test_sliding_window_qa_picks_the_span_next_to_the_question_words():
-    from langkits.baselines import SlidingWindowQA
+    from polyglue.langkits.baselines import SlidingWindowQA
 
     ca = ["Ahir, Marta va comprar el llibre a Girona.", "La Laia va llegir la carta a Vic.", "El Jordi va pintar la casa a Reus."]
     context = "Ahir, Marta va comprar el llibre a Girona. Avui, Pere va vendre la barca a Vic."
@@ -174,7 +174,7 @@ def test_sliding_window_qa_picks_the_span_next_to_the_question_words():
 
 
 def test_ngram_tagger_learns_a_word_to_tag_mapping():
-    from langkits.baselines import NgramTagger
+    from polyglue.langkits.baselines import NgramTagger
 
     sentences = [["el", "gat", "menja"], ["la", "gata", "dorm"], ["el", "gos", "corre"]] * 10
     tags = [np.array([0, 1, 2])] * 30
@@ -183,7 +183,7 @@ def test_ngram_tagger_learns_a_word_to_tag_mapping():
 
 
 def test_sliding_window_choice_scores_prefer_the_choice_found_in_the_passage():
-    from langkits.baselines import sliding_window_scores
+    from polyglue.langkits.baselines import sliding_window_scores
 
     scores = sliding_window_scores("男：足球比赛改到后天下午。", "比赛什么时候？", ["后天下午", "明天上午"], ChineseKit())
     assert scores[0] > scores[1]

@@ -21,8 +21,8 @@ import pytest
 from scipy import stats
 from sklearn import metrics as skm
 
-from benchmarks import metrics
-from langkits.kits import CatalanKit, ChineseKit, LangKit
+from polyglue import metrics
+from polyglue.langkits.kits import CatalanKit, ChineseKit, LangKit
 
 SEEDS = range(5)
 

@@ -7,8 +7,8 @@ import shutil
 
 import yaml
 
-from benchmarks.cards.registry import Registry, builtin_cards_dir
-from benchmarks.runs.store import Store
+from polyglue.cards.registry import Registry, builtin_cards_dir
+from polyglue.runs.store import Store
 from tests.fixtures.text_mirrors import write_mirror
 
 

@@ -14,11 +14,11 @@ import re
 
 import pytest
 
-from benchmarks import metrics as metric_lib
-from benchmarks.cards.registry import Registry
-from benchmarks.cli import main
-from benchmarks.runs.store import Store
-from langkits.registry import get_kit
+from polyglue import metrics as metric_lib
+from polyglue.cards.registry import Registry
+from polyglue.cli import main
+from polyglue.runs.store import Store
+from polyglue.langkits.registry import get_kit
 from tests.text.conftest import SUITES
 
 LIMIT = 16

@@ -1,0 +1,140 @@
+"""The runner contract: what a runner is given (`RunContext`) and what it returns (`UnitResult`).
+
+A runner is a function `run(ctx: RunContext) -> UnitResult`. Runners — the text protocols
+in `polyglue.langkits.protocols`, the speech runners in `polyglue.speech.runners`, and any
+plugin's — import this module and the layers below it (`polyglue.cards`, `.data`,
+`.metrics`, `.features`, `.encoders`, `.errors`), never `polyglue.runs`, the report, the
+CLI or the API: `polyglue.runs` builds the context from a planned unit and dispatches.
+A test walks the imports to keep it so (`tests/core/test_layers.py`).
+
+Importing this module is light (no torch): the context only holds references.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Protocol
+
+from pydantic import Field
+
+from polyglue.cards.schema import Card, ProtocolDefaults
+
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from polyglue.data.materialize import DataResolver
+    from polyglue.encoders import EncoderSpec
+    from polyglue.features import FeatureCache
+
+
+class StepCallback(Protocol):
+    """`step(advance, total, description)`: advance the unit's progress bar; a `total` resets it."""
+
+    def __call__(self, advance: int = 0, total: int | None = None, description: str = "") -> None: ...
+
+
+def null_step(advance: int = 0, total: int | None = None, description: str = "") -> None:
+    """A step callback that ignores progress (tests, workers)."""
+
+
+class ProtocolSettings(ProtocolDefaults):
+    """The resolved, typed settings of one unit: the card's `protocol` block, then the run's overrides.
+
+    Every field here is hashed into the unit key (`polyglue.runs.protocol.config_hash`), so two
+    runs that differ in any setting never share results.
+    """
+
+    name: str = Field(min_length=1)
+    """The protocol that evaluates the unit (`finetune`, `probe`, `superb`, `qbe`, or a plugin's)."""
+    limit: int | None = Field(None, ge=1)
+    """`--limit`: a fixed random sample of at most this many examples per split (a debug run)."""
+    languages: list[str] | None = None
+    """Speech: ISO 639-1 codes the run is restricted to (`--languages`)."""
+    langkit_sha256: str | None = None
+    """Hash of the user language kit next to the card, so editing it makes new units."""
+
+
+@dataclass
+class UnitResult:
+    """What a runner returns.
+
+    `metrics`: split role -> metric name -> value (fractions, or raw values for the metrics
+    `polyglue.cards.vocab.RAW_METRICS` lists). `predictions`: one record per scored example,
+    each with at least `split`, `id`, `gold`, `pred`. `extras`: choices made (regularisation,
+    learning rate, best layer, layer weights), sizes and per-stage timings.
+    """
+
+    metrics: dict[str, dict[str, float]]
+    predictions: list[dict] = field(default_factory=list)
+    extras: dict = field(default_factory=dict)
+
+
+Runner = Callable[["RunContext"], UnitResult]
+"""The runner signature."""
+
+
+@dataclass
+class RunContext:
+    """Everything a runner may use. Data is read only through `data` / `train_data` / `data_dir`."""
+
+    suite: str
+    """The suite the unit belongs to (corpus layouts live under `data_dir / suite`)."""
+    card: Card
+    card_path: Path | None
+    encoder: EncoderSpec
+    settings: ProtocolSettings
+    seed: int
+    data: DataResolver
+    """The card's splits by role (`data.split("train")`)."""
+    train_data: DataResolver
+    """The training card's splits: the card's own, or its `train_from` card's (zero-shot transfer)."""
+    cache: FeatureCache
+    data_dir: Path | None = None
+    """The data root the user named (`--data-dir`); nothing outside it is read."""
+    requested_device: str = "auto"
+    threads: int | None = None
+    """CPU threads for torch and BLAS (None: the libraries' default)."""
+    step: StepCallback = null_step
+    kit_loader: Callable[[], Any] | None = None
+    """Builds the card's language kit on first use (set by the dispatcher; kits are text-side code)."""
+
+    @cached_property
+    def kit(self):
+        """The card's language kit (`polyglue.langkits.kits.LangKit`)."""
+        if self.kit_loader is None:
+            raise RuntimeError("this context has no language kit loader")
+        return self.kit_loader()
+
+    @cached_property
+    def device(self) -> str:
+        """`auto` becomes `cuda` when torch sees a GPU, else `cpu`. Imports torch (call only when needed)."""
+        if self.requested_device != "auto":
+            return self.requested_device
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+    def seed_torch(self) -> None:
+        """Seed torch (CPU and CUDA) and apply the unit's CPU thread count."""
+        import torch
+
+        apply_threads(self.threads)
+        torch.manual_seed(self.seed)
+        if torch.cuda.is_available():
+            torch.cuda.manual_seed_all(self.seed)
+
+
+def apply_threads(threads: int | None) -> None:
+    """Use `threads` CPU threads in torch (when loaded) and in later-loaded OpenMP libraries.
+
+    Floating-point sums depend on how work is split across threads, so two runs agree to the
+    last bit only with the same count: `--threads` makes the local and Ray backends match.
+    """
+    if not threads:
+        return
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
