@@ -12,17 +12,121 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from polyglue.errors import UserError
 
-KINDS = {
-    "bow": "text: hashed word and character n-grams, no weights (the GLUE-style baseline)",
-    "hf": "text or speech: a Hugging Face model (hub id or local folder), frozen or fine-tuned",
-    "fbank": "speech: Kaldi fbank 80 + deltas, CMVN (the SUPERB/IndicSUPERB baseline), no weights",
-    "s3prl": "speech: an s3prl upstream by name (optional extra `polyglue[s3prl]`)",
-}
+@dataclass(frozen=True)
+class EncoderKind:
+    """One kind of `--model` spec: the modalities it serves and the factory that builds it per modality.
+
+    Factories are `"module:callable"` names imported only when a unit runs, so listing and
+    validating stay light. A text factory is called as `factory(spec, ctx)` and returns an
+    object with `encode(texts) -> (n_texts, dim)` matrix; a speech factory as
+    `factory(spec, device=...)` and returns a `polyglue.speech.upstreams.Upstream`.
+    Plugins register more kinds through the `polyglue.encoders` entry point group.
+    """
+
+    name: str
+    description: str
+    modalities: frozenset[str]
+    text_factory: str | None = None
+    speech_factory: str | None = None
+    takes_target: bool = False
+    """`kind:<target>` (a hub id, a path, a name) rather than the bare kind."""
+    has_weights: bool = False
+    """Transformers weights: fine-tunable, with token-level states. Weight-free kinds probe."""
+    package: str = "polyglue"
+
+    def factory(self, modality: str) -> str | None:
+        return self.text_factory if modality == "text" else self.speech_factory
+
+
+BUILTIN_KINDS: tuple[EncoderKind, ...] = (
+    EncoderKind(
+        "bow", "text: hashed word and character n-grams, no weights (the GLUE-style baseline)", frozenset({"text"}),
+        text_factory="polyglue.langkits.encoders.bow:build",
+    ),
+    EncoderKind(
+        "hf", "text or speech: a Hugging Face model (hub id or local folder), frozen or fine-tuned", frozenset({"text", "speech"}),
+        text_factory="polyglue.langkits.encoders.hf_text:build", speech_factory="polyglue.speech.upstreams.hf:build",
+        takes_target=True, has_weights=True,
+    ),
+    EncoderKind(
+        "fbank", "speech: Kaldi fbank 80 + deltas, CMVN (the SUPERB/IndicSUPERB baseline), no weights", frozenset({"speech"}),
+        speech_factory="polyglue.speech.upstreams.fbank:build",
+    ),
+    EncoderKind(
+        "s3prl", "speech: an s3prl upstream by name (optional extra `polyglue[s3prl]`)", frozenset({"speech"}),
+        speech_factory="polyglue.speech.upstreams.s3prl_upstream:build", takes_target=True,
+    ),
+    EncoderKind(
+        "object", "text or speech: an in-memory encoder object passed to polyglue.evaluate", frozenset({"text", "speech"}),
+        text_factory="polyglue.objects:text_factory", speech_factory="polyglue.objects:speech_factory", takes_target=True,
+    ),
+)
+
+
+def kinds(*, plugins: bool = True) -> dict[str, EncoderKind]:
+    """Every encoder kind: built-in, then plugins' (a plugin cannot replace a built-in kind)."""
+    out = {k.name: k for k in BUILTIN_KINDS}
+    if plugins:
+        from polyglue import plugins as plugin_lib
+
+        for item in plugin_lib.load("polyglue.encoders"):
+            if item.error is None and isinstance(item.obj, EncoderKind) and item.obj.name not in out:
+                out[item.obj.name] = replace(item.obj, package=item.package)
+    return out
+
+
+def plugin_problems() -> dict[str, str]:
+    """Encoder plugins that could not be used, by entry point name -> one-line reason."""
+    from polyglue import plugins as plugin_lib
+
+    builtin = {k.name for k in BUILTIN_KINDS}
+    problems = {}
+    for item in plugin_lib.load("polyglue.encoders"):
+        if item.error is not None:
+            problems[item.name] = f"{item.package}: failed to import {item.value}: {item.error}"
+        elif not isinstance(item.obj, EncoderKind):
+            problems[item.name] = f"{item.package}: {item.value} is a {type(item.obj).__name__}, not a polyglue.encoders.EncoderKind"
+        elif item.obj.name in builtin:
+            problems[item.name] = f"{item.package}: kind '{item.obj.name}' is built in and cannot be replaced"
+    return problems
+
+
+def kind_of(name: str) -> EncoderKind:
+    """The kind called `name`; one clear line when unknown or when its plugin is broken."""
+    builtin = {k.name: k for k in BUILTIN_KINDS}
+    if name in builtin:
+        return builtin[name]
+    found = kinds()
+    if name in found:
+        return found[name]
+    broken = plugin_problems()
+    if name in broken:
+        raise UserError(f"model kind '{name}' comes from a plugin that cannot be used ({broken[name]})")
+    known = ", ".join(k if not v.takes_target else f"{k}:<...>" for k, v in found.items() if k != "object")
+    raise UserError(f"unknown model kind '{name}'; use one of: {known} (`bench list models` shows them)")
+
+
+_OBJECTS: dict[str, tuple[object, str]] = {}
+"""Object id -> (object, modality): in-memory encoders of this process (`polyglue.objects`)."""
+
+
+def register_object(object_id: str, obj: object, modality: str) -> None:
+    _OBJECTS[object_id] = (obj, modality)
+
+
+def lookup_object(object_id: str) -> tuple[object, str]:
+    """The in-memory encoder behind an `object:<id>` spec."""
+    if object_id not in _OBJECTS:
+        raise UserError(
+            f"in-memory model '{object_id}' is not in this process: objects passed to polyglue.evaluate run on the local backend only"
+        )
+    return _OBJECTS[object_id]
+
 
 #: Hugging Face `model_type`s that are speech upstreams; every other type is a text encoder.
 SPEECH_MODEL_TYPES = frozenset({"wav2vec2", "hubert", "wavlm", "data2vec-audio", "wav2vec2-conformer", "unispeech", "unispeech-sat", "sew", "sew-d"})
@@ -40,6 +144,15 @@ class EncoderSpec:
     revision: str | None = None
 
     @property
+    def info(self) -> EncoderKind:
+        """This spec's kind: the one place that knows what a kind can do."""
+        return kind_of(self.kind)
+
+    @property
+    def has_weights(self) -> bool:
+        return self.info.has_weights
+
+    @property
     def spec(self) -> str:
         return self.kind if self.target is None else f"{self.kind}:{self.target}{'@' + self.revision if self.revision else ''}"
 
@@ -51,10 +164,10 @@ class EncoderSpec:
 
     def modalities(self) -> set[str]:
         """Which card modalities this encoder can run on."""
-        if self.kind == "bow":
-            return {"text"}
-        if self.kind in ("fbank", "s3prl"):
-            return {"speech"}
+        if self.kind == "object":
+            return {lookup_object(self.target or "")[1]}
+        if self.kind != "hf":
+            return set(self.info.modalities)
         path = self.local_path
         if path is not None and (path / "config.json").exists():
             try:
@@ -66,13 +179,17 @@ class EncoderSpec:
 
     def identity(self) -> str:
         """What determines this encoder's outputs: weights hash, or hub id + revision."""
-        if self.kind in ("bow", "fbank"):
+        if not self.info.takes_target:
             return self.kind
+        if self.kind == "object":
+            return f"object:{self.target}"
         if self.kind == "s3prl":
             name, _, local = (self.target or "").partition("@")
             if local and Path(local).expanduser().exists():
                 return f"s3prl:{name}@{folder_hash(Path(local).expanduser())}"  # the checkpoint, not its path
             return f"s3prl:{self.target}"
+        if self.kind != "hf":
+            return f"{self.kind}:{self.target}@{self.revision or 'unpinned'}"
         path = self.local_path
         if path is not None:
             return f"hf-local:{folder_hash(path)}"
@@ -89,12 +206,12 @@ def parse_encoder(value: str) -> EncoderSpec:
     if "=" in value.split(":", 1)[0]:
         label, value = value.split("=", 1)
     kind, _, target = value.partition(":")
-    if kind not in KINDS:
-        raise UserError(f"unknown model '{value}'; use one of: bow, hf:<hub id or path>, fbank, s3prl:<name>")
-    if kind in ("bow", "fbank") and target:
+    info = kind_of(kind)
+    if not info.takes_target and target:
         raise UserError(f"'{kind}' takes no argument (got '{value}')")
-    if kind in ("hf", "s3prl") and not target:
-        raise UserError(f"'{kind}:' needs a name, e.g. {kind}:{'bert-base-cased' if kind == 'hf' else 'fbank'}")
+    if info.takes_target and not target:
+        example = {"hf": "bert-base-cased", "s3prl": "fbank"}.get(kind, "<name>")
+        raise UserError(f"'{kind}:' needs a name, e.g. {kind}:{example}")
     revision = None
     if kind == "hf" and "@" in target and not Path(target).exists():
         target, revision = target.rsplit("@", 1)

@@ -277,7 +277,7 @@ class ScaffoldResult:
 def add_language(code: str, suite: str, tasks: str | None = None, to: Path = Path("cards")) -> ScaffoldResult:
     """Write `<to>/<suite>/` (suite, card stubs, checklist) and the kit; refuse to overwrite anything."""
     from polyglue.cards.registry import Registry
-    from polyglue.langkits.registry import KITS, USER_KIT_DIR
+    from polyglue.cards.kitnames import KITS, USER_KIT_DIR
 
     lang = resolve_language(code)
     if not re.match(NAME_PATTERN, suite):

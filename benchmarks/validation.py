@@ -67,7 +67,7 @@ def validate(
     if changed:
         selection = select_changed(reg, extra, base)
         scope = (scope & selection.files) | {f for f in selection.files if f.suffix == ".py" and _kit_in_scope(f, paths)}
-    from polyglue.langkits.registry import find_user_kit  # pure data, no torch
+    from polyglue.cards.kitnames import find_user_kit  # pure data, no torch
 
     for entry in reg.cards.values():
         kit = find_user_kit(entry.card.langkit, entry.path)

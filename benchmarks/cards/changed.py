@@ -110,7 +110,7 @@ def _under_any(path: Path, roots: list[Path]) -> bool:
 
 def select_changed(registry: Registry, extra_dirs: list[Path], base: str | None, cwd: Path | None = None) -> ChangedSelection:
     """The card, suite and kit files to check for a change against `base` (see the module docstring)."""
-    from polyglue.langkits.registry import USER_KIT_DIR, find_user_kit  # pure data, no torch
+    from polyglue.cards.kitnames import USER_KIT_DIR, find_user_kit  # pure data, no torch
 
     cwd = Path(cwd or Path.cwd())
     base = base or default_base(cwd)

@@ -251,7 +251,7 @@ class Registry:
 
 def _check_langkit(entry: CardEntry) -> list[Problem]:
     """The card's kit must be built in, or a user kit file next to the card (checked without importing it)."""
-    from polyglue.langkits.registry import USER_KIT_DIR, check_kit_file, kit_names, user_kits_near  # pure; no torch
+    from polyglue.cards.kitnames import USER_KIT_DIR, check_kit_file, kit_names, user_kits_near  # pure; no torch
 
     name, f = entry.card.langkit, display_path(entry.path)
     if name in kit_names():

@@ -25,9 +25,19 @@ def list_cmd(
     if what not in LIST_WHAT:
         raise UserError(f"`bench list {what}`: choose one of {', '.join(LIST_WHAT)}")
     if what == "models":
-        from polyglue.encoders import KINDS
+        from polyglue.encoders import kinds, plugin_problems
 
-        rows = [{"model": k + ("" if k in ("bow", "fbank") else ":<name>"), "description": v} for k, v in KINDS.items()]
+        rows = [
+            {"model": k.name + (":<name>" if k.takes_target else ""), "modalities": ",".join(sorted(k.modalities)),
+             "package": k.package, "description": k.description}
+            for k in kinds().values() if k.name != "object"
+        ]
+        from polyglue.plugins import import_failures
+
+        for name, problem in plugin_problems().items():
+            print(f"warning: encoder plugin '{name}' cannot be used: {problem}", file=sys.stderr)
+        for line in import_failures():
+            print(f"warning: {line}", file=sys.stderr)
     else:
         reg = registry(cards)
         if what == "suites":

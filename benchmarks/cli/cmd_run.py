@@ -32,42 +32,28 @@ def run_cmd(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Evaluate encoders on a suite. Finished units are reused; an interrupted run resumes."""
+    from polyglue import api
     from polyglue.errors import UserError
-    from polyglue.runs.driver import run_tasks
-    from polyglue.runs.plan import RunRequest, plan_run
 
-    if limit is not None and limit < 1:
-        raise UserError(f"--limit must be positive (got {limit})")
-    if max_steps is not None and max_steps < 1:
-        raise UserError(f"--max-steps must be positive (got {max_steps})")
     if device != "auto" and not (device == "cpu" or device.startswith("cuda")):
         raise UserError(f"--device {device}: use auto, cpu, cuda or cuda:N")
     if device.startswith("cuda") and backend == "local":
         _check_cuda(device)
-    request = RunRequest(
-        suite=suite,
-        models=list(model),
-        tasks=[t.strip() for t in tasks.split(",") if t.strip()] if tasks else None,
-        protocol=protocol,
-        seeds=seeds,
-        data_dir=data_dir,
-        device=device,
-        threads=threads,
-        overrides={
-            "max_steps": max_steps,
-            "limit": limit,
-            "languages": sorted(l.strip() for l in languages.split(",") if l.strip()) if languages else None,
-        },
-    )
-    plan = plan_run(registry(cards), request)
-    for note in plan.skipped:
-        print(f"skipped: {note}", file=sys.stderr)
-    if threads is not None and threads < 1:
-        raise UserError(f"--threads must be positive (got {threads})")
     if retries < 0:
         raise UserError(f"--retries must be 0 or more (got {retries})")
-    options = {"address": address, "max_retries": retries} if backend == "ray" else {}
-    summary = run_tasks(plan.tasks, runs_dir, backend=backend, backend_options=options, force=force, argv=sys.argv, show_progress=not quiet, suite=plan.suite)
+
+    def show_skipped(plan) -> None:
+        for note in plan.skipped:
+            print(f"skipped: {note}", file=sys.stderr)
+
+    summary, _, _ = api.run(
+        suite, list(model), tasks=[t.strip() for t in tasks.split(",") if t.strip()] if tasks else None,
+        seeds=seeds, protocol=protocol, cards=cards, data_dir=data_dir, runs_dir=runs_dir, device=device,
+        threads=threads, backend=backend, backend_options={"address": address, "max_retries": retries} if backend == "ray" else {},
+        force=force, show_progress=not quiet, argv=sys.argv, on_plan=show_skipped,
+        max_steps=max_steps, limit=limit,
+        languages=[lang.strip() for lang in languages.split(",") if lang.strip()] if languages else None,
+    )
     print(
         f"{summary.total} unit(s): {summary.done} run, {summary.reused} reused, {len(summary.failed)} failed. "
         f"Results: {runs_dir}/ (`bench report --suite {suite} --runs-dir {runs_dir}`)",

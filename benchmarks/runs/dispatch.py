@@ -1,15 +1,16 @@
-"""Which runner evaluates a (task type, protocol) pair.
+"""Which runner evaluates a (task type, protocol) pair: the built-in table plus plugins'.
 
 Values are `module:function` strings imported only when a unit runs, so planning,
-listing and validating never import torch. A runner takes a `UnitContext` and returns a
-`UnitResult` (`polyglue.runs.units`).
+listing and validating never import torch. A runner takes a `polyglue.contract.RunContext`
+and returns a `polyglue.contract.UnitResult`. Plugins add pairs through the
+`polyglue.runners` entry point group (`polyglue.plugins`); a built-in pair cannot be replaced.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Callable
 
+from polyglue.contract import Runner
 from polyglue.errors import UserError
 
 RUNNERS: dict[tuple[str, str], str] = {
@@ -35,15 +36,33 @@ RUNNERS: dict[tuple[str, str], str] = {
 }
 
 
+def all_runners() -> dict[tuple[str, str], tuple[str | Callable, str]]:
+    """(task, protocol) -> (runner or its `module:function` name, package that provides it)."""
+    from polyglue import plugins
+
+    out: dict[tuple[str, str], tuple[str | Callable, str]] = {key: (target, "polyglue") for key, target in RUNNERS.items()}
+    for item in plugins.load("polyglue.runners"):
+        if item.error is None and isinstance(item.obj, dict):
+            for key, target in item.obj.items():
+                if isinstance(key, tuple) and len(key) == 2 and key not in out:
+                    out[key] = (target, item.package)
+    return out
+
+
+def protocols_for(task: str) -> list[str]:
+    return sorted(p for t, p in all_runners() if t == task)
+
+
 def has_runner(task: str, protocol: str) -> bool:
-    return (task, protocol) in RUNNERS
+    return (task, protocol) in RUNNERS or (task, protocol) in all_runners()
 
 
-def get_runner(task: str, protocol: str) -> Callable:
-    target = RUNNERS.get((task, protocol))
-    if target is None:
-        available = sorted(p for t, p in RUNNERS if t == task)
+def get_runner(task: str, protocol: str) -> Runner:
+    found = RUNNERS.get((task, protocol)) or all_runners().get((task, protocol), (None, ""))[0]
+    if found is None:
+        available = protocols_for(task)
         hint = f" (available: {', '.join(available)})" if available else ""
         raise UserError(f"no '{protocol}' runner for {task} tasks{hint}")
-    module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)
+    from polyglue.plugins import resolve_target
+
+    return resolve_target(found)

@@ -17,7 +17,7 @@ from polyglue.runs import protocol as protocols
 from polyglue.runs.comparability import assess
 from polyglue.runs.dispatch import has_runner
 from polyglue.runs.units import Unit, UnitTask
-from polyglue.langkits.registry import find_user_kit, kit_file_hash
+from polyglue.cards.kitnames import find_user_kit, kit_file_hash
 
 
 @dataclass

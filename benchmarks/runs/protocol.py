@@ -42,16 +42,20 @@ def row_protocol(name: str) -> str:
 
 def protocol_name(card: Card, encoder: EncoderSpec, requested: str | None) -> str:
     """The protocol for this pair. Weight-free text baselines have no weights to fine-tune: they probe."""
+    from polyglue.runs.dispatch import has_runner, protocols_for
+
     if card.modality == "text":
-        if encoder.kind == "bow":
-            return "probe"
+        if not encoder.has_weights and (requested is None or requested in TEXT_PROTOCOLS):
+            return "probe"  # nothing to fine-tune; a plugin's own protocol may still be asked for
         if requested is not None:
-            if requested not in TEXT_PROTOCOLS:
-                raise UserError(f"--protocol {requested} does not apply to text card '{card.name}' (use probe or finetune)")
+            if not has_runner(card.task, requested):
+                raise UserError(
+                    f"--protocol {requested} does not apply to text card '{card.name}' (use {' or '.join(protocols_for(card.task))})"
+                )
             return requested
-    elif requested is not None and requested in TEXT_PROTOCOLS:
-        # --protocol picks the text protocol of a mixed suite; speech cards keep their own.
-        pass
+    elif requested is not None and requested not in TEXT_PROTOCOLS and has_runner(card.task, requested):
+        # A speech protocol (e.g. a plugin's) for this task; text protocols of a mixed suite leave speech cards as they are.
+        return requested
     return card.protocol.default or TASK_DEFAULT_PROTOCOL[card.task]
 
 

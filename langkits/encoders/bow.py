@@ -28,3 +28,8 @@ class BowEncoder:
     def encode(self, texts: list[str]) -> sparse.csr_matrix:
         words, chars = self._vectorizers()
         return sparse.hstack([words.transform(texts), chars.transform(texts)], format="csr") * (2**-0.5)
+
+
+def build(spec, ctx) -> BowEncoder:
+    """The `bow` kind's text factory (`polyglue.encoders.BUILTIN_KINDS`)."""
+    return BowEncoder()

@@ -106,8 +106,9 @@ def length_sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]
 class HFTextEncoder:
     """Mean-pooled last-layer features of a frozen model; `encode(texts)` -> (n, hidden) float32."""
 
-    def __init__(self, spec: EncoderSpec, *, max_length: int, kit_name: str, device: str, cache: FeatureCache, batch_size: int = 32):
+    def __init__(self, spec: EncoderSpec, *, max_length: int, kit_name: str, device: str, cache: FeatureCache, batch_size: int = 32, step=None):
         self.spec = spec
+        self.step = step
         self.max_length = max_length
         self.kit_name = kit_name
         self.device = device
@@ -149,7 +150,7 @@ class HFTextEncoder:
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)  # (batch, hidden)
         return pooled.cpu().numpy()
 
-    def encode(self, texts: list[str], step=None) -> np.ndarray:
+    def encode(self, texts: list[str]) -> np.ndarray:
         """(n_texts, hidden) float32 features; only texts missing from the cache are encoded.
 
         Texts are tokenised once, in one batched call; batches are length-sorted and padded
@@ -166,6 +167,7 @@ class HFTextEncoder:
             enc = self.tokenizer([t for _, t in items], truncation=True, max_length=self.max_length)
             names = [n for n in ("input_ids", "token_type_ids") if n in enc]
             features = [{n: enc[n][i] for n in names} for i in range(len(items))]
+            step = self.step
             if step:
                 step(0, len(items), f"encoding {len(items)} texts with {self.spec.label}")
             with ns.writer() as writer:
@@ -175,3 +177,12 @@ class HFTextEncoder:
                     if step:
                         step(len(idx))
         return np.stack([np.asarray(ns.get(k)[0], dtype=np.float32) for k in keys]) if keys else np.zeros((0, dim), np.float32)
+
+
+def build(spec: EncoderSpec, ctx) -> HFTextEncoder:
+    """The `hf` kind's text factory: mean-pooled frozen features, cached."""
+    ctx.seed_torch()
+    return HFTextEncoder(
+        spec, max_length=ctx.settings.max_length, kit_name=ctx.card.langkit, device=ctx.device,
+        cache=ctx.cache, batch_size=ctx.settings.batch_size, step=ctx.step,
+    )

@@ -68,7 +68,7 @@ def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
     from polyglue.langkits.encoders import hf_text
     from polyglue.langkits.training import predict, train
 
-    if ctx.encoder.kind != "hf":
+    if not ctx.encoder.has_weights:
         raise UserError(f"'{ctx.encoder.label}' has no weights to train; use an hf:<model> encoder")
     card, kit = ctx.card, ctx.kit
     timings: dict[str, float] = {}

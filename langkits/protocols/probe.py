@@ -32,28 +32,17 @@ class _Featurizer:
     """Maps (texts, pairs) to a feature matrix with the unit's encoder."""
 
     def __init__(self, ctx):
+        from polyglue.langkits.encoders import build_text_encoder
+
         self.ctx = ctx
-        spec = ctx.encoder
-        if spec.kind == "bow":
-            from polyglue.langkits.encoders.bow import BowEncoder
+        self.encoder = build_text_encoder(ctx)
+        self.label = ctx.encoder.label
 
-            self.encoder = BowEncoder()
-            self._encode = lambda texts: self.encoder.encode(texts)
-        elif spec.kind == "hf":
-            from polyglue.langkits.encoders.hf_text import HFTextEncoder
-
-            ctx.seed_torch()
-            self.encoder = HFTextEncoder(
-                spec,
-                max_length=ctx.settings.max_length,
-                kit_name=ctx.card.langkit,
-                device=ctx.device,
-                cache=ctx.cache,
-                batch_size=ctx.settings.batch_size,
-            )
-            self._encode = lambda texts: self.encoder.encode(texts, ctx.step)
-        else:
-            raise UserError(f"'{spec.label}' is not a text encoder")
+    def _encode(self, texts):
+        out = self.encoder.encode(list(texts))
+        if getattr(out, "ndim", None) != 2 or out.shape[0] != len(texts):
+            raise UserError(f"'{self.label}': encode(texts) must return a (n_texts, dim) matrix, got shape {getattr(out, 'shape', type(out).__name__)}")
+        return out if sparse.issparse(out) else np.asarray(out, dtype=np.float32)
 
     def __call__(self, texts, pairs):
         if pairs is None:

@@ -8,16 +8,18 @@ an `hf:` encoder is frozen and only its linear task head is trained
 from __future__ import annotations
 
 from polyglue.errors import UserError
-from polyglue.contract import UnitResult
+from polyglue.contract import RunContext, UnitResult
 
 
-def run(ctx) -> UnitResult:
+def run(ctx: RunContext) -> UnitResult:
+    if ctx.encoder.has_weights:
+        from polyglue.langkits.protocols.finetune import run_frozen
+
+        return run_frozen(ctx)
     if ctx.encoder.kind == "bow":
         from polyglue.langkits.protocols.lexical import RUNNERS
 
         return RUNNERS[ctx.card.task](ctx)
-    if ctx.encoder.kind == "hf":
-        from polyglue.langkits.protocols.finetune import run_frozen
-
-        return run_frozen(ctx)
-    raise UserError(f"'{ctx.encoder.label}' is not a text encoder")
+    raise UserError(
+        f"'{ctx.encoder.label}' gives sentence vectors only; {ctx.card.task} cards need token-level states (an hf: model)"
+    )

@@ -47,8 +47,7 @@ class SpeechUnit:
             from polyglue.speech.featcache import UpstreamFeatures
             from polyglue.speech.upstreams import build_upstream
 
-            device = self.ctx.device if self.ctx.encoder.kind != "fbank" else "cpu"
-            self._features = UpstreamFeatures(build_upstream(self.ctx.encoder, device), self.ctx.cache)
+            self._features = UpstreamFeatures(build_upstream(self.ctx.encoder, self.ctx.device), self.ctx.cache)
         return self._features
 
     def prepare(self, utterances: list[Utterance]) -> None:

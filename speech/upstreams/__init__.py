@@ -35,17 +35,10 @@ class Upstream(Protocol):
 
 
 def build_upstream(spec: EncoderSpec, device: str = "cpu") -> Upstream:
-    """The upstream for a `--model` spec; imports torch-side code lazily."""
-    if spec.kind == "fbank":
-        from polyglue.speech.upstreams.fbank import FbankUpstream
+    """The upstream for a `--model` spec, built by its kind's speech factory (imported lazily)."""
+    from polyglue.plugins import resolve_target
 
-        return FbankUpstream()
-    if spec.kind == "hf":
-        from polyglue.speech.upstreams.hf import HFUpstream
-
-        return HFUpstream(spec, device=device)
-    if spec.kind == "s3prl":
-        from polyglue.speech.upstreams.s3prl_upstream import S3prlUpstream
-
-        return S3prlUpstream(spec, device=device)
-    raise UserError(f"'{spec.label}' is not a speech upstream (use fbank, hf:<wav2vec2/HuBERT/WavLM folder> or s3prl:<name>)")
+    factory = spec.info.speech_factory
+    if factory is None:
+        raise UserError(f"'{spec.label}' is not a speech upstream (use fbank, hf:<wav2vec2/HuBERT/WavLM folder> or s3prl:<name>)")
+    return resolve_target(factory)(spec, device=device)

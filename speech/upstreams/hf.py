@@ -168,3 +168,8 @@ def _batches(lengths: list[int], batched: bool) -> list[list[int]]:
     if current:
         out.append(current)
     return out
+
+
+def build(spec: EncoderSpec, *, device: str = "cpu") -> HFUpstream:
+    """The `hf` kind's speech factory (`polyglue.encoders.BUILTIN_KINDS`)."""
+    return HFUpstream(spec, device=device)

@@ -122,3 +122,8 @@ class S3prlUpstream:
                 frames = int(lengths[0][0])
                 out.append(torch.stack([h[0, :frames] for h in hidden], dim=1).float().cpu().numpy())
         return out
+
+
+def build(spec: EncoderSpec, *, device: str = "cpu") -> S3prlUpstream:
+    """The `s3prl` kind's speech factory."""
+    return S3prlUpstream(spec, device=device)

@@ -1,0 +1,217 @@
+"""The Python API: `polyglue.evaluate(suite, models)` from a notebook or a training loop.
+
+The `bench run` command is a thin layer over `run` below; `evaluate` runs the same units and
+returns `Results`, built by the same leaderboard code `bench report` prints, so a notebook and
+the CLI never disagree on a number.
+
+>>> import polyglue
+>>> results = polyglue.evaluate("glue", {"baseline": "bow"}, tasks=["sst2"], data_dir="data")  # doctest: +SKIP
+>>> results.to_pandas()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from polyglue.errors import UserError
+
+#: Settings `evaluate(**overrides)` may change; any other name is refused (they must exist in the card schema).
+RUN_OVERRIDES = ("max_steps", "limit", "languages")
+
+
+@dataclass
+class Results:
+    """What `evaluate` returns: the suite's leaderboard and every unit's metrics.
+
+    `leaderboard` is the JSON report's suite leaderboard (`polyglue.report.schema.SuiteLeaderboard`),
+    the numbers `bench report` prints; `units` holds one dict per unit this call planned (card,
+    model, protocol, seed, status, metrics per split, comparability).
+    """
+
+    suite: str
+    leaderboard: Any
+    units: list[dict] = field(default_factory=list)
+    failed: list[dict] = field(default_factory=list)
+    runs_dir: Path | None = None
+    _markdown: str = ""
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready data: `{"suite", "leaderboard", "units", "failed"}`."""
+        return {
+            "suite": self.suite,
+            "leaderboard": self.leaderboard.model_dump(mode="json") if self.leaderboard is not None else None,
+            "units": self.units,
+            "failed": self.failed,
+        }
+
+    def to_pandas(self):
+        """One row per (unit, split, metric): card, model, protocol, seed, split, metric, value, comparable."""
+        import pandas as pd
+
+        rows = [
+            {
+                "card": u["card"], "model": u["model"], "protocol": u["protocol"], "seed": u["seed"],
+                "split": split, "metric": metric, "value": value,
+                "comparable": u["comparability"].get("comparable", True), "debug": u["comparability"].get("debug", False),
+                "unit_key": u["key"],
+            }
+            for u in self.units
+            for split, values in (u["metrics"] or {}).items()
+            for metric, value in values.items()
+        ]
+        return pd.DataFrame(rows, columns=["card", "model", "protocol", "seed", "split", "metric", "value", "comparable", "debug", "unit_key"])
+
+    def __repr__(self) -> str:
+        return f"Results(suite={self.suite!r}, units={len(self.units)}, failed={len(self.failed)})"
+
+    def _repr_markdown_(self) -> str:  # Jupyter shows the leaderboard
+        return self._markdown
+
+
+def model_specs(models: Any) -> list[str]:
+    """`--model` spec strings from what `evaluate` accepts: a spec, a list of specs, or {label: model}."""
+    from polyglue.objects import model_spec
+
+    if isinstance(models, str):
+        return [models]
+    if isinstance(models, Mapping):
+        if not models:
+            raise UserError("models: give at least one model, e.g. {'baseline': 'bow'}")
+        return [model_spec(str(label), model) for label, model in models.items()]
+    if isinstance(models, Sequence) and all(isinstance(m, str) for m in models):
+        return list(models)
+    raise UserError("models: a spec string ('bow', 'hf:...'), a list of them, or a dict {row label: model or spec}")
+
+
+def run(
+    suite: str,
+    models: Any,
+    *,
+    tasks: Sequence[str] | None = None,
+    seeds: int = 1,
+    protocol: str | None = None,
+    cards: Sequence[str | Path] | None = None,
+    data_dir: str | Path | None = None,
+    runs_dir: str | Path | None = None,
+    device: str = "auto",
+    threads: int | None = None,
+    backend: str = "local",
+    backend_options: dict | None = None,
+    force: bool = False,
+    show_progress: bool = False,
+    argv: list[str] | None = None,
+    on_plan=None,
+    **overrides,
+):
+    """Plan and execute the suite's units; returns `(RunSummary, Plan)`. The CLI's `bench run` calls this."""
+    from polyglue.cards.registry import Registry
+    from polyglue.runs.driver import run_tasks
+    from polyglue.runs.plan import RunRequest, plan_run
+
+    unknown = sorted(set(overrides) - set(RUN_OVERRIDES))
+    if unknown:
+        raise UserError(f"unknown setting(s) {', '.join(unknown)}; evaluate() takes {', '.join(RUN_OVERRIDES)}")
+    for name in ("max_steps", "limit"):
+        if overrides.get(name) is not None and int(overrides[name]) < 1:
+            raise UserError(f"{name} must be positive (got {overrides[name]})")
+    if threads is not None and threads < 1:
+        raise UserError(f"threads must be positive (got {threads})")
+    specs = model_specs(models)
+    if backend != "local" and any("object:" in s for s in specs):
+        raise UserError("in-memory encoder objects run on the local backend only (pass spec strings or transformers models for Ray)")
+    registry = Registry.discover([Path(c) for c in cards or []])
+    languages = overrides.get("languages")
+    request = RunRequest(
+        suite=suite,
+        models=specs,
+        tasks=list(tasks) if tasks else None,
+        protocol=protocol,
+        seeds=seeds,
+        data_dir=Path(data_dir) if data_dir is not None else None,
+        device=device,
+        threads=threads,
+        overrides={
+            "max_steps": overrides.get("max_steps"),
+            "limit": overrides.get("limit"),
+            "languages": sorted(languages) if languages else None,
+        },
+    )
+    plan = plan_run(registry, request)
+    if on_plan is not None:
+        on_plan(plan)
+    summary = run_tasks(
+        plan.tasks, Path(runs_dir) if runs_dir is not None else Path("runs"), backend=backend,
+        backend_options=backend_options, force=force, argv=argv or [], show_progress=show_progress, suite=plan.suite,
+    )
+    return summary, plan, registry
+
+
+def evaluate(
+    suite: str,
+    models: Any,
+    tasks: Sequence[str] | None = None,
+    seeds: int = 1,
+    protocol: str | None = None,
+    cards: Sequence[str | Path] | None = None,
+    data_dir: str | Path | None = None,
+    runs_dir: str | Path | None = None,
+    device: str = "auto",
+    **overrides,
+) -> Results:
+    """Evaluate `models` on `suite`; finished units are reused, so a second call resumes.
+
+    Args:
+        suite: a suite name (`bench list suites`).
+        models: `{row label: model}` where a model is a spec string (`"hf:<id or path>"`, `"bow"`,
+            `"fbank"`, `"s3prl:<name>"`), a transformers model with its tokenizer or feature
+            extractor (`(model, tokenizer)`), or an object implementing an encoder protocol
+            (`polyglue.objects`); a spec string or a list of spec strings also works.
+        tasks: card names to run (default: every card of the suite).
+        seeds: seeds per (card, model).
+        protocol: `finetune`, `probe`, or a plugin's protocol (default: each card's own).
+        cards: extra card directories. data_dir: the local data root (suite S reads DIR/S/).
+        runs_dir: where results live (default `./runs`). device: `auto`, `cpu`, `cuda`, `cuda:N`.
+        **overrides: `max_steps`, `limit`, `languages` (debug caps make rows debug and not comparable),
+            and `backend`, `threads`, `force`, `show_progress`.
+
+    Returns:
+        `Results`: `.leaderboard`, `.units`, `.to_pandas()`, `.to_dict()`.
+    """
+    options = {k: overrides.pop(k) for k in ("backend", "threads", "force", "show_progress", "backend_options") if k in overrides}
+    summary, plan, registry = run(
+        suite, models, tasks=tasks, seeds=seeds, protocol=protocol, cards=cards, data_dir=data_dir,
+        runs_dir=runs_dir, device=device, **options, **overrides,
+    )
+    return collect(Path(runs_dir) if runs_dir is not None else Path("runs"), registry, suite, plan.tasks, summary)
+
+
+def collect(runs_dir: Path, registry, suite: str, tasks, summary) -> Results:
+    """Results of the planned `tasks` from the store, with the suite's leaderboard as `bench report` builds it."""
+    from polyglue.report import formats
+    from polyglue.report.leaderboard import build, definitions
+    from polyglue.runs.store import Store
+
+    store = Store(runs_dir)
+    try:
+        stored = {u["key"]: u for u in store.units(status=None)}
+        board = build(*definitions(registry, store, suite), store.units())
+    finally:
+        store.close()
+    units = []
+    for task in tasks:
+        row = stored.get(task.key, {})
+        units.append(
+            {
+                "key": task.key, "card": task.unit.card, "model": task.label, "protocol": task.unit.protocol,
+                "seed": task.unit.seed, "status": row.get("status", "missing"), "metrics": row.get("metrics") or {},
+                "comparability": task.comparability, "encoder_identity": task.unit.encoder_identity,
+            }
+        )
+    failed = [{"unit": t.describe(), "message": message, "kind": kind} for t, message, kind in summary.failed]
+    return Results(
+        suite=suite, leaderboard=formats.suite_leaderboard(board), units=units, failed=failed, runs_dir=runs_dir,
+        _markdown=formats.leaderboard_markdown(board),
+    )
