@@ -1,15 +1,13 @@
-"""Make torch-side imports work on this project's CPU stack.
+"""Quiet, deterministic defaults for the torch-side libraries; call `prepare()` before importing them.
 
-PyPI's torchaudio 2.11.0 is a CUDA build: its C++ extension cannot load on CPU torch, and
-transformers imports torchaudio whenever it is installed. `scripts/setup.sh` deletes the
-extension; this runtime fallback covers environments set up another way. Call
-`prepare()` before importing transformers or torchaudio.
+The machine-specific torchaudio workaround (PyPI's torchaudio carries a CUDA-built C++ extension
+that cannot load on CPU torch) lives in `scripts/setup.sh`, which installs the tested set from
+`constraints.txt` — not in the package, which must not patch another environment's torch.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 
 _done = False
 
@@ -21,17 +19,4 @@ def prepare() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    try:
-        import torchaudio  # noqa: F401
-    except OSError:
-        utils = sys.modules.get("torchaudio._extension.utils")
-        if utils is None:
-            raise
-        utils._load_lib = lambda lib: False  # pure-Python parts (kaldi fbank, resample) keep working
-        for name in [m for m in sys.modules if m == "torchaudio" or m.startswith("torchaudio.")]:
-            if name != "torchaudio._extension.utils":
-                del sys.modules[name]
-        import torchaudio  # noqa: F401
-    except ImportError:
-        pass
     _done = True

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from polyglue.cli.options import DEFAULT_RUNS_DIR, CardsOpt, RunsDirOpt, registry
+from polyglue.cli.options import DEFAULT_RUNS_DIR, CardsOpt, RunsDirOpt
 
 
 def run_cmd(

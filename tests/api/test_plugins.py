@@ -8,11 +8,9 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
-from tests.conftest import REPO
 from tests.fixtures.core_suite import write_suite
 
 PLUGIN = '''

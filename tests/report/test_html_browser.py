@@ -77,7 +77,7 @@ def test_leaderboard_page_renders_sorts_and_stays_inert_in_chromium(browser, tmp
     assert _first_column(browser) == ["alpha", HOSTILE_MODEL, "beta"]  # ordered by the aggregate, label shown literally
     assert browser.execute_script("return document.querySelectorAll('img[src=x], svg, b, script').length") == 1  # our script only
     with pytest.raises(NoAlertPresentException):
-        browser.switch_to.alert.text
+        _ = browser.switch_to.alert.text
     chart = browser.find_element(By.CSS_SELECTOR, "img.chart")
     assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", chart) > 100
 
