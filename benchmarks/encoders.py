@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from polyglue.errors import UserError
+from polyglue.hashing import file_sha256
 
 @dataclass(frozen=True)
 class EncoderKind:
@@ -237,9 +238,7 @@ def folder_hash(path: Path) -> str:
     digest = hashlib.sha256()
     for p in files:
         digest.update(str(p.relative_to(base)).encode())
-        with open(p, "rb") as fh:
-            while block := fh.read(1 << 20):
-                digest.update(block)
+        file_sha256(p, digest)
     value = digest.hexdigest()[:32]
     memo.parent.mkdir(parents=True, exist_ok=True)
     memo.write_text(value)

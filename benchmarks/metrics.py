@@ -35,8 +35,8 @@ def compute(names: list[str], gold, pred, **context) -> dict[str, float]:
     return {name: float(_REGISTRY[name](gold, pred, **context)) for name in names}
 
 
-def higher_is_better(name: str) -> bool:
-    return vocab.METRICS[name][0]
+higher_is_better = vocab.higher_is_better
+"""Re-exported: the direction lives with the metric vocabulary."""
 
 
 # --------------------------------------------------------------------------- classification

@@ -7,7 +7,6 @@ error with the conversion command instead of a decoder traceback.
 
 from __future__ import annotations
 
-import hashlib
 from math import gcd
 from pathlib import Path
 
@@ -66,14 +65,12 @@ def read_audio(path: Path, *, sample_rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarra
 
 def file_hash(path: Path) -> str:
     """sha256 of the file's bytes: the cache key of its features (never the file name)."""
-    digest = hashlib.sha256()
+    from polyglue.hashing import file_sha256
+
     try:
-        with open(path, "rb") as fh:
-            while block := fh.read(1 << 20):
-                digest.update(block)
+        return file_sha256(path)
     except OSError as exc:
         raise DataError(f"{path}: cannot read audio file ({exc.strerror})") from None
-    return digest.hexdigest()
 
 
 def write_wav(path: Path, samples: np.ndarray, sample_rate_hz: int = SAMPLE_RATE_HZ) -> None:

@@ -17,7 +17,6 @@ Three kinds of kit:
 from __future__ import annotations
 
 import ast
-import hashlib
 import re
 from pathlib import Path
 
@@ -71,7 +70,9 @@ def find_user_kit(name: str, card_path: Path | None) -> Path | None:
 
 def kit_file_hash(path: Path) -> str:
     """Content hash of a user kit file (part of the unit key: editing a kit makes new units)."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    from polyglue.hashing import file_sha256
+
+    return file_sha256(Path(path))[:16]
 
 
 def check_kit_file(path: Path) -> list[tuple[int, str]]:

@@ -8,8 +8,6 @@ of them.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from typing import Annotated, Literal, Union
 
@@ -253,4 +251,6 @@ class Card(Strict):
 
     def content_hash(self) -> str:
         """Hash of the validated content (comments and key order do not matter)."""
-        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+        from polyglue.hashing import json_sha256
+
+        return json_sha256(self.model_dump(mode="json"), ensure_ascii=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -90,4 +88,6 @@ class Suite(Strict):
         return cards
 
     def content_hash(self) -> str:
-        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+        from polyglue.hashing import json_sha256
+
+        return json_sha256(self.model_dump(mode="json"), ensure_ascii=True)

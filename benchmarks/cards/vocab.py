@@ -172,6 +172,26 @@ METRICS: dict[str, tuple[bool, str]] = {
     "map": (True, "Mean average precision of query-by-example ranking."),
 }
 
+
+def higher_is_better(metric: str) -> bool:
+    """The metric's direction (EER, WER, CER and minDCF fall as systems improve)."""
+    return METRICS[metric][0]
+
+
+def display_kind(metric: str) -> str:
+    """`raw` or `percent`: how reports print the metric (the published tables' convention)."""
+    return "raw" if metric in RAW_METRICS else "percent"
+
+
+def display_value(metric: str, value: float) -> float:
+    """Fractions become percentages, as the published tables print them (MTWV, MAP, minDCF stay raw)."""
+    return value if metric in RAW_METRICS else 100.0 * value
+
+
+def format_value(metric: str, value: float) -> str:
+    """One number as reports and progress lines print it: 4 decimals raw, 2 as a percentage."""
+    return f"{value:.4f}" if metric in RAW_METRICS else f"{100.0 * value:.2f}"
+
 #: Metrics that make sense for each task type (the validator rejects others).
 TASK_METRICS: dict[str, frozenset[str]] = {
     "single-classification": frozenset({"accuracy", "f1", "macro_f1", "mcc"}),

@@ -70,6 +70,17 @@ def hub_offline_reason() -> str | None:
         return f"{host}:{port} is unreachable ({exc.__class__.__name__})"
 
 
+def has_mirror(card_name: str, suite: str | None, data_dir: Path | None) -> bool:
+    """Whether `--data-dir` holds a local copy of the card (`DIR/<suite>/<card>/`): then the Hub is not needed."""
+    return data_dir is not None and suite is not None and (Path(data_dir) / suite / card_name).is_dir()
+
+
+def fetch_hint(suite: str | None) -> str:
+    """The next step when the Hub is out of reach, in every message that says so."""
+    suite = suite or "<suite>"
+    return f"Mirror the suite once with `bench fetch --suite {suite} --to DIR` on a connected machine, then pass --data-dir DIR"
+
+
 class DataResolver:
     """Materialises the splits of one card; `limit` keeps a fixed random sample of each split."""
 
@@ -175,11 +186,9 @@ class DataResolver:
         where = f"{hub.path}{'/' + hub.config if hub.config else ''}@{hub.revision or 'unpinned'}"
         reason = hub_offline_reason()
         if reason is not None:
-            hint = f"--data-dir DIR with DIR/{self.suite or '<suite>'}/{self.card.name}/{split_name}.parquet"
             raise UserError(
-                f"card '{self.card.name}' needs {where} from the Hugging Face Hub, but {reason}. "
-                f"Mirror it once with `bench fetch --suite {self.suite or '<suite>'} --to DIR` on a connected machine, "
-                f"then pass {hint}"
+                f"card '{self.card.name}' needs {where} from the Hugging Face Hub, but {reason}. {fetch_hint(self.suite)} "
+                f"(DIR/{self.suite or '<suite>'}/{self.card.name}/{split_name}.parquet)"
             )
         if hub.data_files:
             return self._from_hub_files(split_name, where)

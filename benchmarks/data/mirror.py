@@ -12,7 +12,6 @@ data would be silently wrong. So is a mirror of another revision than the card p
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -24,12 +23,7 @@ FORMAT = "polyglue-mirror/1"
 _verified: set[tuple] = set()
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+from polyglue.hashing import file_sha256 as sha256_file  # noqa: E402 - the one file hash
 
 
 def file_entry(path: Path, rows: int | None = None) -> dict:

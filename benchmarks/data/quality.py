@@ -131,8 +131,10 @@ def _offline_reason() -> str | None:
 
 def _hub_unreachable(entry: CardEntry, suite: str | None, data_dir: Path | None) -> str | None:
     """Why a Hub card without a mirror cannot be sampled, as one message (not one per split)."""
+    from polyglue.data.materialize import has_mirror
+
     hub = entry.card.source.hub
-    if hub is None or (data_dir is not None and suite is not None and (data_dir / suite / entry.card.name).is_dir()):
+    if hub is None or has_mirror(entry.card.name, suite, data_dir):
         return None
     reason = _offline_reason()
     if reason is None:

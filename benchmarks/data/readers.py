@@ -27,19 +27,9 @@ def _from_rows(rows: list[dict], origin: str) -> pa.Table:
 
 
 def read_jsonl(path: Path) -> pa.Table:
-    rows = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise DataError(f"{path}:{lineno}: expected a JSON object per line, got {type(row).__name__}")
-            rows.append(row)
-    return _from_rows(rows, str(path))
+    from polyglue import jsonl
+
+    return _from_rows(jsonl.read_jsonl(path), str(path))
 
 
 def read_json(path: Path) -> pa.Table:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from polyglue.jsonl import read_jsonl
 from polyglue.cards.yamlio import dump_yaml
 
 LANGUAGES = ("cat", "ell", "zho")
@@ -181,7 +182,6 @@ def corpus(root: Path) -> list[str]:
     """Every generated sentence (to train the demo's tiny tokenizer)."""
     out = []
     for path in sorted((Path(root) / "data").rglob("train.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
+        for row in read_jsonl(path):
             out += [v for k, v in row.items() if isinstance(v, str) and k != "label"]
     return out

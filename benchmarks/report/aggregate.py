@@ -14,9 +14,8 @@ from polyglue.cards import vocab
 from polyglue.cards.schema import Aggregate, AggregateComponent, Card, Suite
 
 
-def display(metric: str, value: float) -> float:
-    """Fractions become percentages, as the published tables print them (MTWV stays raw)."""
-    return value if metric in vocab.RAW_METRICS else 100.0 * value
+display = vocab.display_value
+"""Kept as the report's name for the vocabulary's display rule."""
 
 
 @dataclass(frozen=True)

@@ -103,7 +103,7 @@ def suite_leaderboard(board) -> S.SuiteLeaderboard:
                 name=name, title=card.title, version=card.version, content_hash=card.content_hash()[:16], task=card.task,
                 languages=list(card.languages), main_metric=card.main_metric, report_split=card.report_split,
                 higher_is_better=metric_defs.higher_is_better(card.main_metric),
-                display="raw" if card.main_metric in vocab.RAW_METRICS else "percent",
+                display=vocab.display_kind(card.main_metric),
                 dataset_revisions=sorted(revisions.get(name, set())),
             )
         )

@@ -14,7 +14,6 @@ runners do, so a resample is scored per language and averaged too.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -48,15 +47,9 @@ def load_records(runs_dir: Path, unit: dict) -> list[dict]:
     path = Path(runs_dir) / rel
     if not path.exists():
         raise DataError(f"{where}: predictions file {path} is missing (moved or deleted?); rerun with `bench run ... --force`")
-    records = []
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if line.strip():
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"{path}:{number}: not a JSON record ({exc.msg})") from None
-    return records
+    from polyglue import jsonl
+
+    return jsonl.read_jsonl(path)
 
 
 class PairedSplit:

@@ -76,17 +76,14 @@ def _headline(task: UnitTask, result: UnitResult) -> str:
     parts = []
     for split, values in result.metrics.items():
         if main in values:
-            value = values[main]
-            shown = f"{value:.4f}" if main in vocab.RAW_METRICS else f"{100 * value:.2f}"
-            parts.append(f"{split} {main}={shown}")
+            parts.append(f"{split} {main}={vocab.format_value(main, values[main])}")
     return ", ".join(parts)
 
 
 def _hash(body: dict) -> str:
-    import hashlib
-    import json
+    from polyglue.hashing import json_sha256
 
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    return json_sha256(body, ensure_ascii=True)
 
 
 def get_backend(name: str, **options):

@@ -139,20 +139,15 @@ def _check_data_available(registry: Registry, req: RunRequest, names: set[str]) 
             f"{len(layouts)} card(s) read a corpus from disk ({', '.join(layouts)}; layout {', '.join(kinds)}), but {where}: "
             f"give --data-dir DIR with the corpus in DIR/{req.suite}/"
         )
-    need = []
-    for name in sorted(names):
-        card = registry.card(name).card
-        mirrored = req.data_dir is not None and (Path(req.data_dir) / req.suite / name).is_dir()
-        if card.source.hub is not None and not mirrored:
-            need.append(name)
+    from polyglue.data.materialize import fetch_hint, has_mirror, hub_offline_reason
+
+    need = [n for n in sorted(names) if registry.card(n).card.source.hub is not None and not has_mirror(n, req.suite, req.data_dir)]
     if not need:
         return
-    from polyglue.data.materialize import hub_offline_reason
 
     reason = hub_offline_reason()
     if reason is not None:
         where = f"--data-dir {req.data_dir} has no {req.suite}/<card>/ folder for them" if req.data_dir else "no --data-dir was given"
         raise UserError(
-            f"{len(need)} card(s) read the Hugging Face Hub ({', '.join(need)}), but {reason} and {where}. "
-            f"Mirror the suite once with `bench fetch --suite {req.suite} --to DIR` on a connected machine, then pass --data-dir DIR"
+            f"{len(need)} card(s) read the Hugging Face Hub ({', '.join(need)}), but {reason} and {where}. {fetch_hint(req.suite)}"
         )

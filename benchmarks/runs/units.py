@@ -9,13 +9,12 @@ boundaries (Ray workers) unchanged.
 
 from __future__ import annotations
 
-import hashlib
-import json
+from polyglue.hashing import json_sha256
 from dataclasses import asdict, dataclass, field
 
 
 def stable_hash(obj) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    return json_sha256(obj)
 
 
 @dataclass(frozen=True)

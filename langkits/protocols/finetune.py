@@ -17,22 +17,21 @@ import time
 import numpy as np
 
 from polyglue import metrics as metric_lib
+from polyglue.data.holdout import HOLDOUT_FRACTION, holdout
 from polyglue.data.materialize import SplitData
 from polyglue.errors import UserError
 from polyglue.contract import UnitResult
 from polyglue.langkits.tasks import head_for
 
-HOLDOUT_FRACTION = 0.1
 PROBE_LEARNING_RATE = 1e-3
 PROBE_EPOCHS = 3.0
 
 
 def _holdout(split: SplitData, seed: int) -> tuple[SplitData, SplitData]:
     """Seeded (fit, select) partition of a training split, when no validation split exists."""
-    order = np.random.default_rng(seed).permutation(len(split))
-    cut = max(1, int(len(order) * HOLDOUT_FRACTION))
+    fit, held = holdout(len(split), seed)
     part = lambda idx, role: SplitData(role, split.name, split.table.take(np.sort(idx)), f"{split.origin} ({role})", split.source_label_names)  # noqa: E731
-    return part(order[cut:], "train"), part(order[:cut], "validation")
+    return part(fit, "train"), part(held, "validation")
 
 
 def selection_data(ctx):

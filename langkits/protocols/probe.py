@@ -14,6 +14,7 @@ import numpy as np
 from scipy import sparse
 
 from polyglue import metrics
+from polyglue.data.holdout import holdout
 from polyglue.errors import UserError
 from polyglue.contract import UnitResult
 from polyglue.langkits import inputs
@@ -97,10 +98,7 @@ def run(ctx) -> UnitResult:
     if "validation" in x_eval:
         x_fit, y_fit, x_sel, y_sel = x_train, y_train, x_eval["validation"], y_eval["validation"]
     else:
-        rng = np.random.default_rng(ctx.seed)
-        order = rng.permutation(len(y_train))
-        cut = max(1, len(order) // 10)
-        sel, fit = order[:cut], order[cut:]
+        fit, sel = holdout(len(y_train), ctx.seed)
         x_fit, y_fit, x_sel, y_sel = x_train[fit], y_train[fit], x_train[sel], y_train[sel]
     grid = ALPHA_GRID if card.task == "regression" else C_GRID
     scaled_fit, scaled_sel = _scaled(x_fit, x_sel)

@@ -9,7 +9,6 @@ roles `audio`, `audio_pair` and `label` (0/1), or a `.txt` file of `label<TAB>pa
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -40,14 +39,9 @@ class ManifestCorpus:
 
     def _rows(self, path: Path) -> list[dict]:
         if path.suffix == ".jsonl":
-            rows = []
-            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-                if line.strip():
-                    try:
-                        rows.append(json.loads(line))
-                    except json.JSONDecodeError as exc:
-                        raise DataError(f"{path}:{number}: not a JSON object ({exc.msg})") from None
-            return rows
+            from polyglue import jsonl
+
+            return jsonl.read_jsonl(path)
         import csv
 
         with open(path, encoding="utf-8", newline="") as fh:

@@ -15,6 +15,7 @@ import numpy as np
 
 from polyglue import metrics
 from polyglue.cards import vocab
+from polyglue.data.holdout import holdout  # noqa: F401 - re-exported for the speech runners
 from polyglue.speech.corpus import Utterance
 from polyglue.speech.corpus.select import TaskData, corpus_root, load_task_data
 
@@ -122,13 +123,6 @@ class SpeechUnit:
             timings["extract_s"] = round(stats["extract_s"], 3)
         out["timings"] = timings
         return out
-
-
-def holdout(n: int, seed: int, share: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
-    """A seeded (fit, select) split of `range(n)` for when a card has no usable validation data."""
-    order = np.random.default_rng(seed).permutation(n)
-    cut = max(1, int(round(n * share)))
-    return order[cut:], order[:cut]
 
 
 def mean_over_languages(per_language: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
