@@ -88,7 +88,7 @@ def _check_data(reg: Registry, result: ValidationResult, scope: set[Path], data_
     from polyglue.data.quality import check_card_data
 
     broken = {Path(p.file).resolve() for p in reg.errors()}
-    member = {}
+    member: dict[str, str] = {}
     for s in sorted(reg.suites.values(), key=lambda e: e.suite.name):
         for c in s.suite.cards:
             member.setdefault(c, s.suite.name)

@@ -58,7 +58,7 @@ def _suggest(value, options) -> str:
 
 def _model_at(model: type[BaseModel], loc: tuple):
     """The pydantic model class that owns the last key of `loc` (to list allowed keys)."""
-    current = model
+    current: type[BaseModel] | None = model
     for part in loc[:-1]:
         if isinstance(part, int) or current is None:
             continue

@@ -104,4 +104,4 @@ class Source(Strict):
         """What identifies the data version in unit keys."""
         if self.hub:
             return self.hub.revision or "unpinned"
-        return "local" if self.local else f"layout:{self.layout.name}"
+        return "local" if self.local or self.layout is None else f"layout:{self.layout.name}"

@@ -27,7 +27,7 @@ def list_cmd(
     if what == "models":
         from polyglue.encoders import kinds, plugin_problems
 
-        rows = [
+        rows: list[dict] = [
             {"model": k.name + (":<name>" if k.takes_target else ""), "modalities": ",".join(sorted(k.modalities)),
              "package": k.package, "description": k.description}
             for k in kinds().values() if k.name != "object"
@@ -161,7 +161,7 @@ def schema_cmd(
     """Print the JSON Schema of cards or suites (for editor completion and CI)."""
     from polyglue.cards.schema import Card, Suite
 
-    models = {"card": Card, "suite": Suite}
+    models: dict[str, type[Card] | type[Suite]] = {"card": Card, "suite": Suite}
     if kind not in models:
         raise UserError(f"`bench schema {kind}`: choose card or suite")
     schema = models[kind].model_json_schema()

@@ -26,6 +26,8 @@ def add_language_cmd(
 
     result = add_language(language, suite, tasks, to)
     lang = result.language
+    if lang is None:  # add_language resolves the code or raises a UserError
+        raise RuntimeError(f"add_language returned no language for '{language}'")
     if lang.note:
         print(f"note: {lang.note}", file=sys.stderr)
     print(f"New suite '{suite}' for {lang.name} ({lang.code}); {result.kit_note}.")

@@ -18,7 +18,9 @@ UD_COLUMNS = ("tokens", "lemmas", "upos", "xpos", "feats", "head", "deprel", "de
 
 
 def _conllu_rows(path: Path) -> list[dict]:
-    rows, current, sent_id = [], {c: [] for c in UD_COLUMNS}, None
+    rows: list[dict] = []
+    current: dict[str, list] = {c: [] for c in UD_COLUMNS}
+    sent_id = None
     with open(path, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             line = line.rstrip("\n")
@@ -45,7 +47,9 @@ def _conllu_rows(path: Path) -> list[dict]:
 
 def _conll_rows(path: Path, columns: list[str]) -> list[dict]:
     tokens_col, tags_col = columns
-    rows, tokens, tags = [], [], []
+    rows: list[dict] = []
+    tokens: list[str] = []
+    tags: list[str] = []
     with open(path, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             # Tab-separated files (AnCora-ca-NER) may hold tokens with spaces; others split on whitespace.

@@ -74,7 +74,10 @@ def resolve_revision(path: str, revision: str | None) -> str:
     from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 
     try:
-        return HfApi().dataset_info(path, revision=revision).sha
+        sha = HfApi().dataset_info(path, revision=revision).sha
+        if sha is None:
+            raise DataError(f"{path}: the Hub did not say which commit '{revision}' is")
+        return sha
     except RevisionNotFoundError:
         raise DataError(f"{path}: revision '{revision}' does not exist on the Hub") from None
     except RepositoryNotFoundError:
@@ -86,7 +89,8 @@ def resolve_revision(path: str, revision: str | None) -> str:
 def fetch_card(entry: CardEntry, suite: str, to: Path, *, force: bool = False) -> FetchOutcome:
     card = entry.card
     if card.source.hub is None:
-        why = "reads local files next to the card" if card.source.local else f"reads the '{card.source.layout.name}' layout from --data-dir"
+        layout = card.source.layout
+        why = "reads local files next to the card" if card.source.local or layout is None else f"reads the '{layout.name}' layout from --data-dir"
         return FetchOutcome(card.name, "skipped", f"{why}; nothing to mirror")
     hub = card.source.hub
     dest = to / suite / card.name

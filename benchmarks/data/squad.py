@@ -5,7 +5,7 @@ from __future__ import annotations
 
 
 def flatten_squad(data: dict) -> list[dict]:
-    rows = []
+    rows: list[dict] = []
     for article in data["data"]:
         for para in article.get("paragraphs", []):
             for qa in para.get("qas", []):

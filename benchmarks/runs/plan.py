@@ -67,7 +67,7 @@ def plan_run(registry: Registry, req: RunRequest) -> Plan:
     if len(set(labels)) != len(labels):
         raise UserError(f"--model given twice: {', '.join(sorted({l for l in labels if labels.count(l) > 1}))}")
     identities = {e.label: e.identity() for e in encoders}
-    same = {}
+    same: dict[str, str] = {}
     for label, identity in identities.items():
         if identity in same:
             raise UserError(f"--model {same[identity]} and --model {label} are the same model (same weights); give it once")
@@ -133,7 +133,7 @@ def _check_data_available(registry: Registry, req: RunRequest, names: set[str]) 
     layouts = sorted(n for n in names if registry.card(n).card.source.layout is not None)
     root = Path(req.data_dir) / req.suite if req.data_dir else None
     if layouts and (root is None or not root.is_dir()):
-        kinds = sorted({registry.card(n).card.source.layout.name for n in layouts})
+        kinds = sorted({layout.name for n in layouts if (layout := registry.card(n).card.source.layout) is not None})
         where = f"{root} does not exist" if root is not None else "no --data-dir was given"
         raise UserError(
             f"{len(layouts)} card(s) read a corpus from disk ({', '.join(layouts)}; layout {', '.join(kinds)}), but {where}: "

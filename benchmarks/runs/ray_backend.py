@@ -34,7 +34,7 @@ def _execute_unit(task: UnitTask):
     try:
         import ray._raylet
 
-        ray._raylet.setproctitle(f"ray::polyglue-unit {task.key} {task.describe()}")
+        ray._raylet.setproctitle(f"ray::polyglue-unit {task.key} {task.describe()}")  # type: ignore[attr-defined]
     except (ImportError, AttributeError):  # pragma: no cover - cosmetic only
         pass
     from polyglue.runs.execute import execute
