@@ -97,8 +97,8 @@ def plugin_problems() -> dict[str, str]:
     return problems
 
 
-def kind_of(name: str) -> EncoderKind:
-    """The kind called `name`; one clear line when unknown or when its plugin is broken."""
+def kind_of(name: str, spec: str | None = None) -> EncoderKind:
+    """The kind called `name` (of the `--model` value `spec`); one clear line when unknown or its plugin is broken."""
     builtin = {k.name: k for k in BUILTIN_KINDS}
     if name in builtin:
         return builtin[name]
@@ -109,7 +109,7 @@ def kind_of(name: str) -> EncoderKind:
     if name in broken:
         raise UserError(f"model kind '{name}' comes from a plugin that cannot be used ({broken[name]})")
     known = ", ".join(k if not v.takes_target else f"{k}:<...>" for k, v in found.items() if k != "object")
-    raise UserError(f"unknown model kind '{name}'; use one of: {known} (`bench list models` shows them)")
+    raise UserError(f"unknown model '{spec or name}'; use one of: {known} (`bench list models` shows them)")
 
 
 _OBJECTS: dict[str, tuple[object, str]] = {}
@@ -207,7 +207,7 @@ def parse_encoder(value: str) -> EncoderSpec:
     if "=" in value.split(":", 1)[0]:
         label, value = value.split("=", 1)
     kind, _, target = value.partition(":")
-    info = kind_of(kind)
+    info = kind_of(kind, value)
     if not info.takes_target and target:
         raise UserError(f"'{kind}' takes no argument (got '{value}')")
     if info.takes_target and not target:
