@@ -31,7 +31,7 @@ def inverse_counts(tokens: list[str]) -> dict[str, float]:
 
 
 def _shape(word: str) -> str:
-    out = []
+    out: list[str] = []
     for ch in word:
         code = "X" if ch.isupper() else "x" if ch.islower() else "d" if ch.isdigit() else "a" if ch.isalpha() else ch
         if not out or out[-1] != code:

@@ -111,7 +111,7 @@ def _collate_choices(features: list[dict], pad_id: int) -> dict:
     ids = torch.full(shape, pad_id, dtype=torch.long)
     mask = torch.zeros(shape, dtype=torch.long)
     has_types = "token_type_ids" in features[0]
-    types = torch.zeros(shape, dtype=torch.long) if has_types else None
+    types = torch.zeros(shape, dtype=torch.long)  # used only when has_types
     choice_mask = torch.zeros((len(features), n_choices), dtype=torch.bool)
     for i, f in enumerate(features):
         for j, seq in enumerate(f["input_ids"]):

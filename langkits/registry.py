@@ -69,6 +69,8 @@ def _load_user_kit(name: str, path: Path):
         raise UserError(f"{path}:{line}: {message}")
     module_name = f"polyglue_user_kits.{name}_{kit_file_hash(path)}"
     spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise UserError(f"{path}: cannot be loaded as a Python module")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     cls = getattr(module, USER_KIT_CLASS)

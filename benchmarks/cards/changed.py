@@ -88,7 +88,8 @@ def changed_files(base: str, cwd: Path) -> tuple[Path, str, list[str], list[str]
         except _GitError as exc:
             raise UserError(f"--base {base}: no common ancestor with HEAD ({exc}); a shallow clone needs fetch-depth: 0") from None
     out = _git(["diff", "--name-status", "--no-renames", "-z", merge_base, "--"], top).split("\0")
-    present, deleted = [], []
+    present: list[str] = []
+    deleted: list[str] = []
     for status, path in zip(out[0::2], out[1::2]):
         (deleted if status == "D" else present).append(path)
     present += [p for p in _git(["ls-files", "--others", "--exclude-standard", "-z"], top).split("\0") if p]
@@ -145,7 +146,7 @@ def select_changed(registry: Registry, extra_dirs: list[Path], base: str | None,
     for name in selected_names:
         sel.files |= registry.declared[name]
     card_names = selected_names | deleted_names
-    for entry in registry.suites.values():
-        if card_names & set(entry.suite.cards):
-            sel.files.add(entry.path.resolve())
+    for suite_entry in registry.suites.values():
+        if card_names & set(suite_entry.suite.cards):
+            sel.files.add(suite_entry.path.resolve())
     return sel

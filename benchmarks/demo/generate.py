@@ -8,6 +8,8 @@ similarity from the number of shared slots.
 
 from __future__ import annotations
 
+from typing import Any
+
 import json
 import random
 from importlib import resources
@@ -81,7 +83,7 @@ def sts_rows(rng: random.Random, lex: dict, n: int) -> list[dict]:
     return rows
 
 
-TASKS = {
+TASKS: dict[str, dict[str, Any]] = {
     "sentiment": {
         "make": sentiment_rows,
         "task": "single-classification",

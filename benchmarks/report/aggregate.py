@@ -53,7 +53,7 @@ class ResolvedComponent:
 
 
 def resolve_components(suite: Suite, cards: dict[str, Card]) -> list[ResolvedComponent]:
-    agg: Aggregate = suite.aggregate or Aggregate(name="mean", definition="polyglue")
+    agg: Aggregate = suite.aggregate or Aggregate(name="mean", definition="polyglue", scale=1.0)
     comps: list[AggregateComponent] = agg.components or [AggregateComponent(card=c) for c in suite.cards]
     out = []
     for comp in comps:
@@ -86,7 +86,7 @@ def combine(suite: Suite, component_values: list[float | None]) -> float | None:
     if not component_values or any(v is None for v in component_values):
         return None
     scale = suite.aggregate.scale if suite.aggregate else 1.0
-    return scale * sum(component_values) / len(component_values)
+    return scale * sum(v for v in component_values if v is not None) / len(component_values)
 
 
 def aggregate_label(suite: Suite) -> str:

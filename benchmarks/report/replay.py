@@ -186,7 +186,8 @@ class MetricReplay:
             for g, p in zip(self.gold, self.pred):
                 ge, pe = set(get_entities(list(g))), set(get_entities(list(p)))
                 counts.append((len(ge & pe), len(pe), len(ge)))
-            self.tp, self.n_pred, self.n_gold = (np.array(c, dtype=float) for c in zip(*counts)) if counts else (np.zeros(0),) * 3
+            columns: list[np.ndarray] = [np.array(c, dtype=float) for c in zip(*counts)] if counts else [np.zeros(0)] * 3
+            self.tp, self.n_pred, self.n_gold = columns[0], columns[1], columns[2]
             self.kind = "entities"
 
     # ----------------------------------------------------------------- scoring

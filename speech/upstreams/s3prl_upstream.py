@@ -41,7 +41,7 @@ def _apply_shims() -> None:
         def _removed(*args, **kwargs):
             raise NotImplementedError("torchaudio.sox_effects was removed in torchaudio 2.9")
 
-        module.apply_effects_tensor = module.apply_effects_file = _removed
+        module.apply_effects_tensor = module.apply_effects_file = _removed  # type: ignore[attr-defined]
         sys.modules["torchaudio.sox_effects"] = module
         torchaudio.sox_effects = module
 
