@@ -27,8 +27,13 @@ for module in (cmd_cards, cmd_contrib, cmd_run, cmd_report, cmd_compare, cmd_dem
     module.register(app)
 
 
+INVOCATION: list[str] = []
+"""The command line of the current invocation (`bench ...`), recorded in the run file."""
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `bench` console script; returns the exit code."""
+    INVOCATION[:] = ["bench", *(sys.argv[1:] if argv is None else [str(a) for a in argv])]
     try:
         code = app(args=argv, prog_name="bench", standalone_mode=False)
     except UserError as exc:

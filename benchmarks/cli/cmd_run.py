@@ -67,16 +67,25 @@ def run_cmd(
     if retries < 0:
         raise UserError(f"--retries must be 0 or more (got {retries})")
     options = {"address": address, "max_retries": retries} if backend == "ray" else {}
-    summary = run_tasks(plan.tasks, runs_dir, backend=backend, backend_options=options, force=force, argv=sys.argv, show_progress=not quiet, suite=plan.suite)
+    summary = run_tasks(plan.tasks, runs_dir, backend=backend, backend_options=options, force=force, argv=_invocation(), show_progress=not quiet, suite=plan.suite)
     print(
         f"{summary.total} unit(s): {summary.done} run, {summary.reused} reused, {len(summary.failed)} failed. "
         f"Results: {runs_dir}/ (`bench report --suite {suite} --runs-dir {runs_dir}`)",
         file=sys.stderr,
     )
+    if summary.run_file is not None:
+        print(f"Run file: {summary.run_file}", file=sys.stderr)
     for task, message, _ in summary.failed:
         print(f"failed: {task.describe()}: {message}", file=sys.stderr)
     if summary.exit_code:
         raise typer.Exit(summary.exit_code)
+
+
+def _invocation() -> list[str]:
+    """`bench ...` as typed (also when called in-process through `polyglue.cli.main`)."""
+    from polyglue.cli import INVOCATION
+
+    return list(INVOCATION) or ["bench", *sys.argv[1:]]
 
 
 def _check_cuda(device: str) -> None:

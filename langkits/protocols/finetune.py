@@ -20,6 +20,7 @@ from polyglue import metrics as metric_lib
 from polyglue.data.materialize import SplitData
 from polyglue.errors import UserError
 from polyglue.contract import UnitResult
+from polyglue.langkits.protocols import hidden
 from polyglue.langkits.tasks import head_for
 
 HOLDOUT_FRACTION = 0.1
@@ -145,13 +146,19 @@ def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
         preds = head.decode(ex, encoded[role], outputs)
         metrics[role] = head.score(ex, preds)
         records += head.records(ex, preds, role)
+    blind, blind_skipped = hidden.load(ctx)
+    for role, split in blind.items():  # hidden-label test sets: predicted for submission, never scored
+        ex = head.examples(card, split)
+        features = head.encode(ex, tokenizer, max_length)
+        outputs = predict(model, features, head.outputs, pad_id=pad_id, batch_size=eval_batch, device=ctx.device)
+        records += hidden.blind(head.records(ex, head.decode(ex, features, outputs), role))
     timings["predict_s"] = time.perf_counter() - t0
     del model, state
     s = ctx.settings
     return UnitResult(
         metrics=metrics,
         predictions=records,
-        extras={
+        extras=hidden.note({
             "protocol": "probe: frozen encoder, linear head" if frozen else "finetune",
             "selection": {
                 "on": select_where, "metric": main, "learning_rate": lr, "epoch": result.best_epoch,
@@ -166,7 +173,7 @@ def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
             "n_examples": {"train": len(train_ex), "selection": len(select_ex), **{r: len(e) for r, e in eval_ex.items()}},
             "n_features": {k: len(v) for k, v in encoded.items()},
             "timings": {k: round(v, 3) for k, v in timings.items()},
-        },
+        }, blind_skipped),
     )
 
 
