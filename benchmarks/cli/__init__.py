@@ -12,7 +12,7 @@ import sys
 import click
 import typer
 
-from polyglue.cli import cmd_cache, cmd_cards, cmd_compare, cmd_contrib, cmd_demo, cmd_report, cmd_run
+from polyglue.cli import cmd_cache, cmd_cards, cmd_compare, cmd_contrib, cmd_demo, cmd_report, cmd_run, cmd_submit
 from polyglue.errors import UserError
 
 app = typer.Typer(
@@ -23,7 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-for module in (cmd_cards, cmd_contrib, cmd_run, cmd_report, cmd_compare, cmd_demo, cmd_cache):
+for module in (cmd_cards, cmd_contrib, cmd_run, cmd_report, cmd_submit, cmd_compare, cmd_demo, cmd_cache):
     module.register(app)
 
 
