@@ -76,7 +76,10 @@ class Hooks:
         path = write_predictions(self.store.runs_dir, task, scored) if scored else None
         self.store.mark_done(task.key, result.metrics, result.extras, path, duration)
         for tracker in self.trackers:
-            tracker.log_unit(task, result, duration)
+            try:
+                tracker.log_unit(task, result, duration)
+            except Exception as exc:  # noqa: BLE001 - the unit is stored; a tracker hiccup must not stop the run
+                self.progress.note(f"{type(tracker).__name__} could not log {task.describe()}: {type(exc).__name__}: {exc}")
         self.summary.done += 1
         self.progress.finish_unit(f"✓ {task.describe()}  {_headline(task, result)}  ({duration:.1f}s)")
 
