@@ -134,7 +134,7 @@ def build_submission(suite, cards: dict, store, model: str, out: Path, *, protoc
         summary.files[item.file] = len(by_split[item.split])
         summary.units[item.card] = f"seed {unit['seed']} (unit {unit['key'][:12]})"
     if missing:
-        raise UserError(f"cannot write the {suite.name} submission for '{model}': missing test predictions for {'; '.join(missing)}")
+        raise UserError(f"cannot write the {suite.name} submission for '{model}': missing test predictions for {'; '.join(dict.fromkeys(missing))}")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, text in contents.items():

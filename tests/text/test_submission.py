@@ -121,3 +121,15 @@ def test_given_finetune_then_hidden_splits_are_predicted_with_the_trained_model(
     assert {r["pred"] for r in records} <= {"entailment", "not_entailment"} and all(r["gold"] is None for r in records)
     debug = cli("submit", "--suite", "glue", "--model", "tiny", "--runs-dir", runs, "--out", tmp_path / "z.zip")
     assert debug.code == 2 and "rte (seed 0 is a debug run: --max-steps 2" in debug.err
+
+
+def test_given_a_mirror_without_the_test_file_then_the_unit_runs_and_submit_names_the_reason(cli, tmp_path):
+    from tests.fixtures.text_mirrors import write_mirror
+
+    data = write_mirror(tmp_path / "data", "glue", ["rte"], n=20)
+    (data / "glue" / "rte" / "test.parquet").unlink()
+    runs = tmp_path / "runs"
+    assert cli("run", "--suite", "glue", "--tasks", "rte", "--model", "bow", "--data-dir", data, "--runs-dir", runs, "--quiet").code == 0
+    result = cli("submit", "--suite", "glue", "--model", "bow", "--runs-dir", runs, "--out", tmp_path / "x.zip")
+    assert result.code == 2 and "rte (test not predicted: card 'rte' needs nyu-mll/glue/rte" in result.err  # the reason the unit recorded
+    assert result.err.count("mnli (no finished unit)") == 1  # one line per card, not per file
