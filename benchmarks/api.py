@@ -1,6 +1,6 @@
 """The Python API: `polyglue.evaluate(suite, models)` from a notebook or a training loop.
 
-The `bench run` command is a thin layer over `run` below; `evaluate` runs the same units and
+The `bench run` command is a thin layer over `plan` and `execute` below; `evaluate` runs the same units and
 returns `Results`, built by the same leaderboard code `bench report` prints, so a notebook and
 the CLI never disagree on a number.
 
@@ -18,8 +18,9 @@ from typing import Any
 
 from polyglue.errors import UserError
 
-#: Settings `evaluate(**overrides)` may change; any other name is refused (they must exist in the card schema).
+#: Run-level settings `evaluate(**overrides)` takes besides the card protocol settings.
 RUN_OVERRIDES = ("max_steps", "limit", "languages")
+DEFAULT_RUNS_DIR = Path("runs")
 
 
 @dataclass
@@ -86,7 +87,7 @@ def model_specs(models: Any) -> list[str]:
     raise UserError("models: a spec string ('bow', 'hf:...'), a list of them, or a dict {row label: model or spec}")
 
 
-def run(
+def plan(
     suite: str,
     models: Any,
     *,
@@ -95,35 +96,37 @@ def run(
     protocol: str | None = None,
     cards: Sequence[str | Path] | None = None,
     data_dir: str | Path | None = None,
-    runs_dir: str | Path | None = None,
     device: str = "auto",
     threads: int | None = None,
     backend: str = "local",
-    backend_options: dict | None = None,
-    force: bool = False,
-    show_progress: bool = False,
-    argv: list[str] | None = None,
-    on_plan=None,
+    registry=None,
     **overrides,
 ):
-    """Plan and execute the suite's units; returns `(RunSummary, Plan)`. The CLI's `bench run` calls this."""
-    from polyglue.cards.registry import Registry
-    from polyglue.runs.driver import run_tasks
-    from polyglue.runs.plan import RunRequest, plan_run
+    """Plan one suite's units (nothing runs yet); returns `(Plan, Registry)`.
 
-    unknown = sorted(set(overrides) - set(RUN_OVERRIDES))
-    if unknown:
-        raise UserError(f"unknown setting(s) {', '.join(unknown)}; evaluate() takes {', '.join(RUN_OVERRIDES)}")
+    `overrides`: `max_steps`, `limit`, `languages`, or any card protocol setting
+    (`learning_rate=3e-5`); every override makes the rows not comparable, debug caps make them debug.
+    """
+    from polyglue.cards.registry import Registry
+    from polyglue.runs.plan import RunRequest, plan_run
+    from polyglue.runs.runconfig import check_overrides
+
+    run_settings = {k: overrides.pop(k) for k in RUN_OVERRIDES if k in overrides}
+    try:
+        settings = check_overrides({f"protocol.{k}": v for k, v in overrides.items()})
+    except ValueError as exc:
+        raise UserError(f"{exc}; evaluate() takes {', '.join(RUN_OVERRIDES)} and the card protocol settings (`bench schema card`)") from None
     for name in ("max_steps", "limit"):
-        if overrides.get(name) is not None and int(overrides[name]) < 1:
-            raise UserError(f"{name} must be positive (got {overrides[name]})")
+        if run_settings.get(name) is not None and int(run_settings[name]) < 1:
+            raise UserError(f"{name} must be positive (got {run_settings[name]})")
     if threads is not None and threads < 1:
         raise UserError(f"threads must be positive (got {threads})")
     specs = model_specs(models)
     if backend != "local" and any("object:" in s for s in specs):
         raise UserError("in-memory encoder objects run on the local backend only (pass spec strings or transformers models for Ray)")
-    registry = Registry.discover([Path(c) for c in cards or []])
-    languages = overrides.get("languages")
+    if registry is None:
+        registry = Registry.discover([Path(c) for c in cards or []])
+    languages = run_settings.get("languages")
     request = RunRequest(
         suite=suite,
         models=specs,
@@ -134,19 +137,34 @@ def run(
         device=device,
         threads=threads,
         overrides={
-            "max_steps": overrides.get("max_steps"),
-            "limit": overrides.get("limit"),
+            **settings,
+            "max_steps": run_settings["max_steps"] if run_settings.get("max_steps") is not None else settings.get("max_steps"),
+            "limit": run_settings.get("limit"),
             "languages": sorted(languages) if languages else None,
         },
     )
-    plan = plan_run(registry, request)
-    if on_plan is not None:
-        on_plan(plan)
-    summary = run_tasks(
-        plan.tasks, Path(runs_dir) if runs_dir is not None else Path("runs"), backend=backend,
-        backend_options=backend_options, force=force, argv=argv or [], show_progress=show_progress, suite=plan.suite,
+    return plan_run(registry, request), registry
+
+
+def execute(
+    planned,
+    runs_dir: str | Path | None = None,
+    *,
+    backend: str = "local",
+    backend_options: dict | None = None,
+    force: bool = False,
+    show_progress: bool = False,
+    argv: list[str] | None = None,
+    trackers: list | None = None,
+):
+    """Run a plan's units (reusing finished ones unless `force`); returns the driver's `RunSummary`."""
+    from polyglue.runs.driver import run_tasks
+
+    return run_tasks(
+        planned.tasks, Path(runs_dir) if runs_dir is not None else DEFAULT_RUNS_DIR, backend=backend,
+        backend_options=backend_options, force=force, argv=argv or [], show_progress=show_progress,
+        suite=planned.suite, trackers=trackers,
     )
-    return summary, plan, registry
 
 
 def evaluate(
@@ -175,17 +193,21 @@ def evaluate(
         cards: extra card directories. data_dir: the local data root (suite S reads DIR/S/).
         runs_dir: where results live (default `./runs`). device: `auto`, `cpu`, `cuda`, `cuda:N`.
         **overrides: `max_steps`, `limit`, `languages` (debug caps make rows debug and not comparable),
+            any card protocol setting (`learning_rate=3e-5`: the rows are marked not comparable),
             and `backend`, `threads`, `force`, `show_progress`.
 
     Returns:
         `Results`: `.leaderboard`, `.units`, `.to_pandas()`, `.to_dict()`.
     """
-    options = {k: overrides.pop(k) for k in ("backend", "threads", "force", "show_progress", "backend_options") if k in overrides}
-    summary, plan, registry = run(
+    run_options = {k: overrides.pop(k) for k in ("force", "show_progress", "backend_options") if k in overrides}
+    backend = overrides.pop("backend", "local")
+    threads = overrides.pop("threads", None)
+    planned, registry = plan(
         suite, models, tasks=tasks, seeds=seeds, protocol=protocol, cards=cards, data_dir=data_dir,
-        runs_dir=runs_dir, device=device, **options, **overrides,
+        device=device, threads=threads, backend=backend, **overrides,
     )
-    return collect(Path(runs_dir) if runs_dir is not None else Path("runs"), registry, suite, plan.tasks, summary)
+    summary = execute(planned, runs_dir, backend=backend, **run_options)
+    return collect(Path(runs_dir) if runs_dir is not None else DEFAULT_RUNS_DIR, registry, suite, planned.tasks, summary)
 
 
 def collect(runs_dir: Path, registry, suite: str, tasks, summary) -> Results:

@@ -215,6 +215,18 @@ class Registry:
                     out.append(Problem(f, entry.line(*loc), f"references[{i}].scores", f"'{card_name}' is not a card of this suite"))
                 elif metric and metric not in vocab.METRICS:
                     out.append(Problem(f, entry.line(*loc), f"references[{i}].scores", f"unknown metric '{metric}'"))
+        for i, item in enumerate(suite.submission.files if suite.submission else []):
+            loc, where = ("submission", "files", i), f"submission.files[{i}]"
+            card_entry = self.cards.get(item.card)
+            if item.card not in suite.cards:
+                out.append(Problem(f, entry.line(*loc, "card"), f"{where}.card", f"'{item.card}' is not a card of this suite"))
+            elif card_entry is not None:
+                spec = card_entry.card.splits.roles().get(item.split)
+                if spec is None or spec.labels != "hidden":
+                    hidden = [r for r, sp in card_entry.card.splits.roles().items() if sp.labels == "hidden"]
+                    out.append(Problem(f, entry.line(*loc, "split"), f"{where}.split", f"card '{item.card}' has no hidden-label split '{item.split}' (hidden: {', '.join(hidden) or 'none'})"))
+            if [x.file for x in suite.submission.files].count(item.file) > 1:
+                out.append(Problem(f, entry.line(*loc, "file"), f"{where}.file", f"file '{item.file}' is listed twice"))
         return out
 
     # ------------------------------------------------------------------ lookups

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal, Union
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_serializer, model_validator
 
 from polyglue.cards import vocab
 from polyglue.cards.vocab import (
@@ -44,6 +44,22 @@ class SplitSpec(Strict):
     """Split name in the source (e.g. `validation_matched`)."""
     labels: Literal["present", "hidden"] = "present"
     """`hidden` for benchmark test sets whose labels are withheld (GLUE/CLUE label -1): never scored."""
+    config: str | None = Field(None, min_length=1)
+    """Hub config this split is read from when it is not the card's own `source.hub.config`:
+    GLUE's diagnostic set AX is config `ax` of `nyu-mll/glue`, predicted with the MNLI model."""
+
+    @model_serializer(mode="wrap")
+    def _omit_default_config(self, handler):
+        # Cards without a per-split config dump (and hash) exactly as before the field existed.
+        data = handler(self)
+        if isinstance(data, dict) and data.get("config") is None:
+            data.pop("config", None)
+        return data
+
+    @property
+    def mirror_stem(self) -> str:
+        """File stem of this split in a `bench fetch` mirror: `<config>-<name>` for another config's split."""
+        return f"{self.config}-{self.name}" if self.config else self.name
 
 
 # A bare string is shorthand for `{name: <string>}`; the JSON Schema accepts both forms.
@@ -220,6 +236,11 @@ class Card(Strict):
                 if spec.name not in layout.files:
                     loc = ("splits", "extra_eval", role) if role in self.splits.extra_eval else ("splits", role)
                     found.append((loc, f"source split '{spec.name}' is not in source.layout.files ({', '.join(layout.files)})"))
+        if self.source.hub is None:
+            for role, spec in self.splits.roles().items():
+                if spec.config is not None:
+                    loc = ("splits", "extra_eval", role) if role in self.splits.extra_eval else ("splits", role)
+                    found.append((loc, f"split '{role}' names a hub config ('{spec.config}'), but the card's source is not a hub dataset"))
         if self.splits.train is None and self.train_from is None and self.protocol.default != "qbe":
             found.append((("splits",), "a `train` split is required (or `train_from` for zero-shot transfer)"))
         if not self.splits.scored_roles():

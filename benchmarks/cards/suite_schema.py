@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_serializer, model_validator
 
 from polyglue.cards.base import NAME_PATTERN, VERSION_PATTERN, Strict
 from polyglue.cards.vocab import MetricName
@@ -64,6 +64,32 @@ class ReferenceRow(Strict):
     notes: str | None = None
 
 
+class SubmissionFile(Strict):
+    """One file of a leaderboard submission: the predictions of one hidden-label split of one card."""
+
+    card: str
+    split: str
+    """The card's split role (a `labels: hidden` split, e.g. `test`, `test_mismatched`, `ax`)."""
+    file: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    """The file name the leaderboard expects (e.g. `CoLA.tsv`, `afqmc_predict.json`)."""
+    layout: Literal["tsv-index-prediction", "jsonl-id-label", "json-id-answer"]
+    """`tsv-index-prediction`: tab-separated with the header `index<TAB>prediction` (GLUE);
+    `jsonl-id-label`: one `{"id": ..., "label": "..."}` object per line (CLUE classification);
+    `json-id-answer`: one JSON object mapping each question id to its answer text (CMRC2018)."""
+    prediction: Literal["index", "label", "value"] = "label"
+    """`index`: the label's position in the card's list (GLUE CoLA `0`/`1`); `label`: its name
+    (MNLI `entailment`, CLUE `"1"`); `value`: the number or text as predicted (STS-B, QA answers)."""
+
+
+class Submission(Strict):
+    """How the benchmark's leaderboard wants hidden test predictions (`bench submit`)."""
+
+    source: str
+    """Where the layout is specified (FAQ page, official formatter script, submission guide)."""
+    files: list[SubmissionFile] = Field(min_length=1)
+    notes: str | None = None
+
+
 class Suite(Strict):
     """A benchmark: ordered cards, an aggregate rule and published reference rows."""
 
@@ -78,6 +104,16 @@ class Suite(Strict):
     reference: str | None = None
     notes: str | None = None
     superseded_by: str | None = None
+    submission: Submission | None = None
+    """Leaderboard submission layout, for suites whose test labels are hidden (GLUE, CLUE)."""
+
+    @model_serializer(mode="wrap")
+    def _omit_no_submission(self, handler):
+        # Suites without a submission block dump (and hash) exactly as before the field existed.
+        data = handler(self)
+        if isinstance(data, dict) and data.get("submission") is None:
+            data.pop("submission", None)
+        return data
 
     @field_validator("cards")
     @classmethod

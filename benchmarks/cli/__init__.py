@@ -12,7 +12,7 @@ import sys
 import click
 import typer
 
-from polyglue.cli import cmd_cache, cmd_cards, cmd_compare, cmd_contrib, cmd_demo, cmd_report, cmd_run
+from polyglue.cli import cmd_cache, cmd_cards, cmd_compare, cmd_contrib, cmd_demo, cmd_report, cmd_run, cmd_submit
 from polyglue.errors import UserError
 
 app = typer.Typer(
@@ -23,12 +23,17 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-for module in (cmd_cards, cmd_contrib, cmd_run, cmd_report, cmd_compare, cmd_demo, cmd_cache):
+for module in (cmd_cards, cmd_contrib, cmd_run, cmd_report, cmd_submit, cmd_compare, cmd_demo, cmd_cache):
     module.register(app)
+
+
+INVOCATION: list[str] = []
+"""The command line of the current invocation (`bench ...`), recorded in the run file."""
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `bench` console script; returns the exit code."""
+    INVOCATION[:] = ["bench", *(sys.argv[1:] if argv is None else [str(a) for a in argv])]
     try:
         code = app(args=argv, prog_name="bench", standalone_mode=False)
     except UserError as exc:

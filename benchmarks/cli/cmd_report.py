@@ -1,4 +1,4 @@
-"""`bench report`: leaderboards from the results store, as Markdown, CSV, JSON or a static HTML page."""
+"""`bench report`: leaderboards from the results store, as Markdown, CSV, JSON, HTML, LaTeX or model-card metadata."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import typer
 from polyglue.cli.options import DEFAULT_RUNS_DIR, CardsOpt, RunsDirOpt, registry
 from polyglue.errors import UserError
 
-FORMATS = ("md", "csv", "json", "html")
+FORMATS = ("md", "csv", "json", "html", "latex", "model-index")
 SPREADS = ("ci", "std")
 
 
@@ -48,10 +48,14 @@ def open_store(runs_dir: Path):
 
 def report_cmd(
     suite: Annotated[Optional[str], typer.Option("--suite", help="One suite (default: every suite with results).")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="md, csv, json or html.")] = "md",
+    fmt: Annotated[str, typer.Option("--format", help="md, csv, json, html, latex (booktabs) or model-index (Hugging Face model-card metadata; needs --model).")] = "md",
     out: Annotated[Optional[Path], typer.Option("--out", help="Write to this file instead of stdout.")] = None,
     match: Annotated[Optional[list[str]], typer.Option("--match", help="LABEL=MODEL: show the deltas of row LABEL against the suite's published row MODEL (repeatable; rows whose names agree are paired anyway).")] = None,
     spread: Annotated[str, typer.Option("--spread", help="What ± shows in md/html: ci (95% confidence half-width) or std.")] = "ci",
+    model: Annotated[Optional[str], typer.Option("--model", help="model-index: the row label to export.")] = None,
+    protocol: Annotated[Optional[str], typer.Option("--protocol", help="model-index: the row's protocol, when the model has several.")] = None,
+    include_not_comparable: Annotated[bool, typer.Option("--include-not-comparable", help="model-index: also export units that are not the card's official recipe (marked in the source).")] = False,
+    source_url: Annotated[Optional[str], typer.Option("--source-url", help="model-index: where the results can be read (default: the suite's reference URL).")] = None,
     cards: CardsOpt = None,
     runs_dir: RunsDirOpt = DEFAULT_RUNS_DIR,
 ) -> None:
@@ -60,6 +64,10 @@ def report_cmd(
         raise UserError(f"--format {fmt}: choose one of {', '.join(FORMATS)}")
     if spread not in SPREADS:
         raise UserError(f"--spread {spread}: choose one of {', '.join(SPREADS)}")
+    if fmt == "model-index" and not model:
+        raise UserError("--format model-index needs --model LABEL (the row to put in the model card)")
+    if fmt != "model-index" and (model or protocol or include_not_comparable or source_url):
+        raise UserError("--model, --protocol, --include-not-comparable and --source-url apply to --format model-index only")
     matches = parse_matches(match)
     if matches and not suite:
         raise UserError("--match needs --suite (reference rows belong to one suite)")
@@ -82,6 +90,18 @@ def report_cmd(
         text = formats.leaderboard_csv(boards)
     elif fmt == "json":
         text = formats.leaderboard_json(boards)
+    elif fmt == "latex":
+        from polyglue.report.latex import leaderboards_latex
+
+        text = leaderboards_latex(boards, spread=spread)
+    elif fmt == "model-index":
+        from polyglue.report.model_index import model_index_yaml
+
+        if len(boards) > 1:
+            raise UserError(f"--format model-index: results of several suites ({', '.join(b.suite for b in boards)}); add --suite")
+        text, left_out = model_index_yaml(boards[0], model or "", protocol=protocol, include_not_comparable=include_not_comparable, source_url=source_url)
+        for note in left_out:
+            print(f"left out: {note}", file=sys.stderr)
     else:
         from polyglue.report.html import leaderboard_html
 

@@ -8,15 +8,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from polyglue.cli.options import DEFAULT_RUNS_DIR, CardsOpt, RunsDirOpt
+from polyglue.cli.options import DEFAULT_RUNS_DIR, CardsOpt, RunsDirOpt, registry
 
 
 def run_cmd(
-    suite: Annotated[str, typer.Option("--suite", help="Suite to run (see `bench list suites`).")],
-    model: Annotated[list[str], typer.Option("--model", help="Encoder: bow, hf:<id or path>, fbank, s3prl:<name>; repeatable; `label=spec` names the row.")],
+    suite: Annotated[Optional[str], typer.Option("--suite", help="Suite to run (see `bench list suites`); or `suites:` in --config.")] = None,
+    model: Annotated[Optional[list[str]], typer.Option("--model", help="Encoder: bow, hf:<id or path>, fbank, s3prl:<name>; repeatable; `label=spec` names the row.")] = None,
     tasks: Annotated[Optional[str], typer.Option("--tasks", help="Comma-separated card names (default: all cards of the suite).")] = None,
     protocol: Annotated[Optional[str], typer.Option("--protocol", help="Text protocol: finetune (official recipe) or probe (frozen features).")] = None,
-    seeds: Annotated[int, typer.Option("--seeds", help="Seeds per (card, encoder); reports show mean ± spread.")] = 1,
+    seeds: Annotated[Optional[int], typer.Option("--seeds", help="Seeds per (card, encoder); reports show mean ± spread (default 1).")] = None,
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Local data root: suite S reads DIR/S/.")] = None,
     cards: CardsOpt = None,
     runs_dir: RunsDirOpt = DEFAULT_RUNS_DIR,
@@ -30,39 +30,96 @@ def run_cmd(
     threads: Annotated[Optional[int], typer.Option("--threads", help="CPU threads per unit (default: all cores locally, 1 per Ray worker). Equal counts give bit-identical results across backends.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Recompute units that already finished.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    config: Annotated[Optional[Path], typer.Option("--config", help="A run config (YAML: suites, models, tasks, seeds, overrides); flags given here replace its values.")] = None,
+    override: Annotated[Optional[list[str]], typer.Option("-o", "--override", help="protocol.<field>=<value>, e.g. -o protocol.learning_rate=3e-5 (repeatable); such units are marked not comparable.")] = None,
+    log_to: Annotated[Optional[list[str]], typer.Option("--log-to", help="Also log every unit to mlflow, wandb or tensorboard (repeatable; optional extras).")] = None,
 ) -> None:
     """Evaluate encoders on a suite. Finished units are reused; an interrupted run resumes."""
     from polyglue import api
     from polyglue.errors import UserError
+    from polyglue.runs.runconfig import check_overrides, load_config, parse_cli_overrides
 
+    cfg = load_config(config) if config is not None else None
+    base = config.resolve().parent if config is not None else Path.cwd()
+    suites = [suite] if suite else (cfg.suites if cfg else [])
+    models = list(model) if model else (cfg.models if cfg else [])
+    if not suites:
+        raise UserError("give --suite S (or a run config with `suites:` via --config FILE)")
+    if not models:
+        raise UserError("give at least one --model (e.g. --model bow), or `models:` in --config FILE")
+    task_list = [t.strip() for t in tasks.split(",") if t.strip()] if tasks else (cfg.tasks if cfg else None)
+    protocol = protocol or (cfg.protocol if cfg else None)
+    seeds = seeds if seeds is not None else (cfg.seeds if cfg else 1)
+    if data_dir is None and cfg is not None and cfg.data_dir:
+        data_dir = base / cfg.data_dir
+    if runs_dir == DEFAULT_RUNS_DIR and cfg is not None and cfg.runs_dir:
+        runs_dir = base / cfg.runs_dir
+    limit = limit if limit is not None else (cfg.limit if cfg else None)
+    max_steps = max_steps if max_steps is not None else (cfg.max_steps if cfg else None)
+    language_list = sorted(l.strip() for l in languages.split(",") if l.strip()) if languages else (sorted(cfg.languages) if cfg and cfg.languages else None)
+    settings = check_overrides(cfg.overrides) if cfg else {}
+    settings.update(check_overrides(parse_cli_overrides(override)))
+    if "max_steps" in settings:  # -o protocol.max_steps=N is the same cap as --max-steps N
+        max_steps = max_steps if max_steps is not None else settings.pop("max_steps")
+        settings.pop("max_steps", None)
+    if limit is not None and limit < 1:
+        raise UserError(f"--limit must be positive (got {limit})")
+    if max_steps is not None and max_steps < 1:
+        raise UserError(f"--max-steps must be positive (got {max_steps})")
     if device != "auto" and not (device == "cpu" or device.startswith("cuda")):
         raise UserError(f"--device {device}: use auto, cpu, cuda or cuda:N")
     if device.startswith("cuda") and backend == "local":
         _check_cuda(device)
+    if threads is not None and threads < 1:
+        raise UserError(f"--threads must be positive (got {threads})")
     if retries < 0:
         raise UserError(f"--retries must be 0 or more (got {retries})")
-
-    def show_skipped(plan) -> None:
+    reg = registry(cards)
+    plans = []
+    for name in suites:
+        names = task_list
+        if task_list and len(suites) > 1:  # a grid over several suites: each runs the listed cards it has
+            names = [t for t in task_list if t in {e.card.name for e in reg.suite_cards(name)}] or task_list
+        planned, _ = api.plan(
+            name, models, tasks=names, protocol=protocol, seeds=seeds, data_dir=data_dir, device=device,
+            threads=threads, backend=backend, registry=reg, max_steps=max_steps, limit=limit, languages=language_list,
+            **settings,
+        )
+        plans.append(planned)  # every suite is planned before any unit runs
+    for plan in plans:
         for note in plan.skipped:
             print(f"skipped: {note}", file=sys.stderr)
+    options = {"address": address, "max_retries": retries} if backend == "ray" else {}
+    trackers = []
+    if log_to:
+        from polyglue.runs.trackers import open_trackers
 
-    summary, _, _ = api.run(
-        suite, list(model), tasks=[t.strip() for t in tasks.split(",") if t.strip()] if tasks else None,
-        seeds=seeds, protocol=protocol, cards=cards, data_dir=data_dir, runs_dir=runs_dir, device=device,
-        threads=threads, backend=backend, backend_options={"address": address, "max_retries": retries} if backend == "ray" else {},
-        force=force, show_progress=not quiet, argv=sys.argv, on_plan=show_skipped,
-        max_steps=max_steps, limit=limit,
-        languages=[lang.strip() for lang in languages.split(",") if lang.strip()] if languages else None,
-    )
-    print(
-        f"{summary.total} unit(s): {summary.done} run, {summary.reused} reused, {len(summary.failed)} failed. "
-        f"Results: {runs_dir}/ (`bench report --suite {suite} --runs-dir {runs_dir}`)",
-        file=sys.stderr,
-    )
-    for task, message, _ in summary.failed:
-        print(f"failed: {task.describe()}: {message}", file=sys.stderr)
-    if summary.exit_code:
-        raise typer.Exit(summary.exit_code)
+        trackers = open_trackers([n.strip() for value in log_to for n in value.split(",") if n.strip()], runs_dir)
+    exit_code = 0
+    for name, plan in zip(suites, plans):
+        summary = api.execute(
+            plan, runs_dir, backend=backend, backend_options=options, force=force, argv=_invocation(),
+            show_progress=not quiet, trackers=trackers,
+        )
+        print(
+            f"{summary.total} unit(s): {summary.done} run, {summary.reused} reused, {len(summary.failed)} failed. "
+            f"Results: {runs_dir}/ (`bench report --suite {name} --runs-dir {runs_dir}`)",
+            file=sys.stderr,
+        )
+        if summary.run_file is not None:
+            print(f"Run file: {summary.run_file}", file=sys.stderr)
+        for task, message, _ in summary.failed:
+            print(f"failed: {task.describe()}: {message}", file=sys.stderr)
+        exit_code = max(exit_code, summary.exit_code)
+    if exit_code:
+        raise typer.Exit(exit_code)
+
+
+def _invocation() -> list[str]:
+    """`bench ...` as typed (also when called in-process through `polyglue.cli.main`)."""
+    from polyglue.cli import INVOCATION
+
+    return list(INVOCATION) or ["bench", *sys.argv[1:]]
 
 
 def _check_cuda(device: str) -> None:

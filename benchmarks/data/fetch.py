@@ -98,15 +98,20 @@ def fetch_card(entry: CardEntry, suite: str, to: Path, *, force: bool = False) -
         raise UserError(f"{dest} exists and is not a polyglue mirror (no {MANIFEST}); move it away, or pass --force to replace it")
     resolved = resolve_revision(hub.path, hub.revision)
     source = {"hub": hub.path, "config": hub.config, "revision": hub.revision, "data_files": hub.data_files}
-    splits = list(dict.fromkeys(s.name for s in card.splits.roles().values()))
+    specs = list({s.mirror_stem: s for s in card.splits.roles().values()}.values())
+    splits = [s.mirror_stem for s in specs]
     if not force and _up_to_date(dest, resolved, source, splits):
         return FetchOutcome(card.name, "up-to-date", f"{hub.path}@{resolved[:12]} already mirrored and verified", dest)
     tmp = dest.parent / f".{card.name}.partial"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     files: dict[str, dict] = {}
-    for split_name, ds in zip(splits, _load_splits(card, resolved, splits)):
-        files.update(_write_split(card, ds, split_name, tmp, resolved))
+    by_config: dict[str | None, list] = {}
+    for spec in specs:  # the card's own config first, then e.g. GLUE's `ax` split of the MNLI card
+        by_config.setdefault(spec.config, []).append(spec)
+    for config, group in by_config.items():
+        for spec, ds in zip(group, _load_splits(card, resolved, [g.name for g in group], config)):
+            files.update(_write_split(card, ds, spec.mirror_stem, tmp, resolved))
     write_manifest(
         tmp,
         {
@@ -159,14 +164,14 @@ def _tool_versions() -> dict:
     return {"polyglue": polyglue.__version__, "datasets": datasets.__version__, "huggingface_hub": huggingface_hub.__version__}
 
 
-def _load_splits(card, revision: str, splits: list[str]) -> list:
-    """The card's splits at `revision`, in one `load_dataset` call (the repository is resolved once)."""
+def _load_splits(card, revision: str, splits: list[str], config: str | None = None) -> list:
+    """The card's splits at `revision`, in one `load_dataset` call per config (the repository is resolved once)."""
     import datasets
 
     hub = card.source.hub
     kwargs = {"data_files": hub.data_files} if hub.data_files else {}
     try:
-        return datasets.load_dataset(hub.path, hub.config, split=splits, revision=revision, **kwargs)
+        return datasets.load_dataset(hub.path, config or hub.config, split=splits, revision=revision, **kwargs)
     except Exception as exc:  # datasets raises many types; the message is what users need
         raise DataError(f"card '{card.name}': loading {hub.path}@{revision[:12]} splits {', '.join(splits)} failed: {exc}") from None
 

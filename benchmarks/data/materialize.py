@@ -106,7 +106,7 @@ class DataResolver:
         if role not in roles:
             raise UserError(f"card '{self.card.name}' has no '{role}' split (it has {', '.join(roles)})")
         spec = roles[role]
-        table, origin, names = self._load(role, spec.name)
+        table, origin, names = self._load(role, spec.name, spec.config)
         if self.limit is not None and table.num_rows > self.limit:
             rng = np.random.default_rng(0)
             table = table.take(np.sort(rng.choice(table.num_rows, self.limit, replace=False)))
@@ -119,15 +119,15 @@ class DataResolver:
 
     # ------------------------------------------------------------------ sources
 
-    def _load(self, role: str, split_name: str) -> tuple[pa.Table, str, list[str] | None]:
-        mirrored = self._from_data_dir(role, split_name)
+    def _load(self, role: str, split_name: str, config: str | None = None) -> tuple[pa.Table, str, list[str] | None]:
+        mirrored = self._from_data_dir(role, f"{config}-{split_name}" if config else split_name)
         if mirrored is not None:
             return mirrored
         source = self.card.source
         if source.local is not None:
             return self._from_local(split_name)
         if source.hub is not None:
-            return self._from_hub(split_name)
+            return self._from_hub(split_name, config)
         raise UserError(
             f"card '{self.card.name}' reads the '{source.layout.name}' layout, which the "
             f"{self.card.modality} runner loads itself; give --data-dir"
@@ -181,9 +181,10 @@ class DataResolver:
         table = pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
         return self._with_names(table, paths[0] if len(paths) == 1 else pattern)
 
-    def _from_hub(self, split_name: str):
+    def _from_hub(self, split_name: str, config: str | None = None):
         hub = self.card.source.hub
-        where = f"{hub.path}{'/' + hub.config if hub.config else ''}@{hub.revision or 'unpinned'}"
+        config = config or hub.config
+        where = f"{hub.path}{'/' + config if config else ''}@{hub.revision or 'unpinned'}"
         reason = hub_offline_reason()
         if reason is not None:
             raise UserError(
@@ -196,7 +197,7 @@ class DataResolver:
 
         kwargs = {"revision": hub.revision} if hub.revision else {}
         try:
-            ds = datasets.load_dataset(hub.path, hub.config, split=split_name, **kwargs)
+            ds = datasets.load_dataset(hub.path, config, split=split_name, **kwargs)
         except Exception as exc:  # datasets raises many types; the message is what users need
             raise DataError(f"card '{self.card.name}': loading {where} split '{split_name}' failed: {exc}") from None
         col = self._label_column()

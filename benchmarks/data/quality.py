@@ -148,7 +148,7 @@ def _stream_sample(entry: CardEntry, role: str, spec, sample: int) -> Sample:
     import datasets
 
     try:
-        streams = _streamed(hub.path, hub.config, hub.revision, json.dumps(hub.data_files, sort_keys=True))
+        streams = _streamed(hub.path, spec.config or hub.config, hub.revision, json.dumps(hub.data_files, sort_keys=True))
         if spec.name not in streams:
             raise UserError(f"{hub.path} has no split '{spec.name}' (splits: {', '.join(streams)})")
         ds = streams[spec.name]

@@ -38,7 +38,8 @@ def assess(card: Card, config: dict, overrides: dict, *, default_protocol: str) 
         elif key == "languages":
             reasons.append(f"--languages {','.join(value)}: a subset of the card's languages")
         elif card_defaults.get(key) != value:
-            reasons.append(f"{key}={value} overrides the card's {card_defaults.get(key)}")
+            # `-o protocol.<field>=...` or a run config's `overrides:`
+            reasons.append(f"protocol.{key}={value} overrides the card's {card_defaults.get(key)}")
     if config["name"] != default_protocol:
         reasons.append(f"protocol '{config['name']}' instead of the card's '{default_protocol}'")
     return {"comparable": not reasons, "debug": debug, "reasons": reasons}

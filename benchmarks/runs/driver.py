@@ -18,6 +18,7 @@ from polyglue.runs.progress import RunProgress
 from polyglue.runs.store import Store, write_predictions
 from polyglue.contract import UnitResult
 from polyglue.runs.units import UnitTask
+from polyglue.runs import runfile
 
 BACKENDS = {
     "local": "polyglue.runs.backends:LocalBackend",
@@ -32,6 +33,8 @@ class RunSummary:
     reused: int = 0
     done: int = 0
     failed: list[tuple[UnitTask, str, str]] = field(default_factory=list)
+    run_file: Path | None = None
+    """`<runs_dir>/results.json`, written after the run."""
 
     @property
     def exit_code(self) -> int:
@@ -44,8 +47,9 @@ class RunSummary:
 class Hooks:
     """What a backend reports back to the driver (all calls happen in the driver process)."""
 
-    def __init__(self, store: Store, run_id: str, progress: RunProgress, summary: RunSummary):
+    def __init__(self, store: Store, run_id: str, progress: RunProgress, summary: RunSummary, trackers: list | None = None):
         self.store, self.run_id, self.progress, self.summary = store, run_id, progress, summary
+        self.trackers = trackers or []
         self._started: dict[str, float] = {}
 
     def started(self, task: UnitTask, device: str = "cpu") -> None:
@@ -59,8 +63,23 @@ class Hooks:
     def finished(self, task: UnitTask, result: UnitResult) -> None:
         duration = time.perf_counter() - self._started.pop(task.key, time.perf_counter())
         result.extras["comparability"] = task.comparability
-        path = write_predictions(self.store.runs_dir, task, result.predictions) if result.predictions else None
+        hidden_roles = hidden_splits(task.card)
+        scored = [r for r in result.predictions if r.get("split") not in hidden_roles]
+        hidden = [r for r in result.predictions if r.get("split") in hidden_roles]
+        if hidden:
+            # Never scored, never mixed with the scored records: a file of their own, for `bench submit`.
+            counts: dict[str, int] = {}
+            for record in hidden:
+                counts[record["split"]] = counts.get(record["split"], 0) + 1
+            hidden_path = write_predictions(self.store.runs_dir, task, hidden, suffix=".hidden.jsonl")
+            result.extras["hidden_predictions"] = {"path": hidden_path, "splits": counts}
+        path = write_predictions(self.store.runs_dir, task, scored) if scored else None
         self.store.mark_done(task.key, result.metrics, result.extras, path, duration)
+        for tracker in self.trackers:
+            try:
+                tracker.log_unit(task, result, duration)
+            except Exception as exc:  # noqa: BLE001 - the unit is stored; a tracker hiccup must not stop the run
+                self.progress.note(f"{type(tracker).__name__} could not log {task.describe()}: {type(exc).__name__}: {exc}")
         self.summary.done += 1
         self.progress.finish_unit(f"✓ {task.describe()}  {_headline(task, result)}  ({duration:.1f}s)")
 
@@ -80,10 +99,28 @@ def _headline(task: UnitTask, result: UnitResult) -> str:
     return ", ".join(parts)
 
 
+def hidden_splits(card: dict) -> set[str]:
+    """Split roles of a (dumped) card whose labels are withheld: predicted, never scored."""
+    splits = card.get("splits") or {}
+    roles = {r: splits[r] for r in ("train", "validation", "test") if splits.get(r)}
+    roles.update(splits.get("extra_eval") or {})
+    return {r for r, spec in roles.items() if isinstance(spec, dict) and spec.get("labels") == "hidden"}
+
+
 def _hash(body: dict) -> str:
     from polyglue.hashing import json_sha256
 
     return json_sha256(body, ensure_ascii=True)
+
+
+def _write_run_file(store, run_id, tasks, reused, suite, suite_hash, argv, status, quiet=False):
+    try:
+        doc = runfile.build(store, run_id, tasks, reused=reused, suite=suite, suite_hash=suite_hash, argv=argv or [], status=status)
+        return runfile.write(store.runs_dir, doc)
+    except Exception:
+        if quiet:  # an interrupted run still stops with its own error, not this one
+            return None
+        raise
 
 
 def get_backend(name: str, **options):
@@ -105,13 +142,17 @@ def run_tasks(
     argv: list[str] | None = None,
     show_progress: bool = True,
     suite: dict | None = None,
+    trackers: list | None = None,
 ) -> RunSummary:
     """Execute `tasks`, reusing finished units unless `force`; returns the summary.
 
     `suite` (the suite definition as a dict) is stored with the cards so reports can be
-    rebuilt from the store alone.
+    rebuilt from the store alone. Afterwards — also when interrupted — the run file
+    `<runs_dir>/results.json` describes the run (`polyglue.runs.runfile`). `trackers`
+    (`polyglue.runs.trackers`) get every finished unit's parameters and metrics.
     """
     store = Store(runs_dir)
+    suite_hash = _hash(suite) if suite is not None else None
     try:
         if suite is not None:
             store.save_definition("suite", suite, _hash(suite))
@@ -119,26 +160,30 @@ def run_tasks(
             store.save_definition("card", card, _hash(card))
         runner = get_backend(backend, **(backend_options or {}))
         todo = []
-        reused = 0
+        reused_keys: set[str] = set()
         for task in tasks:
             if not force and store.status(task.key) == "done":
                 store.relabel(task.key, task.label)
-                reused += 1
+                reused_keys.add(task.key)
             else:
                 todo.append(task)
+        reused = len(reused_keys)
         run_id = store.start_run(argv or [], environment_stamp(), len(tasks))
         summary = RunSummary(run_id=run_id, total=len(tasks), reused=reused)
         with RunProgress(len(tasks), enabled=show_progress) as progress:
             if reused:
                 progress.progress.advance(progress.units, reused)
                 progress.note(f"reusing {reused} finished unit(s) from {store.path} (--force recomputes them)")
-            hooks = Hooks(store, run_id, progress, summary)
+            hooks = Hooks(store, run_id, progress, summary, trackers)
             try:
                 runner.run(todo, hooks)
             except BaseException:
                 store.finish_run(run_id, "interrupted")
+                _write_run_file(store, run_id, tasks, reused_keys, suite, suite_hash, argv, "interrupted", quiet=True)
                 raise
-        store.finish_run(run_id, "failed" if summary.failed else "done")
+        status = "failed" if summary.failed else "done"
+        store.finish_run(run_id, status)
+        summary.run_file = _write_run_file(store, run_id, tasks, reused_keys, suite, suite_hash, argv, status)
         return summary
     finally:
         store.close()

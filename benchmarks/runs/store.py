@@ -206,12 +206,14 @@ class Store:
         return [r[0] for r in self.conn.execute("SELECT DISTINCT suite FROM units WHERE status = 'done' ORDER BY suite")]
 
 
-def write_predictions(runs_dir: Path, task: UnitTask, records: list[dict]) -> str:
-    """Write per-example predictions as JSONL, atomically; returns the path relative to `runs_dir`."""
-    rel = Path("predictions") / task.unit.suite / task.unit.card / f"{task.encoder_slug()}-seed{task.unit.seed}-{task.key[:12]}.jsonl"
+def write_predictions(runs_dir: Path, task: UnitTask, records: list[dict], suffix: str = ".jsonl") -> str:
+    """Write per-example predictions as JSONL, atomically; returns the path relative to `runs_dir`.
+
+    `suffix` `.hidden.jsonl` holds the predictions on hidden-label splits (never scored)."""
+    rel = Path("predictions") / task.unit.suite / task.unit.card / f"{task.encoder_slug()}-seed{task.unit.seed}-{task.key[:12]}{suffix}"
     path = Path(runs_dir) / rel
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".jsonl.tmp")
+    tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         for record in records:
             fh.write(json.dumps(record, ensure_ascii=False, default=_jsonable) + "\n")

@@ -21,6 +21,7 @@ from polyglue.data.holdout import HOLDOUT_FRACTION, holdout
 from polyglue.data.materialize import SplitData
 from polyglue.errors import UserError
 from polyglue.contract import UnitResult
+from polyglue.langkits.protocols import hidden
 from polyglue.langkits.tasks import head_for
 
 PROBE_LEARNING_RATE = 1e-3
@@ -46,15 +47,23 @@ def selection_data(ctx):
     return fit, train_card, held, train_card, f"{HOLDOUT_FRACTION:.0%} hold-out of train"
 
 
-def _config(ctx, learning_rate: float, frozen: bool):
+def _is_oom(exc: BaseException) -> bool:
+    """A device out-of-memory error (torch raises `OutOfMemoryError`; older paths a RuntimeError saying so)."""
+    import torch
+
+    return isinstance(exc, torch.OutOfMemoryError) or (isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
+
+
+def _config(ctx, learning_rate: float, frozen: bool, batch: tuple[int, int] | None = None):
     from polyglue.langkits.training import TrainConfig
 
     s = ctx.settings
+    batch_size, accumulation = batch or (s.batch_size, s.gradient_accumulation)
     return TrainConfig(
         learning_rate=learning_rate,
         epochs=PROBE_EPOCHS if frozen else s.epochs,
-        batch_size=s.batch_size,
-        gradient_accumulation=s.gradient_accumulation,
+        batch_size=batch_size,
+        gradient_accumulation=accumulation,
         warmup_ratio=0.0 if frozen else s.warmup_ratio,
         weight_decay=0.0 if frozen else s.weight_decay,
         max_steps=s.max_steps,
@@ -91,6 +100,9 @@ def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
     higher = metric_lib.higher_is_better(main)
     best = None  # (score, lr, result, trainable weights on CPU)
     history: dict[str, list] = {}
+    # Out of memory: halve the batch and double the accumulation (same effective batch), retry, record it.
+    batch = (ctx.settings.batch_size, ctx.settings.gradient_accumulation)
+    halvings: list[dict] = []
     encoded = None
     train_s = select_s = 0.0
 
@@ -115,16 +127,29 @@ def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
             if not encoded["train"]:
                 raise UserError(f"card '{card.name}': the training split gave no examples")
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        eval_batch = 2 * ctx.settings.batch_size
+        eval_batch = 2 * batch[0]
 
         def select(m):
             outputs = predict(m, encoded["select"], select_head.outputs, pad_id=pad_id, batch_size=eval_batch, device=ctx.device)
             return select_head.score(select_ex, select_head.decode(select_ex, encoded["select"], outputs))[main]
 
-        result, state = train(
-            model, encoded["train"], head.forward, _config(ctx, lr, frozen), select, pad_id=pad_id,
-            higher_is_better=higher, step=ctx.step, frozen=model.base_model if frozen else None,
-        )
+        while True:
+            try:
+                result, state = train(
+                    model, encoded["train"], head.forward, _config(ctx, lr, frozen, batch), select, pad_id=pad_id,
+                    higher_is_better=higher, step=ctx.step, frozen=model.base_model if frozen else None,
+                )
+                break
+            except Exception as exc:  # noqa: BLE001 - only out-of-memory is retried, everything else re-raised
+                if not _is_oom(exc) or batch[0] == 1:
+                    raise
+                halvings.append({"learning_rate": lr, "from": {"batch_size": batch[0], "gradient_accumulation": batch[1]},
+                                 "to": {"batch_size": batch[0] // 2, "gradient_accumulation": batch[1] * 2}})
+                batch = (batch[0] // 2, batch[1] * 2)
+                eval_batch = 2 * batch[0]
+                del model
+                _empty_device_cache()
+                model = fresh_model()
         train_s, select_s = train_s + result.train_s, select_s + result.select_s
         history[str(lr)] = result.history
         if best is None or (result.best_score > best[0] if higher else result.best_score < best[0]):
@@ -144,29 +169,42 @@ def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
         preds = head.decode(ex, encoded[role], outputs)
         metrics[role] = head.score(ex, preds)
         records += head.records(ex, preds, role)
+    blind, blind_skipped = hidden.load(ctx)
+    for role, split in blind.items():  # hidden-label test sets: predicted for submission, never scored
+        ex = head.examples(card, split)
+        features = head.encode(ex, tokenizer, max_length)
+        outputs = predict(model, features, head.outputs, pad_id=pad_id, batch_size=eval_batch, device=ctx.device)
+        records += hidden.blind(head.records(ex, head.decode(ex, features, outputs), role))
     timings["predict_s"] = time.perf_counter() - t0
     del model, state
     s = ctx.settings
     return UnitResult(
         metrics=metrics,
         predictions=records,
-        extras={
+        extras=hidden.note({
             "protocol": "probe: frozen encoder, linear head" if frozen else "finetune",
             "selection": {
                 "on": select_where, "metric": main, "learning_rate": lr, "epoch": result.best_epoch,
                 "score": score, "history": history,
             },
             "training": {
-                "steps": result.steps, "max_length": max_length, "batch_size": s.batch_size,
-                "gradient_accumulation": s.gradient_accumulation,
+                "steps": result.steps, "max_length": max_length, "batch_size": batch[0],
+                "gradient_accumulation": batch[1], "oom_halvings": halvings,
                 "epochs": PROBE_EPOCHS if frozen else s.epochs, "max_steps": s.max_steps,
                 "length_grouping": True, "real_token_fraction": round(result.real_token_fraction, 4),
             },
             "n_examples": {"train": len(train_ex), "selection": len(select_ex), **{r: len(e) for r, e in eval_ex.items()}},
             "n_features": {k: len(v) for k, v in encoded.items()},
             "timings": {k: round(v, 3) for k, v in timings.items()},
-        },
+        }, blind_skipped),
     )
+
+
+def _empty_device_cache() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def run(ctx) -> UnitResult:

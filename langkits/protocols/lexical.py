@@ -15,6 +15,7 @@ import numpy as np
 from polyglue import metrics as metric_lib
 from polyglue.contract import UnitResult
 from polyglue.langkits.baselines import NgramTagger, SlidingWindowQA, sliding_window_scores
+from polyglue.langkits.protocols import hidden
 from polyglue.langkits.protocols.finetune import selection_data
 from polyglue.langkits.tasks import head_for
 
@@ -36,6 +37,11 @@ def _result(ctx, head, eval_ex: dict, predict, extras: dict, timings: dict) -> U
         preds = predict(ex)
         metrics[role] = head.score(ex, preds)
         records += head.records(ex, preds, role)
+    blind, skipped = hidden.load(ctx)
+    for role, split in blind.items():  # hidden-label test sets: predicted for submission, never scored
+        ex = head.examples(ctx.card, split)
+        records += hidden.blind(head.records(ex, predict(ex), role))
+    hidden.note(extras, skipped)
     timings["predict_s"] = time.perf_counter() - t0
     extras["timings"] = {k: round(v, 3) for k, v in timings.items()}
     extras["n_examples"] = {r: len(e) for r, e in eval_ex.items()}

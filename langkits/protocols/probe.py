@@ -18,6 +18,7 @@ from polyglue.data.holdout import holdout
 from polyglue.errors import UserError
 from polyglue.contract import UnitResult
 from polyglue.langkits import inputs
+from polyglue.langkits.protocols import hidden
 
 C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)
 ALPHA_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)
@@ -81,6 +82,7 @@ def run(ctx) -> UnitResult:
     train_split = ctx.train_data.split("train")
     train_card = ctx.train_data.card
     scored = {role: ctx.data.split(role) for role in card.splits.scored_roles()}
+    blind, blind_skipped = hidden.load(ctx)
     timings["load_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -89,6 +91,7 @@ def run(ctx) -> UnitResult:
     y_train = inputs.targets(train_card, train_split)
     x_eval = {role: featurize(*inputs.sentence_inputs(card, split, kit)) for role, split in scored.items()}
     y_eval = {role: inputs.targets(card, split) for role, split in scored.items()}
+    x_blind = {role: featurize(*inputs.sentence_inputs(card, split, kit)) for role, split in blind.items()}
     timings["encode_s"] = time.perf_counter() - t0
     if card.task != "regression" and len(np.unique(y_train)) < 2:
         raise UserError(f"card '{card.name}': the train split has a single class; a classifier cannot be fitted")
@@ -110,7 +113,8 @@ def run(ctx) -> UnitResult:
         ctx.step(1)
     better = max if metrics.higher_is_better(main) else min
     best = better(scores, key=scores.get)
-    x_train_s, *x_eval_s = _scaled(x_train, *x_eval.values())
+    x_train_s, *x_rest = _scaled(x_train, *x_eval.values(), *x_blind.values())
+    x_eval_s, x_blind_s = x_rest[: len(x_eval)], x_rest[len(x_eval) :]
     # With a validation split the grid was fitted on all of train already; else refit on all of it.
     model = models[best] if x_fit is x_train else _head(card.task, best, ctx.seed).fit(x_train_s, y_train)
     timings["fit_s"] = time.perf_counter() - t0
@@ -126,13 +130,17 @@ def run(ctx) -> UnitResult:
                 predictions.append({"split": role, "id": ids[i], "gold": float(g), "pred": float(p)})
             else:
                 predictions.append({"split": role, "id": ids[i], "gold": card.labels[int(g)], "pred": card.labels[int(p)]})
+    for (role, split), x in zip(blind.items(), x_blind_s):
+        pred = model.predict(x)
+        named = [float(p) for p in pred] if card.task == "regression" else [card.labels[int(p)] for p in pred]
+        predictions += hidden.blind([{"split": role, "id": i, "gold": None, "pred": p} for i, p in zip(inputs.example_ids(card, split), named)])
     name = "alpha" if card.task == "regression" else "C"
     return UnitResult(
         metrics=result_metrics,
         predictions=predictions,
-        extras={
+        extras=hidden.note({
             "selection": {"parameter": name, "chosen": best, "validation_scores": {str(k): v for k, v in scores.items()}},
             "n_examples": {"train": len(y_train), **{r: len(y) for r, y in y_eval.items()}},
             "timings": {k: round(v, 3) for k, v in timings.items()},
-        },
+        }, blind_skipped),
     )

@@ -101,7 +101,7 @@ def test_a_half_speech_object_names_its_missing_method(suite_root, tmp_path):
 
 
 def test_unknown_settings_are_refused_with_the_allowed_names(suite_root, tmp_path):
-    with pytest.raises(UserError, match="unknown setting.*learning_rat"):
+    with pytest.raises(UserError, match="learning_rat. is not an overridable setting"):
         polyglue.evaluate("core", "bow", cards=[suite_root], runs_dir=tmp_path, learning_rat=1e-3)
 
 
