@@ -138,6 +138,12 @@ class ChoiceItem:
     choices: list[str]
     answer: int
     """Index of the right choice; -1 when the split hides it."""
+    group: str | None = None
+    """CHID: the row the blank belongs to (its blanks share one candidate list; joint decoding)."""
+    segments: tuple[str, ...] | None = None
+    """CHID: the row passage's text between its blanks (normalised), for the official input template."""
+    blank: int = -1
+    """CHID: which gap between `segments` is the blank under question."""
 
 
 def _answer_index(value, choices: list[str], where: str) -> int:
@@ -186,7 +192,12 @@ def choice_items(card: Card, split: SplitData, kit, *, window_chars: int | None 
                 filled = _IDIOM.sub("", text[: match.start()]) + BLANK + _IDIOM.sub("", text[match.end() :])
                 center = len(_IDIOM.sub("", text[: match.start()]))
                 gold = _answer_index(int(gold_ids[k]), choices, where) if gold_ids else -1
-                items.append(ChoiceItem(f"{ident}:{match.group(0)}", kit.normalize(_window(filled, center, window_chars)), "", choices, gold))
+                own = [m for m in _IDIOM.finditer(text)]
+                segments = tuple(kit.normalize(part) for part in _IDIOM.split(text))
+                items.append(ChoiceItem(
+                    f"{ident}:{match.group(0)}", kit.normalize(_window(filled, center, window_chars)), "", choices, gold,
+                    group=ident, segments=segments, blank=[m.start() for m in own].index(match.start()),
+                ))
             continue
         context_text = "\n".join(str(p) for p in passages)
         items.append(ChoiceItem(ident, kit.normalize(context_text), kit.normalize(_as_text(question)), choices, _answer_index(answer, choices, where)))

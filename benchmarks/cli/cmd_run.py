@@ -16,12 +16,14 @@ def run_cmd(
     model: Annotated[list[str], typer.Option("--model", help="Encoder: bow, hf:<id or path>, fbank, s3prl:<name>; repeatable; `label=spec` names the row.")],
     tasks: Annotated[Optional[str], typer.Option("--tasks", help="Comma-separated card names (default: all cards of the suite).")] = None,
     protocol: Annotated[Optional[str], typer.Option("--protocol", help="Text protocol: finetune (official recipe) or probe (frozen features).")] = None,
-    seeds: Annotated[int, typer.Option("--seeds", help="Seeds per (card, encoder); reports show mean ± spread.")] = 1,
+    seeds: Annotated[Optional[int], typer.Option("--seeds", help="Seeds per (card, encoder); default: the suite's own (1 unless suite.yaml says). Reports show mean ± spread.")] = None,
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Local data root: suite S reads DIR/S/.")] = None,
     cards: CardsOpt = None,
     runs_dir: RunsDirOpt = DEFAULT_RUNS_DIR,
     max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Cap on training steps per unit (quick checks).")] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", help="Use a fixed random sample of at most N examples per split.")] = None,
+    learning_rate: Annotated[Optional[float], typer.Option("--learning-rate", help="Override the cards' learning rate (rows become not comparable).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Override the cards' batch size (rows become not comparable).")] = None,
     languages: Annotated[Optional[str], typer.Option("--languages", help="Speech: comma-separated ISO 639-1 codes to restrict to.")] = None,
     backend: Annotated[str, typer.Option("--backend", help="local or ray.")] = "local",
     address: Annotated[Optional[str], typer.Option("--address", help="Ray cluster address (with --backend ray), e.g. auto.")] = None,
@@ -40,6 +42,10 @@ def run_cmd(
         raise UserError(f"--limit must be positive (got {limit})")
     if max_steps is not None and max_steps < 1:
         raise UserError(f"--max-steps must be positive (got {max_steps})")
+    if learning_rate is not None and not learning_rate > 0:
+        raise UserError(f"--learning-rate must be positive (got {learning_rate})")
+    if batch_size is not None and batch_size < 1:
+        raise UserError(f"--batch-size must be positive (got {batch_size})")
     if device != "auto" and not (device == "cpu" or device.startswith("cuda")):
         raise UserError(f"--device {device}: use auto, cpu, cuda or cuda:N")
     if device.startswith("cuda") and backend == "local":
@@ -56,10 +62,17 @@ def run_cmd(
         overrides={
             "max_steps": max_steps,
             "limit": limit,
+            "learning_rate": learning_rate,
+            "batch_size": batch_size,
             "languages": sorted(l.strip() for l in languages.split(",") if l.strip()) if languages else None,
         },
     )
     plan = plan_run(registry(cards), request)
+    from polyglue.runs.comparability import override_notice
+
+    notice = override_notice([t.comparability for t in plan.tasks])
+    if notice:
+        print(notice, file=sys.stderr)
     for note in plan.skipped:
         print(f"skipped: {note}", file=sys.stderr)
     if threads is not None and threads < 1:

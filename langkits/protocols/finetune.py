@@ -1,10 +1,13 @@
 """The `finetune` protocol, and the frozen-encoder probe of token, QA and multiple-choice tasks.
 
 `run`: the suite's recipe from the card (epochs, learning rate or `lr_grid`, batch size,
-accumulation, warm-up, weight decay, maximum length) on an `AutoModelFor*` head. The best
-epoch — and, with a grid, the best learning rate — is chosen on validation (the card's
-own, else the training card's for zero-shot transfer, else a seeded 10% hold-out of
-train); only its weights survive, in memory. Every scored split is then predicted.
+accumulation, warm-up, weight decay, clipping, Adam epsilon, dropout, maximum length) on an
+`AutoModelFor*` head. The selection split is the card's validation (else the training
+card's for zero-shot transfer, else — or when `selection_split: holdout` — a seeded 10%
+hold-out of train). With `selection: best` the best evaluation's weights (and, with a grid,
+the best learning rate) survive, in memory; with `selection: final` the model after the
+last epoch is scored, as `run_glue.py`, and the best evaluation is only an extra. Every
+scored split is then predicted.
 
 `run_frozen`: the same head on a frozen encoder (only the linear head learns; no
 activations are kept for the encoder), the natural frozen form of span, tag and choice tasks.
@@ -39,6 +42,9 @@ def selection_data(ctx):
     """(train split, its card, selection split, its card, where selection happens)."""
     card, train_card = ctx.card, ctx.train_data.card
     train = ctx.train_data.split("train")
+    if ctx.settings.selection_split == "holdout":
+        fit, held = _holdout(train, ctx.seed)
+        return fit, train_card, held, train_card, f"{HOLDOUT_FRACTION:.0%} hold-out of train"
     if "validation" in card.splits.scored_roles():
         return train, train_card, ctx.data.split("validation"), card, "validation"
     if train_card is not card and train_card.splits.validation is not None and "validation" in train_card.splits.scored_roles():
@@ -61,7 +67,22 @@ def _config(ctx, learning_rate: float, frozen: bool):
         max_steps=s.max_steps,
         seed=ctx.seed,
         device=ctx.device,
+        max_grad_norm=s.max_grad_norm,
+        adam_epsilon=s.adam_epsilon,
+        selection=s.selection,
+        patience=s.patience,
+        eval_every=s.eval_every,
     )
+
+
+def dropout_kwargs(settings) -> dict:
+    """Config overrides for the card's dropout fields (BERT-family names, the ones the recipes use)."""
+    out = {}
+    if settings.hidden_dropout is not None:
+        out.update(hidden_dropout_prob=settings.hidden_dropout, attention_probs_dropout_prob=settings.hidden_dropout)
+    if settings.classifier_dropout is not None:
+        out["classifier_dropout"] = settings.classifier_dropout
+    return out
 
 
 def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
@@ -74,13 +95,17 @@ def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     train_split, train_card, select_split, select_card, select_where = selection_data(ctx)
-    main = select_card.main_metric  # the selection split's card decides (the training card's, for transfer)
+    # The selection split's card decides (the training card's, for transfer); a card's
+    # `selection_metric` replaces its main metric when that card carries the metric.
+    wanted = ctx.settings.selection_metric
+    main = wanted if wanted is not None and wanted in select_card.metrics else select_card.main_metric
     scored = {role: ctx.data.split(role) for role in card.splits.scored_roles()}
     head = head_for(card, kit)
     tokenizer = hf_text.load_tokenizer(ctx.encoder, **head.tokenizer_kwargs(hf_text.model_type(ctx.encoder)))
     train_head, select_head = head_for(train_card, kit), head_for(select_card, kit)
     for h in (head, train_head, select_head):
         h.window_chars = ctx.settings.max_length - 16
+        h.settings = ctx.settings
     train_ex = train_head.examples(train_card, train_split)
     select_ex = select_head.examples(select_card, select_split)
     eval_ex = {role: head.examples(card, split) for role, split in scored.items()}
@@ -97,7 +122,8 @@ def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
 
     def fresh_model():
         ctx.seed_torch()
-        m = hf_text.load_model(ctx.encoder, head.model_class, **head.model_kwargs()).to(ctx.device)
+        extra = {} if frozen else dropout_kwargs(ctx.settings)
+        m = hf_text.load_model(ctx.encoder, head.model_class, **head.model_kwargs(), **extra).to(ctx.device)
         if frozen:
             m.base_model.requires_grad_(False)
         return m
@@ -128,8 +154,8 @@ def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
         )
         train_s, select_s = train_s + result.train_s, select_s + result.select_s
         history[str(lr)] = result.history
-        if best is None or (result.best_score > best[0] if higher else result.best_score < best[0]):
-            best = (result.best_score, lr, result, state)
+        if best is None or (result.score > best[0] if higher else result.score < best[0]):
+            best = (result.score, lr, result, state)
         if lr != grid[-1]:
             del model  # one model in memory at a time; the winner is rebuilt from its weights
     score, lr, result, state = best
@@ -154,8 +180,10 @@ def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
         extras={
             "protocol": "probe: frozen encoder, linear head" if frozen else "finetune",
             "selection": {
-                "on": select_where, "metric": main, "learning_rate": lr, "epoch": result.best_epoch,
-                "score": score, "history": history,
+                "on": select_where, "metric": main, "learning_rate": lr, "mode": ctx.settings.selection,
+                "epoch": result.epoch, "score": score, "history": history,
+                # With `final`, the best evaluation is shown for information only (never the headline).
+                "best_epoch": result.best_epoch, "best_score": result.best_score, "stopped_early": result.stopped_early,
             },
             "training": {
                 "steps": result.steps, "max_length": max_length, "batch_size": s.batch_size,

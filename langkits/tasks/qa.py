@@ -1,10 +1,19 @@
 """Extractive QA, SQuAD-style: `AutoModelForQuestionAnswering` over doc-stride windows.
 
-As `run_qa.py`: questions and contexts are tokenised together, the context split into
-windows of `max_length` tokens overlapping by `stride`; a window without the answer
-points at its first token (`[CLS]`). Decoding takes the 20 best start and end logits of
-each window, keeps spans inside the context and at most `kit.max_answer_tokens` long,
-and answers with the best start + end score over all windows of the question.
+Two window rules, as the card says (`doc_stride_mode`):
+
+* `overlap` (HF `run_qa.py`): questions and contexts are tokenised together, the context
+  split into windows of `max_length` tokens overlapping by `doc_stride` (capped at a quarter
+  of `max_length`, as before these fields existed);
+* `step` (Google's BERT `run_squad.py`, CLUE's `cmrc2018_preprocess.py`): the context is
+  tokenised once and each window starts `doc_stride` tokens after the previous one
+  (`doc_spans` below), with `max_length - len(question) - specials` context tokens.
+
+A window without the answer points at its first token (`[CLS]`). Decoding takes the
+`n_best` best start and end logits of each window, keeps spans inside the context and at
+most `max_answer_length` (else the kit's) tokens long — and, with `max_context_rule`, only
+starts in the window where that token has the most context (`max_context`) — and answers
+with the best start + end score over all windows of the question.
 """
 
 from __future__ import annotations
@@ -17,8 +26,31 @@ from polyglue.errors import UserError
 from polyglue.langkits import inputs
 from polyglue.langkits.tasks.base import TaskHead, model_inputs
 
-N_BEST = 20
-MAX_QUESTION_TOKENS = 64
+
+def doc_spans(n_tokens: int, max_tokens: int, stride: int) -> list[tuple[int, int]]:
+    """(start, length) windows over `n_tokens` context tokens, stepping by `stride` (Google's loop)."""
+    spans, start = [], 0
+    while start < n_tokens:
+        length = min(n_tokens - start, max_tokens)
+        spans.append((start, length))
+        if start + length == n_tokens:
+            break
+        start += min(length, stride)
+    return spans
+
+
+def max_context(spans: list[tuple[int, int]], index: int, position: int) -> bool:
+    """Whether window `index` is the one where `position` has the most context (left/right
+    minimum, ties to the longer window and then the earlier one), as `_check_is_max_context`."""
+    best, best_index = None, None
+    for k, (start, length) in enumerate(spans):
+        end = start + length - 1
+        if position < start or position > end:
+            continue
+        score = min(position - start, end - position) + 0.01 * length
+        if best is None or score > best:
+            best, best_index = score, k
+    return best_index == index
 
 
 @dataclass
@@ -54,9 +86,14 @@ class QAHead(TaskHead):
         items = examples.items
         if not items:
             return []
-        stride = min(128, max_length // 4)
-        questions = _cut_questions([it.question for it in items], tokenizer, min(MAX_QUESTION_TOKENS, max_length // 2))
+        s = self.settings
+        questions = _cut_questions([it.question for it in items], tokenizer, min(s.max_query_length, max_length // 2))
         pad_right = tokenizer.padding_side == "right"
+        if s.doc_stride_mode == "step" or s.max_context_rule:
+            if not pad_right:
+                raise UserError("step-wise doc spans and the max-context rule need a tokenizer that puts the question first")
+            return self._encode_spans(items, questions, tokenizer, max_length)
+        stride = min(s.doc_stride, max_length // 4)
         first, second = (questions, [it.context for it in items]) if pad_right else ([it.context for it in items], questions)
         enc = tokenizer(
             first, second, truncation="only_second" if pad_right else "only_first", max_length=max_length, stride=stride,
@@ -83,6 +120,48 @@ class QAHead(TaskHead):
             features.append(feature)
         return features
 
+    def _encode_spans(self, items, questions, tokenizer, max_length: int) -> list[dict]:
+        """Google-style features: the context tokenised once, windows from `doc_spans`, each
+        token's max-context flag recorded for decoding."""
+        s = self.settings
+        q_enc = tokenizer(questions, add_special_tokens=False)
+        c_enc = tokenizer([it.context for it in items], add_special_tokens=False, return_offsets_mapping=True)
+        specials = tokenizer.num_special_tokens_to_add(pair=True)
+        cls_id = tokenizer.cls_token_id
+        step = s.doc_stride if s.doc_stride_mode == "step" else None
+        features = []
+        for e, item in enumerate(items):
+            q_ids, c_ids, c_off = q_enc["input_ids"][e], c_enc["input_ids"][e], c_enc["offset_mapping"][e]
+            room = max(1, max_length - len(q_ids) - specials)
+            stride = step if step is not None else max(1, room - min(s.doc_stride, max_length // 4))
+            spans = doc_spans(len(c_ids), room, stride) or [(0, 0)]
+            for k, (start, length) in enumerate(spans):
+                window = c_ids[start : start + length]
+                ids = tokenizer.build_inputs_with_special_tokens(q_ids, window)
+                special = tokenizer.get_special_tokens_mask(q_ids, window)
+                plain = [p for p, flag in enumerate(special) if not flag]
+                ctx_pos = plain[len(q_ids) :]
+                offsets: list = [None] * len(ids)
+                flags: list = [False] * len(ids)
+                for j, p in enumerate(ctx_pos):
+                    offsets[p] = tuple(c_off[start + j])
+                    flags[p] = max_context(spans, k, start + j)
+                cls = ids.index(cls_id) if cls_id in ids else 0
+                start_pos = end_pos = cls
+                if item.answers and item.starts and item.starts[0] >= 0 and ctx_pos:
+                    a_start, a_end = item.starts[0], item.starts[0] + len(item.answers[0])
+                    if offsets[ctx_pos[0]][0] <= a_start and offsets[ctx_pos[-1]][1] >= a_end:
+                        start_pos = next(p for p in ctx_pos if offsets[p][1] > a_start)
+                        end_pos = next(p for p in reversed(ctx_pos) if offsets[p][0] < a_end)
+                feature = {"input_ids": ids}
+                if "token_type_ids" in tokenizer.model_input_names:
+                    feature["token_type_ids"] = tokenizer.create_token_type_ids_from_sequences(q_ids, window)
+                feature.update(start_positions=start_pos, end_positions=end_pos, example=e, offsets=offsets)
+                if s.max_context_rule:
+                    feature["max_context"] = flags
+                features.append(feature)
+        return features
+
     def outputs(self, model, batch: dict) -> list:
         out = model(**model_inputs(batch))
         starts, ends = out.start_logits.float().cpu().numpy(), out.end_logits.float().cpu().numpy()
@@ -90,15 +169,17 @@ class QAHead(TaskHead):
 
     def decode(self, examples: QAExamples, features: list[dict], outputs: list) -> list[str]:
         best: dict[int, tuple[float, str]] = {}
-        limit = self.kit.max_answer_tokens
+        limit = self.settings.max_answer_length or self.kit.max_answer_tokens
+        n_best = self.settings.n_best
         for feature, (start_logits, end_logits) in zip(features, outputs):
             offsets = feature["offsets"]
+            flags = feature.get("max_context")
             n = len(offsets)
-            starts = np.argsort(start_logits[:n])[::-1][:N_BEST]
-            ends = np.argsort(end_logits[:n])[::-1][:N_BEST]
+            starts = np.argsort(start_logits[:n])[::-1][:n_best]
+            ends = np.argsort(end_logits[:n])[::-1][:n_best]
             context = examples.items[feature["example"]].context
             for s in starts:
-                if offsets[s] is None:
+                if offsets[s] is None or (flags is not None and not flags[s]):
                     continue
                 for e in ends:
                     if offsets[e] is None or e < s or e - s + 1 > limit:
