@@ -39,6 +39,9 @@ class TrainConfig:
     group_by_length: bool = True
     max_grad_norm: float | None = 1.0
     adam_epsilon: float = 1e-8
+    lr_schedule: str = "linear"
+    decay_all_parameters: bool = False
+    """`linear` (warm-up, then decay to 0) or `constant` (warm-up, then the peak rate)."""
     selection: str = "best"
     """`best` (best evaluation's weights) or `final` (the weights after the last step)."""
     patience: int | None = None
@@ -62,7 +65,9 @@ class TrainResult:
     select_s: float = 0.0
 
 
-def _param_groups(model, weight_decay: float) -> list[dict]:
+def _param_groups(model, weight_decay: float, decay_all: bool = False) -> list[dict]:
+    if decay_all:
+        return [{"params": [p for p in model.parameters() if p.requires_grad], "weight_decay": weight_decay}]
     decay, no_decay = [], []
     for name, param in model.named_parameters():
         if not param.requires_grad:
@@ -112,12 +117,14 @@ def train(
     params = [p for p in model.parameters() if p.requires_grad]
     # Fused AdamW on CUDA, as Trainer's default `adamw_torch_fused`; the plain implementation on CPU.
     fused = {"fused": True} if config.device.startswith("cuda") else {}
-    optimizer = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.learning_rate, eps=config.adam_epsilon, **fused)
+    optimizer = torch.optim.AdamW(_param_groups(model, config.weight_decay, config.decay_all_parameters), lr=config.learning_rate, eps=config.adam_epsilon, **fused)
     warmup = int(config.warmup_ratio * total)
 
     def schedule(current: int) -> float:  # transformers' get_linear_schedule_with_warmup
         if current < warmup:
             return current / max(1, warmup)
+        if config.lr_schedule == "constant":
+            return 1.0
         return max(0.0, (total - current) / max(1, total - warmup))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)

@@ -109,7 +109,12 @@ class ProtocolDefaults(Strict):
     warmup_ratio: float = Field(0.0, ge=0, le=1)
     """Linear warm-up over this fraction of the optimisation steps (CLUE's `run_classifier.py`: 0.1)."""
     weight_decay: float = Field(0.0, ge=0)
-    """AdamW weight decay on every weight but biases and LayerNorm (CLUE: 0.01)."""
+    """AdamW weight decay (CLUE: 0.01); biases and LayerNorm weights are exempt unless `decay_all_parameters`."""
+    decay_all_parameters: bool = False
+    """Decay every parameter, as a plain `torch.optim.AdamW(model.parameters())` (GREEK-BERT), instead
+    of exempting biases and LayerNorm weights (Trainer, BERT, CLUE)."""
+    lr_schedule: Literal["linear", "constant"] = "linear"
+    """Learning rate after warm-up: `linear` decay to 0 (Trainer, BERT) or `constant` (GREEK-BERT's plain AdamW)."""
     max_grad_norm: float | None = Field(1.0, gt=0)
     """Gradient clipping norm (Trainer's default 1.0); `null` turns clipping off."""
     adam_epsilon: float = Field(1e-8, gt=0)

@@ -69,6 +69,8 @@ def _config(ctx, learning_rate: float, frozen: bool):
         device=ctx.device,
         max_grad_norm=s.max_grad_norm,
         adam_epsilon=s.adam_epsilon,
+        lr_schedule=s.lr_schedule,
+        decay_all_parameters=s.decay_all_parameters,
         selection=s.selection,
         patience=s.patience,
         eval_every=s.eval_every,
