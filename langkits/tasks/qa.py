@@ -93,7 +93,11 @@ class QAHead(TaskHead):
             if not pad_right:
                 raise UserError("step-wise doc spans and the max-context rule need a tokenizer that puts the question first")
             return self._encode_spans(items, questions, tokenizer, max_length)
-        stride = min(s.doc_stride, max_length // 4)
+        return self._encode_overflow(items, questions, tokenizer, max_length, min(s.doc_stride, max_length // 4), pad_right)
+
+    @staticmethod
+    def _encode_overflow(items, questions, tokenizer, max_length: int, stride: int, pad_right: bool = True) -> list[dict]:
+        """Question + context pairs through the fast tokenizer, the context in windows that overlap by `stride` tokens."""
         first, second = (questions, [it.context for it in items]) if pad_right else ([it.context for it in items], questions)
         enc = tokenizer(
             first, second, truncation="only_second" if pad_right else "only_first", max_length=max_length, stride=stride,
@@ -121,45 +125,42 @@ class QAHead(TaskHead):
         return features
 
     def _encode_spans(self, items, questions, tokenizer, max_length: int) -> list[dict]:
-        """Google-style features: the context tokenised once, windows from `doc_spans`, each
-        token's max-context flag recorded for decoding."""
+        """Google-style features: windows of `room` context tokens (the length left after the
+        question and the special tokens) starting every `step` tokens, i.e. overlapping by
+        `room - step`; the tokenizer's own overflow makes them, one call per question length.
+        Each window's context tokens get their max-context flag for decoding."""
         s = self.settings
-        q_enc = tokenizer(questions, add_special_tokens=False)
-        c_enc = tokenizer([it.context for it in items], add_special_tokens=False, return_offsets_mapping=True)
+        q_lens = [len(x) for x in tokenizer(questions, add_special_tokens=False)["input_ids"]]
+        n_ctx = [len(x) for x in tokenizer([it.context for it in items], add_special_tokens=False)["input_ids"]]
         specials = tokenizer.num_special_tokens_to_add(pair=True)
-        cls_id = tokenizer.cls_token_id
-        step = s.doc_stride if s.doc_stride_mode == "step" else None
+        rooms = [max(1, max_length - q_len - specials) for q_len in q_lens]
+
+        def step_for(room: int) -> int:  # `overlap` mode still overlaps by the (capped) stride
+            return s.doc_stride if s.doc_stride_mode == "step" else max(1, room - min(s.doc_stride, max_length // 4))
+
+        by_room: dict[int, list[int]] = {}
+        for e, room in enumerate(rooms):
+            by_room.setdefault(room, []).append(e)
+        out: dict[int, list[dict]] = {}
+        for room, members in by_room.items():
+            step = step_for(room)
+            feats = self._encode_overflow([items[e] for e in members], [questions[e] for e in members], tokenizer, max_length, max(0, room - step))
+            for f in feats:
+                out.setdefault(members[f["example"]], []).append(f)
         features = []
-        for e, item in enumerate(items):
-            q_ids, c_ids, c_off = q_enc["input_ids"][e], c_enc["input_ids"][e], c_enc["offset_mapping"][e]
-            room = max(1, max_length - len(q_ids) - specials)
-            stride = step if step is not None else max(1, room - min(s.doc_stride, max_length // 4))
-            spans = doc_spans(len(c_ids), room, stride) or [(0, 0)]
-            for k, (start, length) in enumerate(spans):
-                window = c_ids[start : start + length]
-                ids = tokenizer.build_inputs_with_special_tokens(q_ids, window)
-                special = tokenizer.get_special_tokens_mask(q_ids, window)
-                plain = [p for p, flag in enumerate(special) if not flag]
-                ctx_pos = plain[len(q_ids) :]
-                offsets: list = [None] * len(ids)
-                flags: list = [False] * len(ids)
-                for j, p in enumerate(ctx_pos):
-                    offsets[p] = tuple(c_off[start + j])
-                    flags[p] = max_context(spans, k, start + j)
-                cls = ids.index(cls_id) if cls_id in ids else 0
-                start_pos = end_pos = cls
-                if item.answers and item.starts and item.starts[0] >= 0 and ctx_pos:
-                    a_start, a_end = item.starts[0], item.starts[0] + len(item.answers[0])
-                    if offsets[ctx_pos[0]][0] <= a_start and offsets[ctx_pos[-1]][1] >= a_end:
-                        start_pos = next(p for p in ctx_pos if offsets[p][1] > a_start)
-                        end_pos = next(p for p in reversed(ctx_pos) if offsets[p][0] < a_end)
-                feature = {"input_ids": ids}
-                if "token_type_ids" in tokenizer.model_input_names:
-                    feature["token_type_ids"] = tokenizer.create_token_type_ids_from_sequences(q_ids, window)
-                feature.update(start_positions=start_pos, end_positions=end_pos, example=e, offsets=offsets)
+        for e in range(len(items)):
+            spans = doc_spans(n_ctx[e], rooms[e], step_for(rooms[e])) or [(0, 0)]
+            windows = out.get(e, [])
+            if len(windows) != len(spans):
+                raise RuntimeError(f"the tokenizer made {len(windows)} windows for question {e}, Google's rule {len(spans)}")
+            for k, f in enumerate(windows):
+                f["example"] = e
                 if s.max_context_rule:
-                    feature["max_context"] = flags
-                features.append(feature)
+                    flags = [False] * len(f["input_ids"])
+                    for j, p in enumerate(p for p, o in enumerate(f["offsets"]) if o is not None):
+                        flags[p] = max_context(spans, k, spans[k][0] + j)
+                    f["max_context"] = flags
+                features.append(f)
         return features
 
     def outputs(self, model, batch: dict) -> list:
