@@ -160,6 +160,9 @@ class ProtocolDefaults(Strict):
     """`span-markers`: CLUEWSC2020's two spans marked inside the sentence (`_..._` and `[...]`, as CLUE's
     `run_classifier.py` WSC processor); `chid-official`: CHID as `CHID_preprocess.py` (the candidate
     first, the blank under question as `[unused1]`, other blanks as four `[MASK]`)."""
+    sentence_head: Literal["pooler", "cls"] = "pooler"
+    """Sentence tasks: the linear head reads BERT's pooler output (dense + tanh over `[CLS]`, Hugging
+    Face's `*ForSequenceClassification`) or the raw `[CLS]` state (GREEK-BERT's own XNLI model)."""
     head: HeadName | None = None
     language_mode: LanguageMode | None = None
     """Speech cards over several languages: `per-language` heads or one `pooled` head (task default when absent)."""
@@ -194,6 +197,8 @@ class ProtocolDefaults(Strict):
             for key in ("doc_stride", "doc_stride_mode", "max_query_length", "max_answer_length", "n_best", "max_context_rule"):
                 if getattr(self, key) != getattr(defaults, key):
                     found.append((("protocol", key), f"`{key}` applies to extractive-qa cards, not to task '{task}'"))
+        if self.sentence_head != "pooler" and task not in ("single-classification", "pair-classification", "regression"):
+            found.append((("protocol", "sentence_head"), f"`sentence_head` applies to sentence classification and regression cards, not to task '{task}'"))
         if task != "multiple-choice" and self.choice_decoding != "independent":
             found.append((("protocol", "choice_decoding"), f"joint decoding applies to multiple-choice cards, not to task '{task}'"))
         allowed = {"span-markers": ("single-classification", "pair-classification"), "chid-official": ("multiple-choice",)}

@@ -77,6 +77,22 @@ def _config(ctx, learning_rate: float, frozen: bool):
     )
 
 
+def use_raw_cls(model) -> None:
+    """Make a BERT-style sequence classifier read the raw `[CLS]` state: its pooler keeps only
+    the first token (no dense + tanh), as a head written on `bert(...)[0][:, 0]` does."""
+    import torch
+
+    base = model.base_model
+    if getattr(base, "pooler", None) is None:
+        raise UserError(f"`sentence_head: cls` needs a BERT-style model with a pooler; {type(model).__name__} has none")
+
+    class FirstToken(torch.nn.Module):
+        def forward(self, hidden_states):
+            return hidden_states[:, 0]
+
+    base.pooler = FirstToken()
+
+
 def dropout_kwargs(settings) -> dict:
     """Config overrides for the card's dropout fields (BERT-family names, the ones the recipes use)."""
     out = {}
@@ -125,7 +141,10 @@ def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
     def fresh_model():
         ctx.seed_torch()
         extra = {} if frozen else dropout_kwargs(ctx.settings)
-        m = hf_text.load_model(ctx.encoder, head.model_class, **head.model_kwargs(), **extra).to(ctx.device)
+        m = hf_text.load_model(ctx.encoder, head.model_class, **head.model_kwargs(), **extra)
+        if ctx.settings.sentence_head == "cls" and not frozen:
+            use_raw_cls(m)
+        m = m.to(ctx.device)
         if frozen:
             m.base_model.requires_grad_(False)
         return m

@@ -333,3 +333,21 @@ def test_the_greek_suite_runs_three_seeds_unless_told(text_data):
     one = plan_run(REGISTRY, RunRequest(suite="greek", models=["bow"], tasks=["xnli-el"], data_dir=text_data, seeds=1))
     assert sorted(t.unit.seed for t in default.tasks) == [0, 1, 2]
     assert [t.unit.seed for t in one.tasks] == [0]
+
+
+def test_cls_sentence_head_reads_the_raw_first_token_state(text_bert, tokenizer):
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    from polyglue.langkits.protocols.finetune import use_raw_cls
+
+    torch.manual_seed(0)
+    model = AutoModelForSequenceClassification.from_pretrained(text_bert, num_labels=3).eval()
+    batch = tokenizer(["el riu passa per la plana", "la ciutat"], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        pooled = model(**batch).logits
+        use_raw_cls(model)
+        raw = model(**batch).logits
+        cls_state = model.base_model(**batch).last_hidden_state[:, 0]
+    assert torch.allclose(raw, model.classifier(cls_state), atol=1e-6)
+    assert not torch.allclose(raw, pooled, atol=1e-3)
