@@ -40,8 +40,9 @@ class TrainConfig:
     max_grad_norm: float | None = 1.0
     adam_epsilon: float = 1e-8
     lr_schedule: str = "linear"
-    decay_all_parameters: bool = False
     """`linear` (warm-up, then decay to 0) or `constant` (warm-up, then the peak rate)."""
+    decay_all_parameters: bool = False
+    """Decay biases and LayerNorm weights too (a plain `AdamW(model.parameters())`)."""
     selection: str = "best"
     """`best` (best evaluation's weights) or `final` (the weights after the last step)."""
     patience: int | None = None

@@ -67,13 +67,14 @@ def _config(ctx, learning_rate: float, frozen: bool):
         max_steps=s.max_steps,
         seed=ctx.seed,
         device=ctx.device,
-        max_grad_norm=s.max_grad_norm,
-        adam_epsilon=s.adam_epsilon,
-        lr_schedule=s.lr_schedule,
-        decay_all_parameters=s.decay_all_parameters,
-        selection=s.selection,
-        patience=s.patience,
-        eval_every=s.eval_every,
+        **({} if frozen else {
+            "max_grad_norm": s.max_grad_norm, "adam_epsilon": s.adam_epsilon,
+            "lr_schedule": s.lr_schedule, "decay_all_parameters": s.decay_all_parameters,
+        }),
+        # The probe is polyglue's own protocol: best epoch on the selection split, whatever the card's recipe.
+        selection="best" if frozen else s.selection,
+        patience=None if frozen else s.patience,
+        eval_every="epoch" if frozen else s.eval_every,
     )
 
 
@@ -201,7 +202,7 @@ def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
         extras={
             "protocol": "probe: frozen encoder, linear head" if frozen else "finetune",
             "selection": {
-                "on": select_where, "metric": main, "learning_rate": lr, "mode": ctx.settings.selection,
+                "on": select_where, "metric": main, "learning_rate": lr, "mode": "best" if frozen else ctx.settings.selection,
                 "epoch": result.epoch, "score": score, "history": history,
                 # With `final`, the best evaluation is shown for information only (never the headline).
                 "best_epoch": result.best_epoch, "best_score": result.best_score, "stopped_early": result.stopped_early,
