@@ -351,3 +351,12 @@ def test_cls_sentence_head_reads_the_raw_first_token_state(text_bert, tokenizer)
         cls_state = model.base_model(**batch).last_hidden_state[:, 0]
     assert torch.allclose(raw, model.classifier(cls_state), atol=1e-6)
     assert not torch.allclose(raw, pooled, atol=1e-3)
+
+
+def test_an_override_on_the_command_line_prints_one_line_before_the_run(cli, tmp_path, text_data):
+    result = cli("run", "--suite", "glue", "--tasks", "rte", "--model", "bow", "--batch-size", "8", "--limit", "16",
+                 "--data-dir", text_data, "--runs-dir", tmp_path / "runs", "-q")
+    assert result.code == 0, result.err
+    notes = [line for line in result.err.splitlines() if "not be comparable" in line]
+    assert notes == ["note: these rows will not be comparable with published results "
+                     "(--limit 16: a debug run, not the full unit; --batch-size 8 overrides the card's batch_size 32)"]
