@@ -92,7 +92,7 @@ def plan(
     models: Any,
     *,
     tasks: Sequence[str] | None = None,
-    seeds: int = 1,
+    seeds: int | None = None,
     protocol: str | None = None,
     cards: Sequence[str | Path] | None = None,
     data_dir: str | Path | None = None,
@@ -171,7 +171,7 @@ def evaluate(
     suite: str,
     models: Any,
     tasks: Sequence[str] | None = None,
-    seeds: int = 1,
+    seeds: int | None = None,
     protocol: str | None = None,
     cards: Sequence[str | Path] | None = None,
     data_dir: str | Path | None = None,
@@ -188,7 +188,7 @@ def evaluate(
             extractor (`(model, tokenizer)`), or an object implementing an encoder protocol
             (`polyglue.objects`); a spec string or a list of spec strings also works.
         tasks: card names to run (default: every card of the suite).
-        seeds: seeds per (card, model).
+        seeds: seeds per (card, model); default: the suite's own (`seeds:` in suite.yaml, else 1).
         protocol: `finetune`, `probe`, or a plugin's protocol (default: each card's own).
         cards: extra card directories. data_dir: the local data root (suite S reads DIR/S/).
         runs_dir: where results live (default `./runs`). device: `auto`, `cpu`, `cuda`, `cuda:N`.

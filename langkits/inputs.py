@@ -40,10 +40,39 @@ def texts(card: Card, split: SplitData, kit, role: str = "text") -> list[str]:
     return [kit.normalize(_as_text(v)) for v in split.column(column)]
 
 
-def sentence_inputs(card: Card, split: SplitData, kit) -> tuple[list[str], list[str] | None]:
-    """(texts, second texts or None) for single-sentence, pair and regression cards."""
+def sentence_inputs(card: Card, split: SplitData, kit, template: str = "default") -> tuple[list[str], list[str] | None]:
+    """(texts, second texts or None) for single-sentence, pair and regression cards.
+
+    `template: span-markers` (CLUEWSC2020): the `text_pair` column holds the target spans,
+    which are marked inside the sentence instead of being a second text: span 1 as `_..._`,
+    span 2 as `[...]`, as the WSC processor of CLUE's `run_classifier.py`."""
+    if template == "span-markers" and card.role_column("text_pair"):
+        raw = split.column(card.role_column("text"))
+        targets = split.column(card.role_column("text_pair"))
+        where = split.origin
+        return [kit.normalize(mark_spans(str(t), g, f"{where}: row {i + 1}")) for i, (t, g) in enumerate(zip(raw, targets))], None
     pairs = texts(card, split, kit, "text_pair") if card.role_column("text_pair") else None
     return texts(card, split, kit), pairs
+
+
+def mark_spans(text: str, target: dict, where: str) -> str:
+    """`text` with `span1` wrapped in `_` and `span2` in `[` `]` at their character indexes."""
+    if not isinstance(target, dict):
+        raise DataError(f"{where}: span markers need a target with span1/span2 text and index, got {type(target).__name__}")
+    marks = []
+    for k, (opening, closing) in (("1", ("_", "_")), ("2", ("[", "]"))):
+        span, start = target.get(f"span{k}_text"), target.get(f"span{k}_index")
+        if span is None or start is None:
+            raise DataError(f"{where}: target has no span{k}_text/span{k}_index")
+        start = int(start)
+        if text[start : start + len(span)] != span:
+            raise DataError(f"{where}: span{k} '{span}' is not at index {start} of the text")
+        marks += [(start, 0, opening), (start + len(span), 1, closing)]
+    out = text
+    # Right to left; at one index the opening mark goes in first, so a span's closing mark stays before the next opening.
+    for index, _, mark in sorted(marks, key=lambda m: (-m[0], m[1])):
+        out = out[:index] + mark + out[index:]
+    return out
 
 
 def unique_ids(ids: list[str]) -> list[str]:
@@ -138,6 +167,12 @@ class ChoiceItem:
     choices: list[str]
     answer: int
     """Index of the right choice; -1 when the split hides it."""
+    group: str | None = None
+    """CHID: the row the blank belongs to (its blanks share one candidate list; joint decoding)."""
+    segments: tuple[str, ...] | None = None
+    """CHID: the row passage's text between its blanks (normalised), for the official input template."""
+    blank: int = -1
+    """CHID: which gap between `segments` is the blank under question."""
 
 
 def _answer_index(value, choices: list[str], where: str) -> int:
@@ -186,7 +221,12 @@ def choice_items(card: Card, split: SplitData, kit, *, window_chars: int | None 
                 filled = _IDIOM.sub("", text[: match.start()]) + BLANK + _IDIOM.sub("", text[match.end() :])
                 center = len(_IDIOM.sub("", text[: match.start()]))
                 gold = _answer_index(int(gold_ids[k]), choices, where) if gold_ids else -1
-                items.append(ChoiceItem(f"{ident}:{match.group(0)}", kit.normalize(_window(filled, center, window_chars)), "", choices, gold))
+                own = [m for m in _IDIOM.finditer(text)]
+                segments = tuple(kit.normalize(part) for part in _IDIOM.split(text))
+                items.append(ChoiceItem(
+                    f"{ident}:{match.group(0)}", kit.normalize(_window(filled, center, window_chars)), "", choices, gold,
+                    group=ident, segments=segments, blank=[m.start() for m in own].index(match.start()),
+                ))
             continue
         context_text = "\n".join(str(p) for p in passages)
         items.append(ChoiceItem(ident, kit.normalize(context_text), kit.normalize(_as_text(question)), choices, _answer_index(answer, choices, where)))

@@ -1,11 +1,15 @@
 """A lean training loop for Hugging Face heads: what `Trainer` does for one GPU, minus the rest.
 
 AdamW with Trainer's parameter groups (no decay on biases and LayerNorm weights), linear
-warm-up and decay, gradient clipping at 1.0, gradient accumulation, length-grouped
-batches with dynamic padding, bf16 autocast on CUDA and `torch.inference_mode` for
-evaluation. After every epoch (and when `max_steps` stops training early) a `select`
-callback scores the model on the validation split; the best weights are kept in CPU
-memory only as long as the run needs them — nothing is written to disk.
+warm-up and decay, gradient clipping (1.0 unless the card says), gradient accumulation,
+length-grouped batches with dynamic padding, bf16 autocast on CUDA and
+`torch.inference_mode` for evaluation. After every epoch, or every `eval_every` steps, and
+at the last step, a `select` callback scores the model on the selection split.
+
+Selection (`selection`): `best` keeps the best-scoring weights (in CPU memory only as long
+as the run needs them; nothing is written to disk) and may stop early after `patience`
+evaluations without improvement; `final` returns the weights after the last step, as
+`run_glue.py` reports them, and records the best evaluation only in the history.
 """
 
 from __future__ import annotations
@@ -33,7 +37,17 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     group_by_length: bool = True
-    max_grad_norm: float = 1.0
+    max_grad_norm: float | None = 1.0
+    adam_epsilon: float = 1e-8
+    lr_schedule: str = "linear"
+    """`linear` (warm-up, then decay to 0) or `constant` (warm-up, then the peak rate)."""
+    decay_all_parameters: bool = False
+    """Decay biases and LayerNorm weights too (a plain `AdamW(model.parameters())`)."""
+    selection: str = "best"
+    """`best` (best evaluation's weights) or `final` (the weights after the last step)."""
+    patience: int | None = None
+    eval_every: int | str = "epoch"
+    """`epoch`, or a number of optimisation steps between evaluations."""
 
 
 @dataclass
@@ -41,13 +55,20 @@ class TrainResult:
     best_score: float
     best_epoch: float
     steps: int
+    score: float = math.nan
+    """Score of the returned weights: the best evaluation's (`best`) or the last one's (`final`)."""
+    epoch: float = 0.0
+    """Epoch of the returned weights."""
+    stopped_early: bool = False
     history: list[dict] = field(default_factory=list)
     real_token_fraction: float = 1.0
     train_s: float = 0.0
     select_s: float = 0.0
 
 
-def _param_groups(model, weight_decay: float) -> list[dict]:
+def _param_groups(model, weight_decay: float, decay_all: bool = False) -> list[dict]:
+    if decay_all:
+        return [{"params": [p for p in model.parameters() if p.requires_grad], "weight_decay": weight_decay}]
     decay, no_decay = [], []
     for name, param in model.named_parameters():
         if not param.requires_grad:
@@ -97,24 +118,51 @@ def train(
     params = [p for p in model.parameters() if p.requires_grad]
     # Fused AdamW on CUDA, as Trainer's default `adamw_torch_fused`; the plain implementation on CPU.
     fused = {"fused": True} if config.device.startswith("cuda") else {}
-    optimizer = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.learning_rate, **fused)
+    optimizer = torch.optim.AdamW(_param_groups(model, config.weight_decay, config.decay_all_parameters), lr=config.learning_rate, eps=config.adam_epsilon, **fused)
     warmup = int(config.warmup_ratio * total)
 
     def schedule(current: int) -> float:  # transformers' get_linear_schedule_with_warmup
         if current < warmup:
             return current / max(1, warmup)
+        if config.lr_schedule == "constant":
+            return 1.0
         return max(0.0, (total - current) / max(1, total - warmup))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     result = TrainResult(best_score=-math.inf if higher_is_better else math.inf, best_epoch=0.0, steps=0)
+    keep_best = config.selection == "best"
+    every = config.eval_every if isinstance(config.eval_every, int) else None
     best_state: dict = {}
     real = padded = 0
+    since_best = 0
     step(0, total, "fine-tuning")
     train_mode()
     done = 0
     epoch = 0
     t_train = time.perf_counter()
-    while done < total:
+
+    def evaluate(fraction: float) -> bool:
+        """Score the model; returns True when early stopping says to stop."""
+        nonlocal t_train, best_state, since_best
+        result.train_s += time.perf_counter() - t_train
+        t_select = time.perf_counter()
+        model.eval()
+        score = float(select(model))
+        train_mode()
+        result.select_s += time.perf_counter() - t_select
+        result.history.append({"epoch": fraction, "step": done, "validation": score})
+        if (score > result.best_score) if higher_is_better else (score < result.best_score):
+            result.best_score, result.best_epoch = score, fraction
+            since_best = 0
+            if keep_best:
+                best_state = trainable_state(model)
+        else:
+            since_best += 1
+        t_train = time.perf_counter()
+        return keep_best and config.patience is not None and since_best >= config.patience
+
+    stop = False
+    while done < total and not stop:
         batches = grouped_batches(lengths, config.batch_size, rng) if config.group_by_length else random_batches(len(features), config.batch_size, rng)
         optimizer.zero_grad(set_to_none=True)
         for k, idx in enumerate(batches):
@@ -125,7 +173,8 @@ def train(
                 loss = forward(model, batch)
             (loss / config.gradient_accumulation).backward()
             if (k + 1) % config.gradient_accumulation == 0 or k == len(batches) - 1:
-                torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+                if config.max_grad_norm is not None:
+                    torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
@@ -133,21 +182,26 @@ def train(
                 step(1)
                 if done >= total:
                     break
+                if every is not None and done % every == 0:
+                    if evaluate(round(done / per_epoch, 3)):
+                        stop = True
+                        result.stopped_early = True
+                        break
         epoch += 1
-        fraction = epoch if done < total else round(done / per_epoch, 3)
-        result.train_s += time.perf_counter() - t_train
-        t_select = time.perf_counter()
-        model.eval()
-        score = float(select(model))
-        train_mode()
-        result.select_s += time.perf_counter() - t_select
-        result.history.append({"epoch": fraction, "step": done, "validation": score})
-        if (score > result.best_score) if higher_is_better else (score < result.best_score):
-            result.best_score, result.best_epoch = score, fraction
-            best_state = trainable_state(model)
-        t_train = time.perf_counter()
-    if not best_state:  # every validation score was NaN: keep the final weights
-        best_state, result.best_epoch = trainable_state(model), result.history[-1]["epoch"]
+        if stop:
+            break
+        if every is None or done >= total:  # step-interval runs still score the last step
+            if evaluate(epoch if done < total else round(done / per_epoch, 3)):
+                result.stopped_early = done < total
+                break
+    last = result.history[-1]
+    if keep_best and best_state:
+        result.score, result.epoch = result.best_score, result.best_epoch
+    else:  # `final`, or every validation score was NaN: keep the final weights
+        best_state = trainable_state(model)
+        result.score, result.epoch = last["validation"], last["epoch"]
+        if keep_best:
+            result.best_epoch = last["epoch"]
     model.eval()
     result.steps = done
     result.real_token_fraction = real / padded if padded else 1.0

@@ -102,7 +102,13 @@ class Splits(Strict):
 
 
 class ProtocolDefaults(Strict):
-    """Defaults of how a card is evaluated; CLI flags may override some of them."""
+    """Defaults of how a card is evaluated; CLI flags may override some of them.
+
+    Besides the usual hyperparameters, the fields below say what official recipes vary
+    (checkpoint selection, optimiser details, QA windows, joint multiple-choice decoding,
+    input templates), so a card can state the recipe of the suite's own code. Defaults
+    are polyglue's historical behaviour, so a card that names none of them is unchanged.
+    """
 
     default: ProtocolName | None = None
     """Protocol used when `--protocol` is not given (task-type default when absent)."""
@@ -115,9 +121,62 @@ class ProtocolDefaults(Strict):
     batch_size: int = Field(32, ge=1)
     gradient_accumulation: int = Field(1, ge=1)
     warmup_ratio: float = Field(0.0, ge=0, le=1)
+    """Linear warm-up over this fraction of the optimisation steps (CLUE's `run_classifier.py`: 0.1)."""
     weight_decay: float = Field(0.0, ge=0)
+    """AdamW weight decay (CLUE: 0.01); biases and LayerNorm weights are exempt unless `decay_all_parameters`."""
+    decay_all_parameters: bool = False
+    """Decay every parameter, as a plain `torch.optim.AdamW(model.parameters())` (GREEK-BERT), instead
+    of exempting biases and LayerNorm weights (Trainer, BERT, CLUE)."""
+    lr_schedule: Literal["linear", "constant"] = "linear"
+    """Learning rate after warm-up: `linear` decay to 0 (Trainer, BERT) or `constant` (GREEK-BERT's plain AdamW)."""
+    max_grad_norm: float | None = Field(1.0, gt=0)
+    """Gradient clipping norm (Trainer's default 1.0); `null` turns clipping off."""
+    adam_epsilon: float = Field(1e-8, gt=0)
+    """AdamW epsilon (Trainer's and BERT's default 1e-8; CLUE's TF code uses 1e-6)."""
+    hidden_dropout: float | None = Field(None, ge=0, lt=1)
+    """Overrides the model config's hidden (and attention) dropout; `null` keeps the checkpoint's."""
+    classifier_dropout: float | None = Field(None, ge=0, lt=1)
+    """Overrides the dropout before the task head; `null` keeps the checkpoint's (falls back to hidden dropout)."""
     max_steps: int | None = Field(None, ge=1)
     """Cap on optimisation steps (speech recipes count steps, not epochs)."""
+    selection: Literal["best", "final"] = "best"
+    """Which weights are scored: `final` (the model after the last epoch, as `run_glue.py` reports) or
+    `best` (the best evaluation on the selection split). With `final`, the best evaluation is still
+    recorded as an extra, never as the headline."""
+    selection_metric: MetricName | None = None
+    """Metric that picks the checkpoint when it is not the main metric (CLUB POS: seqeval F1)."""
+    patience: int | None = Field(None, ge=1)
+    """Early stopping: stop after this many evaluations without improvement (needs `selection: best`)."""
+    eval_every: int | Literal["epoch"] = "epoch"
+    """Evaluation interval: `epoch`, or every N optimisation steps (the last step is always evaluated)."""
+    selection_split: Literal["validation", "holdout"] = "validation"
+    """`validation`, or a seeded 10% hold-out of train, so the reported validation score is never
+    the one that chose the checkpoint (cards without a validation split always use the hold-out)."""
+    doc_stride: int = Field(128, ge=1)
+    """Extractive QA: how far apart the windows over a long context are (see `doc_stride_mode`)."""
+    doc_stride_mode: Literal["overlap", "step"] = "overlap"
+    """`overlap`: windows share `doc_stride` tokens (HF `run_qa.py`, capped at a quarter of
+    `max_length`); `step`: each window starts `doc_stride` tokens after the previous one (Google's
+    BERT `run_squad.py`, CLUE's `cmrc2018_preprocess.py`)."""
+    max_query_length: int = Field(64, ge=1)
+    """Extractive QA: questions are cut to this many sub-word tokens."""
+    max_answer_length: int | None = Field(None, ge=1)
+    """Extractive QA: longest decoded answer in sub-word tokens (`null`: the language kit's, 30 or 50 for Chinese)."""
+    n_best: int = Field(20, ge=1)
+    """Extractive QA: start and end candidates kept per window."""
+    max_context_rule: bool = False
+    """Extractive QA: a token is answered only from the window where it has the most context
+    on both sides (`_check_is_max_context` of Google's BERT SQuAD code)."""
+    choice_decoding: Literal["independent", "joint"] = "independent"
+    """Multiple choice: argmax per question, or one assignment over all blanks of a row that share
+    a candidate list, greedy on the highest logit as CHID's official `logits_matrix_to_array`."""
+    input_template: Literal["default", "span-markers", "chid-official"] = "default"
+    """`span-markers`: CLUEWSC2020's two spans marked inside the sentence (`_..._` and `[...]`, as CLUE's
+    `run_classifier.py` WSC processor); `chid-official`: CHID as `CHID_preprocess.py` (the candidate
+    first, the blank under question as `[unused1]`, other blanks as four `[MASK]`)."""
+    sentence_head: Literal["pooler", "cls"] = "pooler"
+    """Sentence tasks: the linear head reads BERT's pooler output (dense + tanh over `[CLS]`, Hugging
+    Face's `*ForSequenceClassification`) or the raw `[CLS]` state (GREEK-BERT's own XNLI model)."""
     head: HeadName | None = None
     language_mode: LanguageMode | None = None
     """Speech cards over several languages: `per-language` heads or one `pooled` head (task default when absent)."""
@@ -128,6 +187,38 @@ class ProtocolDefaults(Strict):
         if grid is not None and (not grid or any(lr <= 0 for lr in grid) or len(set(grid)) != len(grid)):
             raise ValueError("lr_grid must be a non-empty list of distinct positive learning rates")
         return grid
+
+    @field_validator("eval_every")
+    @classmethod
+    def _every(cls, every):
+        if isinstance(every, int) and every < 1:
+            raise ValueError("eval_every must be 'epoch' or a positive number of steps")
+        return every
+
+    @model_validator(mode="after")
+    def _selection(self):
+        if self.patience is not None and self.selection == "final":
+            raise FieldProblems([(("patience",), "early-stopping patience needs `selection: best` (the final model does not stop early)")])
+        return self
+
+    def recipe_problems(self, task: str, metrics: list[str]) -> list[tuple[tuple, str]]:
+        """Recipe fields that contradict the card's task type or metrics (locations under `protocol`)."""
+        found: list[tuple[tuple, str]] = []
+        defaults = ProtocolDefaults()
+        if self.selection_metric is not None and self.selection_metric not in metrics:
+            found.append((("protocol", "selection_metric"), f"'{self.selection_metric}' is not among the card's metrics {metrics}"))
+        if task != "extractive-qa":
+            for key in ("doc_stride", "doc_stride_mode", "max_query_length", "max_answer_length", "n_best", "max_context_rule"):
+                if getattr(self, key) != getattr(defaults, key):
+                    found.append((("protocol", key), f"`{key}` applies to extractive-qa cards, not to task '{task}'"))
+        if self.sentence_head != "pooler" and task not in ("single-classification", "pair-classification", "regression"):
+            found.append((("protocol", "sentence_head"), f"`sentence_head` applies to sentence classification and regression cards, not to task '{task}'"))
+        if task != "multiple-choice" and self.choice_decoding != "independent":
+            found.append((("protocol", "choice_decoding"), f"joint decoding applies to multiple-choice cards, not to task '{task}'"))
+        allowed = {"span-markers": ("single-classification", "pair-classification"), "chid-official": ("multiple-choice",)}
+        if self.input_template in allowed and task not in allowed[self.input_template]:
+            found.append((("protocol", "input_template"), f"template '{self.input_template}' applies to {' or '.join(allowed[self.input_template])} cards, not to task '{task}'"))
+        return found
 
 
 # --------------------------------------------------------------------------- card
@@ -161,6 +252,11 @@ class Card(Strict):
     metrics: list[MetricName] = Field(min_length=1)
     main_metric: MetricName
     protocol: ProtocolDefaults = Field(default_factory=ProtocolDefaults)
+    deviations: list[str] = Field(default_factory=list)
+    """Documented, unavoidable differences from the official recipe (e.g. a substitute data set).
+    Each one marks the card's rows "not comparable" with the published ones, with this reason."""
+    recipe: str | None = None
+    """Where the protocol values come from: the official repository, file (and commit) they follow."""
     langkit: str = "default"
     """Language kit (normalisation, pre-tokenisation, QA answer normalisation) by registered name."""
     train_from: str | None = None
@@ -241,6 +337,7 @@ class Card(Strict):
                 if spec.config is not None:
                     loc = ("splits", "extra_eval", role) if role in self.splits.extra_eval else ("splits", role)
                     found.append((loc, f"split '{role}' names a hub config ('{spec.config}'), but the card's source is not a hub dataset"))
+        found += self.protocol.recipe_problems(self.task, list(self.metrics))
         if self.splits.train is None and self.train_from is None and self.protocol.default != "qbe":
             found.append((("splits",), "a `train` split is required (or `train_from` for zero-shot transfer)"))
         if not self.splits.scored_roles():

@@ -100,6 +100,8 @@ class Suite(Strict):
     cards: list[str] = Field(min_length=1)
     aggregate: Aggregate | None = None
     references: list[ReferenceRow] = Field(default_factory=list)
+    seeds: int = Field(1, ge=1)
+    """Seeds a run reports when `--seeds` is not given (GREEK-BERT reports mean ± sd over runs: 3)."""
     citation: str | None = None
     reference: str | None = None
     notes: str | None = None

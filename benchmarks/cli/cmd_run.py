@@ -16,12 +16,14 @@ def run_cmd(
     model: Annotated[Optional[list[str]], typer.Option("--model", help="Encoder: bow, hf:<id or path>, fbank, s3prl:<name>; repeatable; `label=spec` names the row.")] = None,
     tasks: Annotated[Optional[str], typer.Option("--tasks", help="Comma-separated card names (default: all cards of the suite).")] = None,
     protocol: Annotated[Optional[str], typer.Option("--protocol", help="Text protocol: finetune (official recipe) or probe (frozen features).")] = None,
-    seeds: Annotated[Optional[int], typer.Option("--seeds", help="Seeds per (card, encoder); reports show mean ± spread (default 1).")] = None,
+    seeds: Annotated[Optional[int], typer.Option("--seeds", help="Seeds per (card, encoder); default: the suite's own (1 unless suite.yaml says). Reports show mean ± spread.")] = None,
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Local data root: suite S reads DIR/S/.")] = None,
     cards: CardsOpt = None,
     runs_dir: RunsDirOpt = DEFAULT_RUNS_DIR,
     max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Cap on training steps per unit (quick checks).")] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", help="Use a fixed random sample of at most N examples per split.")] = None,
+    learning_rate: Annotated[Optional[float], typer.Option("--learning-rate", help="Override the cards' learning rate (rows become not comparable).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Override the cards' batch size (rows become not comparable).")] = None,
     languages: Annotated[Optional[str], typer.Option("--languages", help="Speech: comma-separated ISO 639-1 codes to restrict to.")] = None,
     backend: Annotated[str, typer.Option("--backend", help="local or ray.")] = "local",
     address: Annotated[Optional[str], typer.Option("--address", help="Ray cluster address (with --backend ray), e.g. auto.")] = None,
@@ -49,7 +51,7 @@ def run_cmd(
         raise UserError("give at least one --model (e.g. --model bow), or `models:` in --config FILE")
     task_list = [t.strip() for t in tasks.split(",") if t.strip()] if tasks else (cfg.tasks if cfg else None)
     protocol = protocol or (cfg.protocol if cfg else None)
-    seeds = seeds if seeds is not None else (cfg.seeds if cfg else 1)
+    seeds = seeds if seeds is not None else (cfg.seeds if cfg else None)  # None: the suite's own default
     if data_dir is None and cfg is not None and cfg.data_dir:
         data_dir = base / cfg.data_dir
     if runs_dir == DEFAULT_RUNS_DIR and cfg is not None and cfg.runs_dir:
@@ -59,6 +61,9 @@ def run_cmd(
     language_list = sorted(l.strip() for l in languages.split(",") if l.strip()) if languages else (sorted(cfg.languages) if cfg and cfg.languages else None)
     settings = check_overrides(cfg.overrides) if cfg else {}
     settings.update(check_overrides(parse_cli_overrides(override)))
+    for name, value in (("learning_rate", learning_rate), ("batch_size", batch_size)):
+        if value is not None:
+            settings[name] = value
     if "max_steps" in settings:  # -o protocol.max_steps=N is the same cap as --max-steps N
         max_steps = max_steps if max_steps is not None else settings.pop("max_steps")
         settings.pop("max_steps", None)
@@ -66,6 +71,10 @@ def run_cmd(
         raise UserError(f"--limit must be positive (got {limit})")
     if max_steps is not None and max_steps < 1:
         raise UserError(f"--max-steps must be positive (got {max_steps})")
+    if learning_rate is not None and not learning_rate > 0:
+        raise UserError(f"--learning-rate must be positive (got {learning_rate})")
+    if batch_size is not None and batch_size < 1:
+        raise UserError(f"--batch-size must be positive (got {batch_size})")
     if device != "auto" and not (device == "cpu" or device.startswith("cuda")):
         raise UserError(f"--device {device}: use auto, cpu, cuda or cuda:N")
     if device.startswith("cuda") and backend == "local":
@@ -86,6 +95,11 @@ def run_cmd(
             **settings,
         )
         plans.append(planned)  # every suite is planned before any unit runs
+    from polyglue.runs.comparability import override_notice
+
+    notice = override_notice([t.comparability for plan in plans for t in plan.tasks])
+    if notice:
+        print(notice, file=sys.stderr)
     for plan in plans:
         for note in plan.skipped:
             print(f"skipped: {note}", file=sys.stderr)

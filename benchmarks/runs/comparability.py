@@ -6,7 +6,13 @@ Two marks, one mechanism for every suite:
   a smoke test, never a result. Its settings differ, so its unit key differs from the full unit's.
 * `comparable`: the unit ran the card's official protocol with the card's settings. Anything
   else (a debug cap, another protocol than the card's, a subset of languages, a changed
-  setting) is listed in `reasons`, and reports show the row as "not comparable" with them.
+  setting such as a learning-rate or batch-size override) is listed in `reasons`, and reports
+  show the row as "not comparable" with them. A card's documented `deviations` (an
+  unavoidable difference from the official recipe, e.g. a substitute data set) are reasons
+  too, so those rows are never set beside the published ones as if they matched.
+
+`overrides` lists the reasons that come from the run's own flags (not the card), so the
+command line can say once, before anything runs, that its rows will not be comparable.
 
 The dict this returns travels with the unit (`UnitTask.comparability`) and is stored in the
 unit's extras (`extras["comparability"]`), so every report format reads the same record.
@@ -38,8 +44,22 @@ def assess(card: Card, config: dict, overrides: dict, *, default_protocol: str) 
         elif key == "languages":
             reasons.append(f"--languages {','.join(value)}: a subset of the card's languages")
         elif card_defaults.get(key) != value:
-            # `-o protocol.<field>=...` or a run config's `overrides:`
+            # `--learning-rate`, `--batch-size`, `-o protocol.<field>=...` or a run config's `overrides:`
             reasons.append(f"protocol.{key}={value} overrides the card's {card_defaults.get(key)}")
     if config["name"] != default_protocol:
         reasons.append(f"protocol '{config['name']}' instead of the card's '{default_protocol}'")
-    return {"comparable": not reasons, "debug": debug, "reasons": reasons}
+    overridden = list(reasons)
+    reasons += [f"documented deviation: {d}" for d in card.deviations]
+    return {"comparable": not reasons, "debug": debug, "reasons": reasons, "overrides": overridden}
+
+
+def override_notice(assessments: list[dict]) -> str | None:
+    """One line for the run's start when its own flags make rows not comparable (None otherwise)."""
+    reasons: list[str] = []
+    for a in assessments:
+        for r in a.get("overrides", []):
+            if r not in reasons:
+                reasons.append(r)
+    if not reasons:
+        return None
+    return f"note: these rows will not be comparable with published results ({'; '.join(reasons)})"

@@ -28,7 +28,8 @@ class RunRequest:
     models: list[str]
     tasks: list[str] | None = None
     protocol: str | None = None
-    seeds: int = 1
+    seeds: int | None = None
+    """Seeds per (card, encoder); None: the suite's own default (`seeds` in suite.yaml, else 1)."""
     data_dir: Path | None = None
     cache_dir: Path | None = None
     device: str = "auto"
@@ -49,7 +50,7 @@ class Plan:
 def plan_run(registry: Registry, req: RunRequest) -> Plan:
     if not req.models:
         raise UserError("give at least one --model (e.g. --model bow)")
-    if req.seeds < 1:
+    if req.seeds is not None and req.seeds < 1:
         raise UserError(f"--seeds must be at least 1 (got {req.seeds})")
     if req.data_dir is not None and not Path(req.data_dir).is_dir():
         raise UserError(f"--data-dir {req.data_dir} is not a directory")
@@ -74,6 +75,7 @@ def plan_run(registry: Registry, req: RunRequest) -> Plan:
         same[identity] = label
 
     suite = suite_entry.suite
+    n_seeds = req.seeds if req.seeds is not None else suite.seeds
     tasks: list[UnitTask] = []
     skipped: list[str] = []
     for entry in entries:
@@ -91,7 +93,7 @@ def plan_run(registry: Registry, req: RunRequest) -> Plan:
             if not has_runner(card.task, config["name"]):
                 raise UserError(f"card '{card.name}': no '{config['name']}' runner for {card.task} tasks")
             comparability = assess(card, config, req.overrides, default_protocol=protocols.official_protocol(card, enc))
-            for seed in range(req.seeds):
+            for seed in range(n_seeds):
                 unit = Unit(
                     suite=suite.name,
                     suite_version=suite.version,

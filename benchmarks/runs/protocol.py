@@ -70,6 +70,8 @@ def resolve(card: Card, encoder: EncoderSpec, requested: str | None, overrides: 
     for key, value in overrides.items():
         if value is not None:
             config[key] = value
+    if overrides.get("learning_rate") is not None:
+        config["lr_grid"] = None  # one learning rate named on the command line replaces the card's grid
     return config
 
 

@@ -1,10 +1,13 @@
 """The `finetune` protocol, and the frozen-encoder probe of token, QA and multiple-choice tasks.
 
 `run`: the suite's recipe from the card (epochs, learning rate or `lr_grid`, batch size,
-accumulation, warm-up, weight decay, maximum length) on an `AutoModelFor*` head. The best
-epoch — and, with a grid, the best learning rate — is chosen on validation (the card's
-own, else the training card's for zero-shot transfer, else a seeded 10% hold-out of
-train); only its weights survive, in memory. Every scored split is then predicted.
+accumulation, warm-up, weight decay, clipping, Adam epsilon, dropout, maximum length) on an
+`AutoModelFor*` head. The selection split is the card's validation (else the training
+card's for zero-shot transfer, else — or when `selection_split: holdout` — a seeded 10%
+hold-out of train). With `selection: best` the best evaluation's weights (and, with a grid,
+the best learning rate) survive, in memory; with `selection: final` the model after the
+last epoch is scored, as `run_glue.py`, and the best evaluation is only an extra. Every
+scored split is then predicted.
 
 `run_frozen`: the same head on a frozen encoder (only the linear head learns; no
 activations are kept for the encoder), the natural frozen form of span, tag and choice tasks.
@@ -39,6 +42,9 @@ def selection_data(ctx):
     """(train split, its card, selection split, its card, where selection happens)."""
     card, train_card = ctx.card, ctx.train_data.card
     train = ctx.train_data.split("train")
+    if ctx.settings.selection_split == "holdout":
+        fit, held = _holdout(train, ctx.seed)
+        return fit, train_card, held, train_card, f"{HOLDOUT_FRACTION:.0%} hold-out of train"
     if "validation" in card.splits.scored_roles():
         return train, train_card, ctx.data.split("validation"), card, "validation"
     if train_card is not card and train_card.splits.validation is not None and "validation" in train_card.splits.scored_roles():
@@ -69,7 +75,41 @@ def _config(ctx, learning_rate: float, frozen: bool, batch: tuple[int, int] | No
         max_steps=s.max_steps,
         seed=ctx.seed,
         device=ctx.device,
+        **({} if frozen else {
+            "max_grad_norm": s.max_grad_norm, "adam_epsilon": s.adam_epsilon,
+            "lr_schedule": s.lr_schedule, "decay_all_parameters": s.decay_all_parameters,
+        }),
+        # The probe is polyglue's own protocol: best epoch on the selection split, whatever the card's recipe.
+        selection="best" if frozen else s.selection,
+        patience=None if frozen else s.patience,
+        eval_every="epoch" if frozen else s.eval_every,
     )
+
+
+def use_raw_cls(model) -> None:
+    """Make a BERT-style sequence classifier read the raw `[CLS]` state: its pooler keeps only
+    the first token (no dense + tanh), as a head written on `bert(...)[0][:, 0]` does."""
+    import torch
+
+    base = model.base_model
+    if getattr(base, "pooler", None) is None:
+        raise UserError(f"`sentence_head: cls` needs a BERT-style model with a pooler; {type(model).__name__} has none")
+
+    class FirstToken(torch.nn.Module):
+        def forward(self, hidden_states):
+            return hidden_states[:, 0]
+
+    base.pooler = FirstToken()
+
+
+def dropout_kwargs(settings) -> dict:
+    """Config overrides for the card's dropout fields (BERT-family names, the ones the recipes use)."""
+    out = {}
+    if settings.hidden_dropout is not None:
+        out.update(hidden_dropout_prob=settings.hidden_dropout, attention_probs_dropout_prob=settings.hidden_dropout)
+    if settings.classifier_dropout is not None:
+        out["classifier_dropout"] = settings.classifier_dropout
+    return out
 
 
 def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
@@ -82,13 +122,17 @@ def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     train_split, train_card, select_split, select_card, select_where = selection_data(ctx)
-    main = select_card.main_metric  # the selection split's card decides (the training card's, for transfer)
+    # The selection split's card decides (the training card's, for transfer); a card's
+    # `selection_metric` replaces its main metric when that card carries the metric.
+    wanted = ctx.settings.selection_metric
+    main = wanted if wanted is not None and wanted in select_card.metrics else select_card.main_metric
     scored = {role: ctx.data.split(role) for role in card.splits.scored_roles()}
     head = head_for(card, kit)
     tokenizer = hf_text.load_tokenizer(ctx.encoder, **head.tokenizer_kwargs(hf_text.model_type(ctx.encoder)))
     train_head, select_head = head_for(train_card, kit), head_for(select_card, kit)
     for h in (head, train_head, select_head):
         h.window_chars = ctx.settings.max_length - 16
+        h.settings = ctx.settings
     train_ex = train_head.examples(train_card, train_split)
     select_ex = select_head.examples(select_card, select_split)
     eval_ex = {role: head.examples(card, split) for role, split in scored.items()}
@@ -108,7 +152,11 @@ def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
 
     def fresh_model():
         ctx.seed_torch()
-        m = hf_text.load_model(ctx.encoder, head.model_class, **head.model_kwargs()).to(ctx.device)
+        extra = {} if frozen else dropout_kwargs(ctx.settings)
+        m = hf_text.load_model(ctx.encoder, head.model_class, **head.model_kwargs(), **extra)
+        if ctx.settings.sentence_head == "cls" and not frozen:
+            use_raw_cls(m)
+        m = m.to(ctx.device)
         if frozen:
             m.base_model.requires_grad_(False)
         return m
@@ -152,8 +200,8 @@ def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
                 model = fresh_model()
         train_s, select_s = train_s + result.train_s, select_s + result.select_s
         history[str(lr)] = result.history
-        if best is None or (result.best_score > best[0] if higher else result.best_score < best[0]):
-            best = (result.best_score, lr, result, state)
+        if best is None or (result.score > best[0] if higher else result.score < best[0]):
+            best = (result.score, lr, result, state)
         if lr != grid[-1]:
             del model  # one model in memory at a time; the winner is rebuilt from its weights
     score, lr, result, state = best
@@ -184,8 +232,10 @@ def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
         extras=hidden.note({
             "protocol": "probe: frozen encoder, linear head" if frozen else "finetune",
             "selection": {
-                "on": select_where, "metric": main, "learning_rate": lr, "epoch": result.best_epoch,
-                "score": score, "history": history,
+                "on": select_where, "metric": main, "learning_rate": lr, "mode": "best" if frozen else ctx.settings.selection,
+                "epoch": result.epoch, "score": score, "history": history,
+                # With `final`, the best evaluation is shown for information only (never the headline).
+                "best_epoch": result.best_epoch, "best_score": result.best_score, "stopped_early": result.stopped_early,
             },
             "training": {
                 "steps": result.steps, "max_length": max_length, "batch_size": batch[0],

@@ -26,9 +26,11 @@ class TaskHead:
 
     model_class = "AutoModel"
 
-    def __init__(self, card, kit):
+    def __init__(self, card, kit, settings=None):
         self.card = card
         self.kit = kit
+        self.settings = settings if settings is not None else card.protocol
+        """The unit's protocol settings (the card's `protocol` block when no run context sets them)."""
 
     # --------------------------------------------------------------- model
 

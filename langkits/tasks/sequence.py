@@ -41,7 +41,7 @@ class SequenceHead(TaskHead):
         }
 
     def examples(self, card, split) -> SentenceExamples:
-        texts, pairs = inputs.sentence_inputs(card, split, self.kit)
+        texts, pairs = inputs.sentence_inputs(card, split, self.kit, template=self.settings.input_template)
         return SentenceExamples(inputs.example_ids(card, split), texts, pairs, inputs.targets(card, split))
 
     def encode(self, examples: SentenceExamples, tokenizer, max_length: int) -> list[dict]:

@@ -24,6 +24,8 @@ EXPECTED = {
     "invalid_language.yaml": (4, "languages[1]", "ISO 639-3"),
     "license_not_in_list.yaml": (18, "license", "other:<url>"),
     "missing_source.yaml": (1, "source", "required field is missing"),
+    "joint_on_classification.yaml": (20, "protocol.choice_decoding", "applies to multiple-choice cards"),
+    "patience_with_final.yaml": (20, "protocol.patience", "needs `selection: best`"),
 }
 
 

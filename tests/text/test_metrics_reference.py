@@ -154,8 +154,12 @@ def mlqa_ca_f1(prediction, ground_truth):
 CMRC_SP_CHAR = ["-", ":", "_", "*", "^", "/", "\\", "~", "`", "+", "=", "，", "。", "：", "？", "！", "“", "”", "；", "’", "《", "》", "……", "·", "、", "「", "」", "（", "）", "－", "～", "『", "』"]
 
 
-def cmrc_word_tokenize(text):  # stands in for nltk.word_tokenize
-    return re.findall(r"\d+(?:[.,]\d+)*|\w+|[^\w\s]", text)
+def cmrc_word_tokenize(text):
+    # The official script calls nltk.word_tokenize, i.e. punkt sentences, then this class on each;
+    # the answers here hold no inner sentence end, so the class alone is what it computes.
+    from nltk.tokenize import NLTKWordTokenizer
+
+    return NLTKWordTokenizer().tokenize(text)
 
 
 def cmrc_mixed_segmentation(in_str, rm_punc=False):
@@ -217,6 +221,8 @@ def random_answer(rng: random.Random, vocab: list[str], joiner: str = " ") -> st
 EN_VOCAB = ["The", "a", "an", "Nile", "river", "1,200", "km", "(approx.)", "U.S.", "don't", "the", "-", "Anne's", "café", "“quoted”"]
 CA_VOCAB = ["el", "La", "l'estat", "l’Ebre", "els", "Les", "riu", "Barcelona", "«Catalunya»", "d'aquí", "un", "unes", "1.200", "—", "any", "gener,"]
 ZH_VOCAB = ["北京", "大学", "，", "。", "“", "”", "1995", "年", "abc", "Def", "（", "）", "、", "78.1", "·", "u.s.", "-", "工商协进会"]
+# Mixed strings on which a regex and nltk's tokenizer disagree (the audit's list).
+ZH_ADVERSARIAL = ZH_VOCAB + ["5km", "3.5kg", "...", "U.S.", "No.1", "don't", '"', "5'10\"", " it's ", "e.g.", "$1,000"]
 
 
 def _qa_cases(seed: int, vocab: list[str], joiner: str):
@@ -246,11 +252,29 @@ def test_given_random_catalan_answers_then_cat_kit_matches_club_mlqa_ca_script(s
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_given_random_chinese_answers_then_zho_kit_matches_the_cmrc2018_script(seed):
-    golds, preds = _qa_cases(seed, ZH_VOCAB, "")
+    golds, preds = _qa_cases(seed, ZH_ADVERSARIAL, "")
     got = metrics.compute(["squad_em", "squad_f1"], golds, preds, kit=ChineseKit())
     em = np.mean([cmrc_em(gs, p) for gs, p in zip(golds, preds)])
     f1 = np.mean([cmrc_f1(gs, p) for gs, p in zip(golds, preds)])
     assert got == pytest.approx({"squad_em": em, "squad_f1": f1})
+
+
+@pytest.mark.parametrize(
+    ("text", "segments"),
+    [
+        ("5km长", ["5km", "长"]),
+        ("重3.5kg", ["重", "3.5kg"]),
+        ("等...", ["等", "..."]),
+        ("美国U.S.", ["美", "国", "u.s", "."]),
+        ("No.1选手", ["no.1", "选", "手"]),
+        ("说don't", ["说", "do", "n't"]),
+        ('他"ok"', ["他", "``", "ok", "''"]),
+        ("高5'10\"", ["高", "5'10", "''"]),
+    ],
+)
+def test_given_mixed_strings_then_zho_segments_as_nltk_word_tokenizer(text, segments):
+    # Each of these split differently under the regex the kit used before (e.g. 5 / km, no / . / 1, don / ' / t).
+    assert ChineseKit.mixed_segmentation(text) == segments
 
 
 def test_catalan_articles_and_elision_follow_the_script_not_intuition():

@@ -39,7 +39,7 @@ def _units(runs_dir):
 
 
 def test_given_an_lr_grid_then_the_best_rate_on_validation_is_kept_and_recorded(cli, tmp_path, text_bert):
-    cards, data = _custom_suite(tmp_path, "sst2", "gridded", lambda b: b["protocol"].update(lr_grid=[3.0e-3, 1.0e-6]))
+    cards, data = _custom_suite(tmp_path, "sst2", "gridded", lambda b: b["protocol"].update(lr_grid=[3.0e-3, 1.0e-6], selection="best"))
     runs = tmp_path / "runs"
     result = cli("run", "--suite", "gridded", "--cards", cards, "--data-dir", data, "--model", f"tiny=hf:{text_bert}", "--max-steps", "3", "--runs-dir", runs, "-q")
     assert result.code == 0, result.err
