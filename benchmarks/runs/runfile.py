@@ -74,7 +74,7 @@ class UnitRecord(_Model):
     metrics: dict[str, dict[str, float]] = Field(default_factory=dict)
     """Split role -> metric -> value (fractions, or raw values for raw metrics)."""
     comparability: dict
-    """`{"comparable", "debug", "reasons"}` as decided at planning."""
+    """`{"comparable", "debug", "reasons", "overrides"}` as decided at planning (`polyglue.runs.comparability`)."""
     duration_s: float | None = None
     timings: dict = Field(default_factory=dict)
     """Per-stage timings the runner reported (seconds)."""

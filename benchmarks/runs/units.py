@@ -54,7 +54,7 @@ class UnitTask:
     device: str = "auto"
     options: dict = field(default_factory=dict)
     """Run-time options that do not change results (e.g. `languages` filters are in protocol_config instead)."""
-    comparability: dict = field(default_factory=lambda: {"comparable": True, "debug": False, "reasons": []})
+    comparability: dict = field(default_factory=lambda: {"comparable": True, "debug": False, "reasons": [], "overrides": []})
     """Whether the unit is the card's official recipe (`polyglue.runs.comparability.assess`)."""
 
     @property

@@ -38,7 +38,7 @@ def test_given_a_run_then_results_json_describes_it_and_validates_against_its_sc
     unit = next(u for u in doc["units"] if u["card"] == "core-sent0" and u["seed"] == 1)
     assert set(unit["metrics"]) == {"validation", "test"} and set(unit["metrics"]["test"]) == {"accuracy", "f1"}
     assert unit["settings"]["name"] == "probe" and unit["settings"]["max_length"] == 128
-    assert unit["comparability"] == {"comparable": True, "debug": False, "reasons": []}
+    assert unit["comparability"] == {"comparable": True, "debug": False, "reasons": [], "overrides": []}
     assert unit["duration_s"] > 0 and unit["timings"]["total_s"] > 0 and unit["predictions_path"]
     assert doc["environment"]["packages"]["polyglue"] and doc["environment"]["python"]
     # The store agrees with the file, and the archived copy is the same run.
