@@ -28,6 +28,8 @@ def run_cmd(
     retries: Annotated[int, typer.Option("--retries", help="Ray: times a unit whose worker died is retried before it is recorded as failed.")] = 2,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
     threads: Annotated[Optional[int], typer.Option("--threads", help="CPU threads per unit (default: all cores locally, 1 per Ray worker). Equal counts give bit-identical results across backends.")] = None,
+    cache_budget: Annotated[Optional[str], typer.Option("--cache-budget", help="Cap the feature cache on disk (e.g. 500GB; default $POLYGLUE_CACHE_BUDGET, else none): least-recently-used features are evicted, what does not fit is recomputed.")] = None,
+    feature_storage: Annotated[Optional[str], typer.Option("--feature-storage", help="Speech: cached features as fp16 (default) or int8 (per-channel quantised, about half the disk).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Recompute units that already finished.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
@@ -42,6 +44,11 @@ def run_cmd(
         raise UserError(f"--max-steps must be positive (got {max_steps})")
     if device != "auto" and not (device == "cpu" or device.startswith("cuda")):
         raise UserError(f"--device {device}: use auto, cpu, cuda or cuda:N")
+    from polyglue.cache_budget import budget_from_env, parse_size
+
+    budget = parse_size(cache_budget, what="--cache-budget") if cache_budget is not None else budget_from_env()
+    if feature_storage not in (None, "fp16", "int8"):
+        raise UserError(f"--feature-storage {feature_storage}: use fp16 or int8")
     if device.startswith("cuda") and backend == "local":
         _check_cuda(device)
     request = RunRequest(
@@ -57,9 +64,13 @@ def run_cmd(
             "max_steps": max_steps,
             "limit": limit,
             "languages": sorted(l.strip() for l in languages.split(",") if l.strip()) if languages else None,
+            "feature_storage": feature_storage,
         },
     )
     plan = plan_run(registry(cards), request)
+    if budget is not None:  # run-time only: it changes where features live, never results
+        for task in plan.tasks:
+            task.options["cache_budget"] = budget
     for note in plan.skipped:
         print(f"skipped: {note}", file=sys.stderr)
     if threads is not None and threads < 1:
