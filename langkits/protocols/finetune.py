@@ -104,7 +104,9 @@ def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
         m = hf_text.load_model(ctx.encoder, head.model_class, **head.model_kwargs()).to(ctx.device)
         if frozen:
             m.base_model.requires_grad_(False)
-            state_caches.append(attach_state_cache(m, ctx))
+            state_cache = attach_state_cache(m, ctx)
+            if state_cache is not None:
+                state_caches.append(state_cache)
         return m
 
     for lr in grid:

@@ -90,3 +90,16 @@ def test_other_weights_never_share_states(tiny_bert, tmp_path):
     b = attach(_model(tiny_bert, "AutoModelForTokenClassification", num_labels=5), cache, {"weights": "b"}, "cpu")
     c = attach(_model(tiny_bert, "AutoModelForTokenClassification", num_labels=5), cache, {"weights": "a"}, "cuda")
     assert len({a.ns.root, b.ns.root, c.ns.root}) == 3
+
+
+def test_pooled_probe_features_over_a_tiny_budget_are_recomputed_not_lost(tiny_bert, tmp_path):
+    from polyglue.encoders import parse_encoder
+    from polyglue.langkits.encoders.hf_text import HFTextEncoder
+
+    texts = ["the film was excellent", "el llibre era avorrit", "the film was excellent", "η ταινία ήταν υπέροχη"]
+    spec = parse_encoder(f"hf:{tiny_bert}")
+    full = HFTextEncoder(spec, max_length=32, kit_name="default", device="cpu", cache=FeatureCache(tmp_path / "a")).encode(texts)
+    tiny = HFTextEncoder(spec, max_length=32, kit_name="default", device="cpu", cache=FeatureCache(tmp_path / "b", budget=10, spill_bytes=0))
+    got = tiny.encode(texts)
+    assert not list((tmp_path / "b").rglob("shard-*"))
+    np.testing.assert_array_equal(got, full)
