@@ -57,20 +57,31 @@ def human(n: int) -> str:
 
 
 def shards(root: Path) -> list[tuple[float, int, Path]]:
-    """Every published shard under the cache root: `(last use, bytes, idx path)`."""
+    """Every published shard under the cache root: `(last use, bytes, idx path)`; one directory listing per namespace."""
     out = []
     if not root.exists():
         return out
-    for ns in root.iterdir():
+    for ns in os.scandir(root):
         if not ns.is_dir():
             continue
-        for idx in ns.glob("shard-*.idx"):
-            try:
-                stat = idx.stat()
-                size = stat.st_size + sum(p.stat().st_size for p in ns.glob(f"{idx.stem}.*") if p != idx and not p.name.endswith(".tmp"))
-            except FileNotFoundError:  # evicted by another process meanwhile
-                continue
-            out.append((stat.st_mtime, size, idx))
+        sizes: dict[str, int] = {}
+        used: dict[str, float] = {}
+        try:
+            for entry in os.scandir(ns.path):
+                name = entry.name
+                if not name.startswith("shard-") or name.endswith(".tmp"):
+                    continue
+                stem, _, ext = name.partition(".")
+                try:
+                    stat = entry.stat()
+                except FileNotFoundError:  # evicted by another process meanwhile
+                    continue
+                sizes[stem] = sizes.get(stem, 0) + stat.st_size
+                if ext == "idx":
+                    used[stem] = stat.st_mtime
+        except FileNotFoundError:
+            continue
+        out += [(used[stem], sizes[stem], Path(ns.path) / f"{stem}.idx") for stem in used]
     return out
 
 
@@ -94,8 +105,8 @@ def make_room(root: Path, needed: int, budget: int, keep: set[Path]) -> bool:
         if idx in keep:
             continue
         idx.unlink(missing_ok=True)
-        for path in idx.parent.glob(f"{idx.stem}.*"):
-            path.unlink(missing_ok=True)
+        for suffix in (".f16", ".q8"):
+            idx.with_suffix(suffix).unlink(missing_ok=True)
         used -= size
     return used + needed <= budget
 
