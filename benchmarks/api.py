@@ -19,7 +19,7 @@ from typing import Any
 from polyglue.errors import UserError
 
 #: Run-level settings `evaluate(**overrides)` takes besides the card protocol settings.
-RUN_OVERRIDES = ("max_steps", "limit", "languages")
+RUN_OVERRIDES = ("max_steps", "limit", "languages", "feature_storage")
 DEFAULT_RUNS_DIR = Path("runs")
 
 
@@ -141,6 +141,7 @@ def plan(
             "max_steps": run_settings["max_steps"] if run_settings.get("max_steps") is not None else settings.get("max_steps"),
             "limit": run_settings.get("limit"),
             "languages": sorted(languages) if languages else None,
+            "feature_storage": run_settings.get("feature_storage"),
         },
     )
     return plan_run(registry, request), registry
@@ -156,10 +157,17 @@ def execute(
     show_progress: bool = False,
     argv: list[str] | None = None,
     trackers: list | None = None,
+    cache_budget: int | None = None,
 ):
-    """Run a plan's units (reusing finished ones unless `force`); returns the driver's `RunSummary`."""
+    """Run a plan's units (reusing finished ones unless `force`); returns the driver's `RunSummary`.
+
+    `cache_budget` (bytes) caps the feature cache on disk; it changes where features live, never results.
+    """
     from polyglue.runs.driver import run_tasks
 
+    if cache_budget is not None:
+        for task in planned.tasks:
+            task.options["cache_budget"] = cache_budget
     return run_tasks(
         planned.tasks, Path(runs_dir) if runs_dir is not None else DEFAULT_RUNS_DIR, backend=backend,
         backend_options=backend_options, force=force, argv=argv or [], show_progress=show_progress,
@@ -199,7 +207,7 @@ def evaluate(
     Returns:
         `Results`: `.leaderboard`, `.units`, `.to_pandas()`, `.to_dict()`.
     """
-    run_options = {k: overrides.pop(k) for k in ("force", "show_progress", "backend_options") if k in overrides}
+    run_options = {k: overrides.pop(k) for k in ("force", "show_progress", "backend_options", "cache_budget") if k in overrides}
     backend = overrides.pop("backend", "local")
     threads = overrides.pop("threads", None)
     planned, registry = plan(

@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Literal, Protocol
 
 from pydantic import Field
 
@@ -54,6 +54,8 @@ class ProtocolSettings(ProtocolDefaults):
     """Speech: ISO 639-1 codes the run is restricted to (`--languages`)."""
     langkit_sha256: str | None = None
     """Hash of the user language kit next to the card, so editing it makes new units."""
+    feature_storage: Literal["fp16", "int8"] = "fp16"
+    """Speech: how cached upstream features are stored (`--feature-storage`); int8 is per-channel quantised."""
 
 
 @dataclass

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Text and speech throughput on a CUDA machine, in under 5 minutes:
-#   perf/gpu_check.sh
+# Text and speech throughput on a CUDA machine, in under 10 minutes:
+#   perf/gpu_check.sh            (GPU_CHECK_FULL=0 skips the full-size part)
 # It runs perf/device_throughput.py (real `bench run` paths: text fine-tune, text probe,
 # speech feature extraction and SID head) with base-size random models on `cuda`, then the
-# small size on `cuda` and on `cpu` of the same machine for a same-run comparison.
+# small size on `cuda` and on `cpu` of the same machine for a same-run comparison; then
+# one full-size card (GLUE SST-2 at its real 67,349 / 872 / 1,821 rows, synthetic) with
+# `bow` and with the probe of a random base-size BERT (768 x 12) on `cuda`, through
+# perf/full_size_runs.py (wall time, peak RSS, load / encode / fit split).
 #
 # Python: `.venv/bin/python` when `make setup` could run there; otherwise the machine's
 # `python3` (which must hold torch with CUDA) plus polyglue's pure-Python needs installed
@@ -32,4 +35,8 @@ start=$(date +%s)
 timeout 200 $py perf/device_throughput.py --device cuda --size base
 timeout 50 $py perf/device_throughput.py --device cuda --size small
 timeout 50 $py perf/device_throughput.py --device cpu --size small
+if [ "${GPU_CHECK_FULL:-1}" != 0 ]; then
+  timeout 150 $py perf/full_size_runs.py --suite glue --cards sst2
+  timeout 240 $py perf/full_size_runs.py --suite glue --cards sst2 --random-bert 768x12 --device cuda
+fi
 echo "gpu_check: done in $(( $(date +%s) - start ))s"

@@ -4,8 +4,13 @@ One namespace of the polyglue feature cache per upstream configuration (its iden
 weights hash or revision, preprocessing, sample rate). Each utterance is one
 `(frames, layers * hidden)` float16 block keyed by the sha256 of its file's bytes, so
 renamed or moved files hit the cache and edited ones miss it. A second run over cached
-audio loads no model and runs no forward pass. Stored size: 2 bytes per value plus one
-JSON index line per utterance.
+audio loads no model and runs no forward pass. Stored size: 2 bytes per value (`fp16`) or
+1 byte per value plus 4 bytes per channel per utterance (`int8`, per-channel quantised:
+`--feature-storage int8`), plus one JSON index line per utterance.
+
+With a cache budget, an utterance whose features were evicted or never stored is
+recomputed when read (one forward pass of that utterance), so a small budget costs time,
+never the run.
 
 File hashes are memoised per folder on (name, size, mtime), like model-folder hashes, so a
 large corpus is read once, not on every run.
@@ -22,13 +27,16 @@ from typing import Callable
 
 import numpy as np
 
-from polyglue.features import FeatureCache
+from polyglue.features import FeatureCache, MissingFeatures
 from polyglue.speech.audio import file_hash, read_audio
 from polyglue.speech.corpus import Utterance
 from polyglue.speech.upstreams import Upstream
 
 BATCH_SECONDS = 160.0
 """Audio handed to the upstream per call (it may split it further)."""
+
+STORAGE = {"fp16": "f16", "int8": "q8"}
+"""`--feature-storage` names -> the feature cache's codecs."""
 
 
 class AudioHashes:
@@ -83,13 +91,17 @@ class UpstreamFeatures:
     `(frames, layers, hidden)` float16 block (a private copy, optionally a crop).
     """
 
-    def __init__(self, upstream: Upstream, cache: FeatureCache):
+    def __init__(self, upstream: Upstream, cache: FeatureCache, storage: str = "fp16"):
+        if storage not in STORAGE:
+            raise ValueError(f"feature storage '{storage}': use one of {', '.join(STORAGE)}")
         self.upstream = upstream
+        self.storage = storage
         self.layers, self.hidden = upstream.shape()
-        self.ns = cache.namespace(upstream.identity(), self.layers * self.hidden)
+        self.ns = cache.namespace(upstream.identity(), self.layers * self.hidden, codec=STORAGE[storage])
         self.hashes = AudioHashes(cache.root.parent / "audio-hashes")
         self.keys: dict[str, str] = {}
-        self.stats = {"computed": 0, "cached": 0, "forward_calls": 0, "hash_s": 0.0, "extract_s": 0.0}
+        self._paths: dict[str, Path] = {}
+        self.stats = {"computed": 0, "cached": 0, "recomputed": 0, "forward_calls": 0, "hash_s": 0.0, "extract_s": 0.0}
 
     @property
     def namespace(self) -> str:
@@ -106,6 +118,7 @@ class UpstreamFeatures:
             if utt.id not in self.keys:
                 self.keys[utt.id] = self.hashes(utt.path)
             key = self.keys[utt.id]
+            self._paths.setdefault(key, Path(utt.path))
             if key not in self.ns and key not in todo:
                 todo[key] = utt
         self.hashes.save()
@@ -142,12 +155,32 @@ class UpstreamFeatures:
         if step:
             step(len(batch))
 
+    def _recompute(self, key: str) -> np.ndarray:
+        """Features of one utterance that is not in the cache (evicted, or over the budget), as they read back when stored."""
+        t0 = time.perf_counter()
+        self.stats["forward_calls"] += 1
+        self.stats["recomputed"] += 1
+        feats = self.upstream.forward([read_audio(self._paths[key])])[0]
+        block, _ = self.ns.encode(feats.reshape(feats.shape[0], self.layers * self.hidden))
+        self.ns.remember(key, block)
+        self.stats["extract_s"] += time.perf_counter() - t0
+        return block
+
     def frames(self, utt: Utterance) -> int:
-        return self.ns.rows(self.keys[utt.id])
+        key = self.keys[utt.id]
+        try:
+            return self.ns.rows(key)
+        except MissingFeatures:
+            return self._recompute(key).shape[0]
 
     def read(self, utt: Utterance, start: int = 0, frames: int | None = None) -> np.ndarray:
         """`(frames, layers, hidden)` float16, rows `[start, start + frames)` of the utterance."""
-        block = self.ns.read(self.keys[utt.id], start, frames)
+        key = self.keys[utt.id]
+        try:
+            block = self.ns.read(key, start, frames)
+        except MissingFeatures:
+            full = self._recompute(key)
+            block = full[start : None if frames is None else start + frames].copy()
         return block.reshape(block.shape[0], self.layers, self.hidden)
 
     def size_bytes(self) -> int:

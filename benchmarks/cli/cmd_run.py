@@ -30,6 +30,8 @@ def run_cmd(
     retries: Annotated[int, typer.Option("--retries", help="Ray: times a unit whose worker died is retried before it is recorded as failed.")] = 2,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = "auto",
     threads: Annotated[Optional[int], typer.Option("--threads", help="CPU threads per unit (default: all cores locally, 1 per Ray worker). Equal counts give bit-identical results across backends.")] = None,
+    cache_budget: Annotated[Optional[str], typer.Option("--cache-budget", help="Cap the feature cache on disk (e.g. 500GB; default $POLYGLUE_CACHE_BUDGET, else none): least-recently-used features are evicted, what does not fit is recomputed.")] = None,
+    feature_storage: Annotated[Optional[str], typer.Option("--feature-storage", help="Speech: cached features as fp16 (default) or int8 (per-channel quantised, about half the disk).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Recompute units that already finished.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
     config: Annotated[Optional[Path], typer.Option("--config", help="A run config (YAML: suites, models, tasks, seeds, overrides); flags given here replace its values.")] = None,
@@ -77,6 +79,11 @@ def run_cmd(
         raise UserError(f"--batch-size must be positive (got {batch_size})")
     if device != "auto" and not (device == "cpu" or device.startswith("cuda")):
         raise UserError(f"--device {device}: use auto, cpu, cuda or cuda:N")
+    from polyglue.cache_budget import budget_from_env, parse_size
+
+    budget = parse_size(cache_budget, what="--cache-budget") if cache_budget is not None else budget_from_env()
+    if feature_storage not in (None, "fp16", "int8"):
+        raise UserError(f"--feature-storage {feature_storage}: use fp16 or int8")
     if device.startswith("cuda") and backend == "local":
         _check_cuda(device)
     if threads is not None and threads < 1:
@@ -92,7 +99,7 @@ def run_cmd(
         planned, _ = api.plan(
             name, models, tasks=names, protocol=protocol, seeds=seeds, data_dir=data_dir, device=device,
             threads=threads, backend=backend, registry=reg, max_steps=max_steps, limit=limit, languages=language_list,
-            **settings,
+            feature_storage=feature_storage, **settings,
         )
         plans.append(planned)  # every suite is planned before any unit runs
     from polyglue.runs.comparability import override_notice
@@ -113,7 +120,7 @@ def run_cmd(
     for name, plan in zip(suites, plans):
         summary = api.execute(
             plan, runs_dir, backend=backend, backend_options=options, force=force, argv=_invocation(),
-            show_progress=not quiet, trackers=trackers,
+            show_progress=not quiet, trackers=trackers, cache_budget=budget,
         )
         print(
             f"{summary.total} unit(s): {summary.done} run, {summary.reused} reused, {len(summary.failed)} failed. "

@@ -41,6 +41,10 @@ def assess(card: Card, config: dict, overrides: dict, *, default_protocol: str) 
         if key in DEBUG_SETTINGS:
             debug = True
             reasons.append(f"{DEBUG_SETTINGS[key]} {value}: a debug run, not the full unit")
+        elif key == "feature_storage" and value == "fp16":
+            continue  # the default stored form
+        elif key == "feature_storage":
+            reasons.append(f"--feature-storage {value}: features stored quantised (close to, not equal to, fp16 features)")
         elif key == "languages":
             reasons.append(f"--languages {','.join(value)}: a subset of the card's languages")
         elif card_defaults.get(key) != value:

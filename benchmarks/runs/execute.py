@@ -35,7 +35,7 @@ def build_context(task: UnitTask, step: StepCallback = null_step) -> RunContext:
         train_card = Card.model_validate(task.train_card)
         train_path = Path(task.train_card_path) if task.train_card_path else None
         train_data = DataResolver(train_card, train_path, suite=task.unit.suite, data_dir=data_dir, limit=settings.limit)
-    cache = FeatureCache(Path(task.cache_dir) / "features" if task.cache_dir else None)
+    cache = FeatureCache(Path(task.cache_dir) / "features" if task.cache_dir else None, budget=task.options.get("cache_budget"))
 
     def load_kit():
         from polyglue.langkits.registry import get_kit

@@ -12,7 +12,7 @@ import numpy as np
 
 from polyglue.encoders import EncoderSpec
 from polyglue.errors import UserError
-from polyglue.features import FeatureCache, content_key
+from polyglue.features import FeatureCache, MissingFeatures, content_key
 
 
 def load_tokenizer_and_model(spec: EncoderSpec, model_cls_name: str = "AutoModel", **model_kwargs):
@@ -176,7 +176,24 @@ class HFTextEncoder:
                         writer.add(items[i][0], vec)
                     if step:
                         step(len(idx))
-        return np.stack([np.asarray(ns.get(k)[0], dtype=np.float32) for k in keys]) if keys else np.zeros((0, dim), np.float32)
+        if not keys:
+            return np.zeros((0, dim), np.float32)
+        out = np.zeros((len(keys), dim), np.float32)
+        lost = []
+        for i, k in enumerate(keys):
+            try:
+                out[i] = ns.get(k)[0]
+            except MissingFeatures:  # over a cache budget, or evicted meanwhile: recompute, not fail
+                lost.append(i)
+        if lost:
+            enc = self.tokenizer([texts[i] for i in lost], truncation=True, max_length=self.max_length)
+            names = [n for n in ("input_ids", "token_type_ids") if n in enc]
+            features = [{n: enc[n][j] for n in names} for j in range(len(lost))]
+            for idx in length_sorted_batches([len(f["input_ids"]) for f in features], self.batch_size):
+                vecs = self._forward([features[j] for j in idx])
+                for j, vec in zip(idx, vecs):
+                    out[lost[j]] = ns.encode(vec)[0][0]  # as it would read back from the cache
+        return out
 
 
 def build(spec: EncoderSpec, ctx) -> HFTextEncoder:

@@ -11,6 +11,8 @@ scored split is then predicted.
 
 `run_frozen`: the same head on a frozen encoder (only the linear head learns; no
 activations are kept for the encoder), the natural frozen form of span, tag and choice tasks.
+The encoder runs once per input: later epochs, validation passes and predictions read its
+states from the feature cache (`polyglue.langkits.token_features`).
 """
 
 from __future__ import annotations
@@ -150,6 +152,8 @@ def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
     encoded = None
     train_s = select_s = 0.0
 
+    state_caches = []
+
     def fresh_model():
         ctx.seed_torch()
         extra = {} if frozen else dropout_kwargs(ctx.settings)
@@ -159,6 +163,9 @@ def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
         m = m.to(ctx.device)
         if frozen:
             m.base_model.requires_grad_(False)
+            state_cache = attach_state_cache(m, ctx)
+            if state_cache is not None:
+                state_caches.append(state_cache)
         return m
 
     for lr in grid:
@@ -246,8 +253,24 @@ def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
             "n_examples": {"train": len(train_ex), "selection": len(select_ex), **{r: len(e) for r, e in eval_ex.items()}},
             "n_features": {k: len(v) for k, v in encoded.items()},
             "timings": {k: round(v, 3) for k, v in timings.items()},
+            **({"token_states": _state_stats(state_caches)} if state_caches else {}),
         }, blind_skipped),
     )
+
+
+def attach_state_cache(model, ctx):
+    """Serve a frozen encoder's states from the feature cache (a separate module, so probes can opt out in perf runs)."""
+    from polyglue.langkits.token_features import attach
+
+    return attach(model, ctx.cache, ctx.encoder.identity(), ctx.device)
+
+
+def _state_stats(caches) -> dict:
+    keys = ("rows_read", "rows_computed", "encoder_calls")
+    out = {k: sum(c.stats[k] for c in caches) for k in keys}
+    out["encoder_s"] = round(sum(c.stats["encoder_s"] for c in caches), 3)
+    out["namespace"] = caches[0].ns.root.name
+    return out
 
 
 def _empty_device_cache() -> None:

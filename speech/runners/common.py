@@ -47,7 +47,9 @@ class SpeechUnit:
             from polyglue.speech.featcache import UpstreamFeatures
             from polyglue.speech.upstreams import build_upstream
 
-            self._features = UpstreamFeatures(build_upstream(self.ctx.encoder, self.ctx.device), self.ctx.cache)
+            self._features = UpstreamFeatures(
+                build_upstream(self.ctx.encoder, self.ctx.device), self.ctx.cache, storage=self.ctx.settings.feature_storage
+            )
         return self._features
 
     def prepare(self, utterances: list[Utterance]) -> None:
@@ -112,6 +114,8 @@ class SpeechUnit:
                 "namespace": self._features.namespace if self._features else None,
                 "computed": stats.get("computed", 0),
                 "cached": stats.get("cached", 0),
+                "recomputed": stats.get("recomputed", 0),
+                "storage": self._features.storage if self._features else None,
                 "forward_calls": stats.get("forward_calls", 0),
                 "cache_bytes": self._features.size_bytes() if self._features else 0,
             },

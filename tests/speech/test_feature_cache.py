@@ -128,3 +128,60 @@ def test_bench_cache_ls_imports_no_torch(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
                          env={"POLYGLUE_CACHE": str(tmp_path), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_cache_budget_too_small_for_one_utterance_recomputes_the_same_features(kathbath_root, fresh_cache, capsys):
+    from polyglue.cache_budget import notice
+    from polyglue.encoders import parse_encoder
+    from polyglue.features import FeatureCache
+    from polyglue.speech.corpus.kathbath import KathbathCorpus
+    from polyglue.speech.featcache import UpstreamFeatures
+    from polyglue.speech.upstreams import build_upstream
+
+    notice._seen.clear()
+    utts = KathbathCorpus(kathbath_root).utterances("hi", "train")[:4]
+    full = UpstreamFeatures(build_upstream(parse_encoder("fbank")), FeatureCache(fresh_cache / "a"))
+    full.prepare(utts)
+    tiny = UpstreamFeatures(build_upstream(parse_encoder("fbank")), FeatureCache(fresh_cache / "b", budget=1000, spill_bytes=0))
+    tiny.prepare(utts)
+    assert tiny.size_bytes() < 1000 and "smaller than one item" in capsys.readouterr().err
+    for utt in utts:
+        assert np.array_equal(tiny.read(utt), full.read(utt)) and tiny.frames(utt) == full.frames(utt)
+        assert np.array_equal(tiny.read(utt, 3, 4), full.read(utt, 3, 4))
+    assert tiny.stats["recomputed"] >= len(utts)
+
+
+def test_int8_feature_storage_halves_the_bytes(kathbath_root, fresh_cache):
+    from polyglue.encoders import parse_encoder
+    from polyglue.features import FeatureCache
+    from polyglue.speech.corpus.kathbath import KathbathCorpus
+    from polyglue.speech.featcache import UpstreamFeatures
+    from polyglue.speech.upstreams import build_upstream
+
+    utts = KathbathCorpus(kathbath_root).utterances("hi", "train")
+    cache = FeatureCache()
+    f16 = UpstreamFeatures(build_upstream(parse_encoder("fbank")), cache)
+    q8 = UpstreamFeatures(build_upstream(parse_encoder("fbank")), cache, storage="int8")
+    f16.prepare(utts), q8.prepare(utts)
+    assert f16.namespace != q8.namespace
+    data = lambda f, ext: sum(p.stat().st_size for p in f.ns.root.glob(f"*.{ext}"))
+    values = sum(f16.frames(u) for u in utts) * f16.layers * f16.hidden
+    assert data(f16, "f16") == 2 * values and data(q8, "q8") == values + 4 * f16.layers * f16.hidden * len(utts)
+    for utt in utts[:3]:
+        a, b = f16.read(utt).astype(np.float32), q8.read(utt).astype(np.float32)
+        step = np.abs(a).max(axis=0) / 127  # one quantisation step per channel (fp16 rounding included)
+        assert (np.abs(a - b) <= step + 1e-3).all()
+
+
+def test_a_bad_cache_budget_is_one_line_and_exit_2(cli, kathbath_dir, tmp_path, monkeypatch):
+    result = _run(cli, kathbath_dir, tmp_path / "runs", "fbank", extra=["--cache-budget", "5 parsecs"])
+    assert result.code == 2 and len(result.err.strip().splitlines()) == 1 and "--cache-budget" in result.err
+    monkeypatch.setenv("POLYGLUE_CACHE_BUDGET", "lots")
+    result = _run(cli, kathbath_dir, tmp_path / "runs", "fbank")
+    assert result.code == 2 and "POLYGLUE_CACHE_BUDGET" in result.err
+
+
+def test_a_run_under_a_tiny_cache_budget_finishes(cli, kathbath_dir, tmp_path, fresh_cache):
+    result = _run(cli, kathbath_dir, tmp_path / "runs", "fbank", extra=["--cache-budget", "20KB"])
+    assert result.code == 0, result.err
+    assert sum(p.stat().st_size for p in (fresh_cache / "features").rglob("shard-*")) <= 20_000

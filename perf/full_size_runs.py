@@ -1,0 +1,128 @@
+"""`bench run` per card on full-size synthetic data (bow by default): wall time, peak RSS, where the time goes.
+
+For each card, a fresh `bench run` process (empty runs directory and cache) on data from
+`perf/full_size_suites.py`; peak RSS is that process's own maximum resident set
+(`os.wait4`), the split comes from the unit's recorded timings: `load_s`
+(materialisation: reading the files into Arrow tables), `encode_s` (normalisation,
+tokenisation, n-gram features), `fit_s` (the head and its selection grid), and the rest
+of the unit (predictions, metrics). `--linearity` instead runs MNLI at 1x/4x/16x of
+`--base-rows` training rows and prints each step's time ratio (4.0 is linear).
+
+    .venv/bin/python perf/full_size_runs.py --suite glue --cards cola,sst2 [--scale 1]
+    .venv/bin/python perf/full_size_runs.py --linearity --base-rows 5000
+    .venv/bin/python perf/full_size_runs.py --suite glue --cards sst2 --random-bert 768x12 --device cuda   # a probe
+
+Targets (issue 16): peak RSS <= 4 GB for every bow card at full size; time linear in rows;
+materialisation and tokenisation <= 20% of a bow unit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+ENTRY = "import sys; from polyglue.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def bench(args: list[str], env: dict) -> tuple[float, float, int]:
+    """(wall s, peak RSS MiB, exit code) of one `bench` process."""
+    start = time.perf_counter()
+    pid = os.spawnve(os.P_NOWAIT, sys.executable, [sys.executable, "-c", ENTRY, *map(str, args)], env)
+    _, status, usage = os.wait4(pid, 0)
+    return time.perf_counter() - start, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+
+
+def unit_record(runs: Path) -> dict:
+    conn = sqlite3.connect(runs / "polyglue.sqlite")
+    try:
+        duration, extras, error = conn.execute("SELECT duration_s, extras_json, error FROM units").fetchone()
+    finally:
+        conn.close()
+    return {"duration_s": duration or 0.0, "extras": json.loads(extras) if extras else {}, "error": error}
+
+
+def measure_card(work: Path, suite: str, card: str, sizes: dict, threads: int | None, model: str = "bow", extra: tuple = ()) -> dict:
+    from perf.full_size_suites import write
+
+    data = work / f"data-{card}"
+    shutil.rmtree(data, ignore_errors=True)
+    t0 = time.perf_counter()
+    write(data, suite, {card: sizes})
+    generate_s = time.perf_counter() - t0
+    runs = work / f"runs-{card}"
+    shutil.rmtree(runs, ignore_errors=True)
+    env = dict(os.environ, POLYGLUE_CACHE=str(work / "cache"), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    args = ["run", "--suite", suite, "--tasks", card, "--model", model, "--data-dir", data, "--runs-dir", runs, "-q", *extra]
+    if threads:
+        args += ["--threads", threads]
+    wall, rss, code = bench(args, env)
+    record = unit_record(runs) if code == 0 else {"duration_s": 0.0, "extras": {}, "error": f"exit {code}"}
+    timings = record["extras"].get("timings", {})
+    unit = record["duration_s"] or 1e-9
+    split = {k: timings.get(k, 0.0) for k in ("load_s", "encode_s", "fit_s")}
+    split["other_s"] = max(0.0, unit - sum(split.values()))
+    shutil.rmtree(data, ignore_errors=True)
+    return {"card": card, "rows": sum(sizes.values()), "train": sizes.get("train"), "generate_s": generate_s, "wall_s": wall,
+            "unit_s": unit, "rss_mib": rss, "code": code, **split,
+            "load_encode_share": (split["load_s"] + split["encode_s"]) / unit}
+
+
+def print_rows(rows: list[dict]) -> None:
+    print(f"{'card':<14} {'rows':>9} {'wall s':>8} {'unit s':>8} {'load':>7} {'encode':>7} {'fit':>7} {'other':>7} {'load+enc':>8} {'peak RSS MiB':>12}")
+    for r in rows:
+        print(f"{r['card']:<14} {r['rows']:>9,} {r['wall_s']:>8.1f} {r['unit_s']:>8.1f} {r['load_s']:>7.1f} {r['encode_s']:>7.1f} {r['fit_s']:>7.1f} "
+              f"{r['other_s']:>7.1f} {r['load_encode_share']:>7.0%} {r['rss_mib']:>12.0f}" + ("" if r["code"] == 0 else f"  FAILED ({r['code']})"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--suite", default="glue")
+    parser.add_argument("--cards", help="comma-separated cards (default: every card of the suite in perf/full_size_suites.py)")
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--linearity", action="store_true", help="MNLI at 1x/4x/16x of --base-rows training rows")
+    parser.add_argument("--base-rows", type=int, default=5000)
+    parser.add_argument("--threads", type=int)
+    parser.add_argument("--random-bert", metavar="HIDDENxLAYERS", help="probe a random BERT of this size instead of bow (e.g. 768x12)")
+    parser.add_argument("--device", help="passed to bench run (e.g. cuda)")
+    parser.add_argument("--out", type=Path, help="also write the rows as JSON here")
+    args = parser.parse_args()
+    from perf.full_size_suites import sizes_for
+
+    work = Path(tempfile.mkdtemp(prefix="polyglue-perf-fullsize-"))
+    rows = []
+    model, extra = "bow", (("--device", args.device) if args.device else ())
+    if args.random_bert:
+        from polyglue.langkits.encoders.tiny import build_tiny_bert
+        from tests.fixtures.text_mirrors import all_texts
+
+        hidden, layers = (int(v) for v in args.random_bert.lower().split("x"))
+        folder = build_tiny_bert(work / "bert", all_texts(), vocab_size=8000, hidden_size=hidden, layers=layers, heads=max(1, hidden // 64), max_positions=512)
+        model, extra = f"bert{hidden}x{layers}=hf:{folder}", (*extra, "--protocol", "probe")
+    if args.linearity:
+        for factor in (1, 4, 16):
+            sizes = sizes_for("glue", cards=["mnli"], rows={"mnli": args.base_rows * factor})["mnli"]
+            rows.append({**measure_card(work, "glue", "mnli", sizes, args.threads, model, extra), "card": f"mnli {factor}x"})
+        print_rows(rows)
+        for a, b in zip(rows, rows[1:]):
+            print(f"{a['card']} -> {b['card']}: unit time x{b['unit_s'] / a['unit_s']:.2f}, fit x{b['fit_s'] / max(a['fit_s'], 1e-9):.2f}, "
+                  f"encode x{b['encode_s'] / max(a['encode_s'], 1e-9):.2f}, peak RSS x{b['rss_mib'] / a['rss_mib']:.2f} for x4 rows")
+    else:
+        for card, sizes in sizes_for(args.suite, scale=args.scale, cards=args.cards.split(",") if args.cards else None).items():
+            rows.append(measure_card(work, args.suite, card, sizes, args.threads, model, extra))
+            print_rows(rows[-1:])
+    if args.out:
+        args.out.write_text(json.dumps(rows, indent=1) + "\n")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""Speech feature storage: bytes per second of audio, extraction time, and the metric cost of int8.
+
+Two parts, both measured in this run:
+
+1. The speech demo suite (`bench demo`'s speech half: synthetic corpus, fbank and a tiny
+   random wav2vec2, five cards) run twice from an empty cache, with `--feature-storage fp16`
+   and `int8`: every card's metrics side by side, the cache bytes per second of audio.
+2. Per-utterance figures for a base-size (13 x 768) and a large-size (25 x 1024) random
+   wav2vec2 on this machine: extraction seconds per second of audio and stored bytes per
+   second of audio under fp16 and int8, then the projection for all of Kathbath
+   (1,684 h) that `docs/speech.md` quotes. Random weights cost the same as trained ones.
+
+    .venv/bin/python perf/speech_storage.py [--seconds 8] [--skip-demo] [--skip-large]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+BENCH = str(Path(sys.executable).parent / "bench")
+KATHBATH_HOURS = 1684
+UPSTREAMS = {"base": (768, 12, 12, 512), "large": (1024, 24, 16, 512)}  # hidden, layers, heads, conv_dim (wav2vec2 sizes)
+
+
+def audio_seconds(root: Path) -> float:
+    import soundfile as sf
+
+    return sum(sf.info(p).duration for p in root.rglob("*.wav"))
+
+
+def demo_part(work: Path) -> dict:
+    from polyglue.demo.speech import SUITE, speech_models, write_speech_demo
+
+    cards, data = write_speech_demo(work)
+    models = speech_models(work)
+    seconds = audio_seconds(data)
+    out = {"audio_s": round(seconds, 1)}
+    for storage in ("fp16", "int8"):
+        env = dict(os.environ, POLYGLUE_CACHE=str(work / f"cache-{storage}"), HF_HUB_OFFLINE="1")
+        runs = work / f"runs-{storage}"
+        args = ["run", "--suite", SUITE, "--cards", cards, "--data-dir", data, "--runs-dir", runs, "-q", "--feature-storage", storage]
+        for model in models:
+            args += ["--model", model]
+        t0 = time.perf_counter()
+        subprocess.run([BENCH, *map(str, args)], env=env, check=True)
+        wall = time.perf_counter() - t0
+        report = subprocess.run([BENCH, "report", "--suite", SUITE, "--cards", str(cards), "--runs-dir", str(runs), "--format", "json"],
+                                env=env, check=True, capture_output=True, text=True)
+        namespaces = {}
+        for ns in (work / f"cache-{storage}" / "features").iterdir():
+            meta = json.loads((ns / "meta.json").read_text())
+            data_bytes = sum(p.stat().st_size for p in ns.glob("shard-*") if not p.name.endswith(".idx"))
+            namespaces[str(meta["identity"].get("upstream", meta["identity"]))[:40]] = {"bytes": data_bytes, "bytes_per_audio_s": round(data_bytes / seconds)}
+        out[storage] = {"wall_s": round(wall, 1), "report": json.loads(report.stdout), "namespaces": namespaces}
+    return out
+
+
+def rows_of(report: dict) -> dict:
+    """(card, model) -> test metrics, from `bench report --format json`."""
+    out = {}
+    for row in report.get("rows", []):
+        if row.get("reference"):
+            continue
+        out[(row.get("card"), row.get("model"))] = {k: v for k, v in (row.get("metrics") or {}).items() if "@" not in k}
+    return out
+
+
+def upstream_part(work: Path, seconds: float, skip_large: bool) -> dict:
+    import numpy as np
+
+    from polyglue.encoders import parse_encoder
+    from polyglue.features import FeatureCache
+    from polyglue.speech.upstreams import build_upstream
+    from polyglue.speech.tiny import build_tiny_wav2vec2
+
+    out = {}
+    rng = np.random.default_rng(0)
+    wav = (0.1 * rng.standard_normal(int(16000 * seconds))).astype(np.float32)
+    for name, (hidden, layers, heads, conv) in UPSTREAMS.items():
+        if name == "large" and skip_large:
+            continue
+        folder = build_tiny_wav2vec2(work / f"w2v2-{name}", hidden_size=hidden, layers=layers, heads=heads, conv_dim=conv)
+        upstream = build_upstream(parse_encoder(f"hf:{folder}"))
+        upstream.forward([wav[:16000]])  # load and warm up
+        t0 = time.perf_counter()
+        feats = upstream.forward([wav])[0]
+        extract = time.perf_counter() - t0
+        frames, n_layers, n_hidden = feats.shape
+        figures = {"layers": n_layers, "hidden": n_hidden, "frames_per_s": round(frames / seconds, 2), "cpu_extract_s_per_audio_s": round(extract / seconds, 3)}
+        cache = FeatureCache(work / f"cache-{name}")
+        for codec, label in (("f16", "fp16"), ("q8", "int8")):
+            ns = cache.namespace({"perf": name}, n_layers * n_hidden, codec=codec)
+            t0 = time.perf_counter()
+            with ns.writer() as writer:
+                writer.add("utt", feats.reshape(frames, -1))
+            write_s = time.perf_counter() - t0
+            data = sum(p.stat().st_size for p in ns.root.glob("shard-*") if not p.name.endswith(".idx"))
+            t0 = time.perf_counter()
+            back = FeatureCache(work / f"cache-{name}").namespace({"perf": name}, n_layers * n_hidden, codec=codec).read("utt")
+            read_s = time.perf_counter() - t0
+            ref = feats.reshape(frames, -1)
+            rel = float(np.abs(back.astype(np.float32) - ref).max() / np.abs(ref).max())
+            bps = data / seconds
+            figures[label] = {
+                "bytes_per_audio_s": round(bps), "write_s_per_audio_s": round(write_s / seconds, 4), "read_s_per_audio_s": round(read_s / seconds, 4),
+                "max_abs_error_over_max_abs": rel,
+                "kathbath_TB": round(bps * KATHBATH_HOURS * 3600 / 1e12, 2),
+            }
+        figures["kathbath_cpu_extract_h"] = round(figures["cpu_extract_s_per_audio_s"] * KATHBATH_HOURS, 0)
+        out[name] = figures
+        del upstream
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=8.0, help="audio per upstream measurement")
+    parser.add_argument("--skip-demo", action="store_true")
+    parser.add_argument("--skip-large", action="store_true")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="polyglue-perf-storage-"))
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if not args.skip_demo:
+        demo = demo_part(work)
+        print(f"demo corpus: {demo['audio_s']} s of audio")
+        for storage in ("fp16", "int8"):
+            print(f"  {storage}: wall {demo[storage]['wall_s']} s; cache data per namespace: {demo[storage]['namespaces']}")
+        a, b = rows_of(demo["fp16"]["report"]), rows_of(demo["int8"]["report"])
+        print(f"  {'card':<24} {'model':<16} {'metric':<10} {'fp16':>9} {'int8':>9} {'diff':>9}")
+        for key in sorted(a, key=str):
+            for metric, value in sorted(a[key].items()):
+                other = b.get(key, {}).get(metric)
+                if isinstance(value, (int, float)) and isinstance(other, (int, float)):
+                    print(f"  {key[0]:<24} {key[1]:<16} {metric:<10} {value:>9.4f} {other:>9.4f} {other - value:>+9.4f}")
+    figures = upstream_part(work, args.seconds, args.skip_large)
+    print(json.dumps(figures, indent=1))
+
+
+if __name__ == "__main__":
+    main()
