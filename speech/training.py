@@ -38,7 +38,9 @@ class FitSettings:
     """> 0: linear warm-up over this share of the steps, then linear decay to 0 (s3prl's schedule)."""
     grad_clip: float | None = 1.0
     evaluations: int = 5
-    """Validation checkpoints per learning rate (evenly spaced; the last is the final step)."""
+    """Validation checkpoints per learning rate (evenly spaced; the last is the final step), without `eval_every`."""
+    eval_every: int | None = None
+    """Validate every this many steps, as the official configs' `eval_step` (and the final step)."""
     seed: int = 0
 
 
@@ -59,6 +61,7 @@ class FitResult:
             "validation_score": self.validation,
             "validation_by_lr": self.scores_by_lr,
             "checkpoints": self.history,
+            "rule": "best validation checkpoint (s3prl valid-best.ckpt: strictly better replaces, earliest wins ties)",
         }
 
 
@@ -107,8 +110,14 @@ def _schedule(optimizer, settings: FitSettings):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def checkpoints(steps: int, evaluations: int) -> list[int]:
-    """Steps after which validation is scored: evenly spaced, always including the last."""
+def checkpoints(steps: int, evaluations: int, eval_every: int | None = None) -> list[int]:
+    """Steps after which validation is scored, always including the last.
+
+    `eval_every`: every that many steps (s3prl's `eval_step`: 5000 of 200000 is 40 evaluations);
+    otherwise `evaluations` evenly spaced ones.
+    """
+    if eval_every:
+        return sorted(set(range(eval_every, steps + 1, eval_every)) | {steps})
     n = max(1, min(evaluations, steps))
     return sorted({max(1, math.ceil(k * steps / n)) for k in range(1, n + 1)})
 
@@ -127,7 +136,7 @@ def fit(
     where higher is better (None: the final model of the single learning rate is kept).
     """
     start = time.perf_counter()
-    points = set(checkpoints(settings.steps, settings.evaluations))
+    points = set(checkpoints(settings.steps, settings.evaluations, settings.eval_every))
     best: tuple[float, float, int, dict] | None = None
     scores_by_lr: dict[str, float] = {}
     history: list[dict] = []

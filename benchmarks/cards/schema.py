@@ -108,6 +108,26 @@ class ProtocolDefaults(Strict):
     language_mode: LanguageMode | None = None
     """Speech cards over several languages: `per-language` heads or one `pooled` head (task default when absent)."""
 
+    # ---- speech recipe (IndicSUPERB fidelity, issue 11): the official configs' values as card defaults
+    eval_every: int | None = Field(None, ge=1)
+    """Score validation every this many steps (the config's `eval_step`; ASV: its checkpoint interval); the best
+    checkpoint is the one scored. None: 5 evenly spaced evaluations. The final step is always evaluated."""
+    audio_effects: Literal["none", "indic-asv-sox"] = "none"
+    """Waveform effects before the upstream: `indic-asv-sox` = sox `gain -3`, `silence 1 0.1 0.1% -1 0.1 0.1%`
+    on training and trial audio (IndicSUPERB indic_asv); part of the feature-cache key."""
+    min_train_seconds: float | None = Field(None, ge=0)
+    """Drop training utterances not longer than this after the effects (indic_asv: 2 s = 32000 samples)."""
+    crop: Literal["cached", "reencode"] = "cached"
+    """Random training crops: cut from cached full-utterance features (fast), or cut from the waveform and
+    re-encoded by the upstream each step, as the official code does."""
+    crop_seconds: float | None = Field(None, gt=0)
+    """Random-crop length of training utterances (SID/ASV 8 s, LID 12 s); None: the task default."""
+    train_folder: str | None = None
+    """Train on this folder under each language instead of the train split (IndicSUPERB LID: `chunk_data`)."""
+    speaker_ids: Literal["per-language", "raw"] = "per-language"
+    """Pooled speaker-id classes: `<language>/<id>` (ids that repeat across languages stay apart) or the raw id
+    (`indic_sid_multi`: `name.split('-')[1]`, equal ids in two languages merge)."""
+
     @field_validator("lr_grid")
     @classmethod
     def _grid(cls, grid):
@@ -157,6 +177,8 @@ class Card(Strict):
     reference: str | None = None
     """URL of the dataset or paper."""
     notes: str | None = None
+    deviations: list[str] = Field(default_factory=list)
+    """Where this card's recipe departs from the official code (one sentence each); shown in reports."""
     superseded_by: str | None = None
 
     _check_license = field_validator("license")(lambda cls, v: _license(v))

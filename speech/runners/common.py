@@ -48,8 +48,16 @@ class SpeechUnit:
             from polyglue.speech.upstreams import build_upstream
 
             device = self.ctx.device if self.ctx.encoder.kind != "fbank" else "cpu"
-            self._features = UpstreamFeatures(build_upstream(self.ctx.encoder, device), self.ctx.cache)
+            self._features = UpstreamFeatures(build_upstream(self.ctx.encoder, device), self.ctx.cache, effects=self.effects())
         return self._features
+
+    def effects(self):
+        """The card's waveform effects (None for `none`): applied before the upstream, part of the cache key."""
+        if getattr(self.ctx.settings, "audio_effects", "none") == "indic-asv-sox":
+            from polyglue.speech.effects import SoxEffects
+
+            return SoxEffects()
+        return None
 
     def prepare(self, utterances: list[Utterance]) -> None:
         t0 = time.perf_counter()
@@ -80,7 +88,7 @@ class SpeechUnit:
             out.setdefault(language_of(item), []).append(item)
         return out
 
-    def fit_settings(self, n_train: int, *, optimizer: str, grad_clip: float | None):
+    def fit_settings(self, n_train: int, *, optimizer: str, grad_clip: float | None, weight_decay: float | None = None):
         from polyglue.speech.training import FitSettings
 
         s = self.ctx.settings
@@ -90,9 +98,10 @@ class SpeechUnit:
             batch_size=s.batch_size,
             learning_rates=tuple(s.lr_grid or [s.learning_rate]),
             optimizer=optimizer,
-            weight_decay=s.weight_decay,
+            weight_decay=s.weight_decay if weight_decay is None else weight_decay,
             warmup_ratio=s.warmup_ratio,
             grad_clip=grad_clip,
+            eval_every=s.eval_every,
             seed=self.ctx.seed,
         )
 
