@@ -159,3 +159,26 @@ def test_selection_scores_the_best_validation_checkpoint_of_a_planted_sequence()
     assert result.best_step == 6 and result.validation == 0.9
     assert [h["step"] for h in result.history] == [2, 4, 6, 8, 10, 12]
     assert torch.equal(result.model.weight, weights[2]) and not torch.equal(weights[2], weights[-1])
+
+
+# ----------------------------------------------------------------------------- QbE MTWV per language
+
+
+def test_mtwv_is_scored_per_language_and_averaged_as_score_lang_agg():
+    from pathlib import Path
+
+    from polyglue.speech.corpus import Utterance
+    from polyglue.speech.runners.qbe import language_aggregated
+
+    queries = [Utterance("qa1.wav", Path("qa1.wav"), language="hi"), Utterance("qb1.wav", Path("qb1.wav"), language="ta")]
+    # 4 documents; hi's query has one target (d0), ta's two (d0, d1). beta = 1/100 * (1/0.0008 - 1) = 12.49.
+    gold = np.array([[1, 0, 0, 0], [1, 1, 0, 0]])
+    scores = np.array([[2.0, 1.0, 0.0, -1.0], [3.0, 1.0, 2.0, 0.0]])
+    row, pooled = language_aggregated(["mtwv"], gold, scores, queries)
+    # hi: the threshold 2.0 detects the target only -> TWV 1.
+    # ta: the threshold 3.0 detects one target of two, no false alarm -> 1 - 0.5 = 0.5; every lower
+    #     threshold adds a false alarm costing 12.49 / 2 -> negative.
+    assert row["mtwv@hi"] == pytest.approx(1.0) and row["mtwv@ta"] == pytest.approx(0.5)
+    assert row["mtwv"] == pytest.approx(0.75)
+    # pooled, one threshold: 3.0 -> 1 - (1 + 0.5) / 2 = 0.25; 2.0 adds ta's false alarm (negative)
+    assert pooled == pytest.approx(0.25)
