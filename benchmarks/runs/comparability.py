@@ -8,6 +8,9 @@ Two marks, one mechanism for every suite:
   else (a debug cap, another protocol than the card's, a subset of languages, a changed
   setting) is listed in `reasons`, and reports show the row as "not comparable" with them.
 
+A card's `deviations:` (where its recipe departs from the official code, by design) travel in
+the same dict for reports to show; they do not by themselves mark the row not comparable.
+
 The dict this returns travels with the unit (`UnitTask.comparability`) and is stored in the
 unit's extras (`extras["comparability"]`), so every report format reads the same record.
 """
@@ -41,4 +44,5 @@ def assess(card: Card, config: dict, overrides: dict, *, default_protocol: str) 
             reasons.append(f"{key}={value} overrides the card's {card_defaults.get(key)}")
     if config["name"] != default_protocol:
         reasons.append(f"protocol '{config['name']}' instead of the card's '{default_protocol}'")
-    return {"comparable": not reasons, "debug": debug, "reasons": reasons}
+    # The card's own documented departures from the official code (`deviations:`): shown with the row.
+    return {"comparable": not reasons, "debug": debug, "reasons": reasons, "deviations": list(card.deviations)}

@@ -35,7 +35,8 @@ class SpeechUnit:
         t0 = time.perf_counter()
         self.root = corpus_root(ctx.data_dir, ctx.suite, self.card)
         self.data: TaskData = load_task_data(
-            self.card, self.root, requested=ctx.settings.languages, limit=ctx.settings.limit, seed=ctx.seed
+            self.card, self.root, requested=ctx.settings.languages, limit=ctx.settings.limit, seed=ctx.seed,
+            train_folder=ctx.settings.train_folder,
         ) if self.card.task != "query-by-example" else TaskData()
         self.timings["load_s"] = time.perf_counter() - t0
         self._features = None
@@ -112,6 +113,9 @@ class SpeechUnit:
         out = {
             "languages": self.data.languages_extra(),
             "language_mode": "pooled" if self.pooled else "per-language",
+            "train_data": f"{self.ctx.settings.train_folder}/ (train_folder)" if self.ctx.settings.train_folder
+            else f"the '{self.card.splits.train.name}' split" if self.card.splits.train else None,
+            "crop": self.ctx.settings.crop,
             "upstream": {
                 "spec": self.ctx.encoder.spec,
                 "layers": self._features.layers if self._features else None,
