@@ -124,6 +124,9 @@ class ProtocolDefaults(Strict):
     """Random-crop length of training utterances (SID/ASV 8 s, LID 12 s); None: the task default."""
     train_folder: str | None = None
     """Train on this folder under each language instead of the train split (IndicSUPERB LID: `chunk_data`)."""
+    feature_dtype: Literal["float32", "bfloat16"] = "float32"
+    """Precision of speech feature extraction: float32 as the official code, or bfloat16 (autocast, CUDA only);
+    recorded in the feature-cache key and the unit's upstream identity."""
     speaker_ids: Literal["per-language", "raw"] = "per-language"
     """Pooled speaker-id classes: `<language>/<id>` (ids that repeat across languages stay apart) or the raw id
     (`indic_sid_multi`: `name.split('-')[1]`, equal ids in two languages merge)."""

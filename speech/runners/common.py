@@ -49,7 +49,10 @@ class SpeechUnit:
             from polyglue.speech.upstreams import build_upstream
 
             device = self.ctx.device if self.ctx.encoder.kind != "fbank" else "cpu"
-            self._features = UpstreamFeatures(build_upstream(self.ctx.encoder, device), self.ctx.cache, effects=self.effects())
+            upstream = build_upstream(self.ctx.encoder, device)
+            if hasattr(upstream, "dtype"):  # hf upstreams: float32 unless the card asks for bfloat16
+                upstream.dtype = self.ctx.settings.feature_dtype
+            self._features = UpstreamFeatures(upstream, self.ctx.cache, effects=self.effects())
         return self._features
 
     def effects(self):
@@ -121,6 +124,7 @@ class SpeechUnit:
                 "layers": self._features.layers if self._features else None,
                 "hidden": self._features.hidden if self._features else None,
                 "frame_shift_ms": self._features.upstream.frame_shift_ms if self._features else None,
+                "dtype": getattr(self._features.upstream, "dtype", "float32") if self._features else None,
             },
             "features": {
                 "namespace": self._features.namespace if self._features else None,

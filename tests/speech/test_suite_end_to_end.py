@@ -133,9 +133,15 @@ def test_asv_records_hold_trial_labels_and_cosine_scores(suite_run):
 
 
 def test_feature_cache_is_shared_across_cards_of_the_same_upstream(suite_run):
-    """Later cards reuse what earlier ones extracted: by the time SID runs, all its utterances are cached."""
-    asv = suite_run.units[("indicsuperb-asv", "fbank")]["extras"]["features"]
+    """Later cards reuse what earlier ones extracted: by the time SID-multi runs, all its utterances are cached.
+
+    ASV's audio goes through the sox effects first, so its features live in another namespace.
+    """
+    asv = suite_run.units[("indicsuperb-asv", "fbank")]["extras"]
     sid = suite_run.units[("indicsuperb-sid", "fbank")]["extras"]["features"]
-    assert asv["computed"] > 0
-    assert sid["computed"] == 0 and sid["forward_calls"] == 0 and sid["cached"] > 0
-    assert sid["namespace"] == asv["namespace"]
+    multi = suite_run.units[("indicsuperb-sid-multi", "fbank")]["extras"]["features"]
+    assert asv["features"]["computed"] > 0 and sid["computed"] > 0
+    assert multi["computed"] == 0 and multi["forward_calls"] == 0 and multi["cached"] > 0
+    assert multi["namespace"] == sid["namespace"] != asv["features"]["namespace"]
+    assert asv["audio_effects"]["sox"][1][0] == "silence" and asv["head"] == "indic_asv"
+    assert asv["selection"]["hi"]["checkpoints"] and asv["comparability"]["deviations"]
