@@ -89,6 +89,45 @@ class Batcher:
         return to_device(x, self.device), lengths.to(self.device)
 
 
+class ReencodeBatcher:
+    """Training batches as the official code makes them (`crop: reencode`): crop the waveform, then encode it.
+
+    Each utterance is read (and put through the feature cache's audio effects, if any), a
+    random `crop_seconds` window is cut when it is longer (`random.randint(0, length - max)`,
+    as the s3prl datasets do), and the upstream encodes the crop alone, every step. The
+    output has `Batcher`'s layout, so heads cannot tell the two apart; only the upstream
+    cost per step differs.
+    """
+
+    def __init__(self, features: UpstreamFeatures, device: str, *, crop_seconds: float | None, sample_rate_hz: int = 16000):
+        self.features = features
+        self.device = device
+        self.crop_samples = int(crop_seconds * sample_rate_hz) if crop_seconds else None
+        self.forward_calls = 0
+
+    def waveform(self, utt: Utterance) -> np.ndarray:
+        from polyglue.speech.audio import read_audio
+
+        wav = read_audio(utt.path)
+        return self.features.effects(wav) if self.features.effects is not None else wav
+
+    def __call__(self, utts: Sequence[Utterance], rng: np.random.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        wavs = []
+        for utt in utts:
+            wav = self.waveform(utt)
+            if rng is not None and self.crop_samples and len(wav) > self.crop_samples:
+                start = int(rng.integers(0, len(wav) - self.crop_samples + 1))
+                wav = wav[start : start + self.crop_samples]
+            wavs.append(wav)
+        blocks = self.features.upstream.forward(wavs)  # each (frames, layers, hidden) float32
+        self.forward_calls += 1
+        lengths = torch.tensor([b.shape[0] for b in blocks])
+        x = torch.zeros((len(blocks), self.features.layers, int(lengths.max()), self.features.hidden), dtype=torch.float16)
+        for row, block in enumerate(blocks):
+            x[row, :, : block.shape[0]] = torch.from_numpy(np.ascontiguousarray(block)).transpose(0, 1).to(torch.float16)
+        return to_device(x, self.device), lengths.to(self.device)
+
+
 def epoch_batches(n: int, batch_size: int, rng: np.random.Generator):
     """Endless shuffled epochs of index batches (the last batch of an epoch may be short)."""
     while True:

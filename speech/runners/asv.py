@@ -141,7 +141,7 @@ def run(ctx) -> UnitResult:
         if not train:
             raise UserError(f"card '{card.name}' ({key}): no training utterance is longer than min_train_seconds "
                             f"({ctx.settings.min_train_seconds} s) after the audio effects")
-        train_batcher = Batcher(features, ctx.device, crop_frames=unit.frames(ctx.settings.crop_seconds or CROP_SECONDS))
+        train_batcher = unit.train_batcher(ctx.settings.crop_seconds or CROP_SECONDS)
         eval_batcher = Batcher(features, ctx.device)
         settings = unit.fit_settings(len(train), optimizer="adamw", grad_clip=GRAD_CLIP)
         valid = group_trials.get("validation") or []

@@ -74,6 +74,15 @@ class SpeechUnit:
             return None
         return int(seconds * MS_PER_SECOND / self.features.upstream.frame_shift_ms)
 
+    def train_batcher(self, crop_seconds: float | None):
+        """Training batches with random crops: cut from cached features (`crop: cached`) or re-encoded (`reencode`)."""
+        from polyglue.speech.training import Batcher, ReencodeBatcher
+
+        if self.ctx.settings.crop == "reencode":
+            self._reencoder = ReencodeBatcher(self.features, self.ctx.device, crop_seconds=crop_seconds)
+            return self._reencoder
+        return Batcher(self.features, self.ctx.device, crop_frames=self.frames(crop_seconds))
+
     # ------------------------------------------------------------------ settings
 
     @property
@@ -118,7 +127,8 @@ class SpeechUnit:
             "language_mode": "pooled" if self.pooled else "per-language",
             "train_data": f"{self.ctx.settings.train_folder}/ (train_folder)" if self.ctx.settings.train_folder
             else f"the '{self.card.splits.train.name}' split" if self.card.splits.train else None,
-            "crop": self.ctx.settings.crop,
+            "crop": {"mode": self.ctx.settings.crop,
+                     "reencode_forward_calls": getattr(getattr(self, "_reencoder", None), "forward_calls", None)},
             "upstream": {
                 "spec": self.ctx.encoder.spec,
                 "layers": self._features.layers if self._features else None,

@@ -100,7 +100,7 @@ def _train_group(unit: SpeechUnit, train: list[Utterance], evals: dict[str, list
         valid, train = [train[i] for i in sel_idx], [train[i] for i in fit_idx]
         selection_split = "train hold-out (10%)"
     features = unit.features
-    train_batcher = Batcher(features, unit.ctx.device, crop_frames=unit.frames(unit.ctx.settings.crop_seconds or recipe.crop_seconds))
+    train_batcher = unit.train_batcher(unit.ctx.settings.crop_seconds or recipe.crop_seconds)
     eval_batcher = Batcher(features, unit.ctx.device)
     targets = torch.tensor([index[target(u, task, unit.pooled, unit.ctx.settings.speaker_ids == "raw")] for u in train])
     settings = unit.fit_settings(len(train), optimizer="adam", grad_clip=recipe.grad_clip)

@@ -182,3 +182,68 @@ def test_mtwv_is_scored_per_language_and_averaged_as_score_lang_agg():
     assert row["mtwv"] == pytest.approx(0.75)
     # pooled, one threshold: 3.0 -> 1 - (1 + 0.5) / 2 = 0.25; 2.0 adds ta's false alarm (negative)
     assert pooled == pytest.approx(0.25)
+
+
+# ----------------------------------------------------------------------------- cache key, crops, bad audio
+
+
+@pytest.fixture
+def own_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("POLYGLUE_CACHE", str(tmp_path / "cache"))
+    from polyglue.features import FeatureCache
+
+    return FeatureCache()
+
+
+def test_effects_and_dtype_are_in_the_feature_cache_key(kathbath_root, tiny_w2v2, own_cache):
+    from polyglue.encoders import parse_encoder
+    from polyglue.speech.corpus.kathbath import KathbathCorpus
+    from polyglue.speech.featcache import UpstreamFeatures
+    from polyglue.speech.upstreams import build_upstream
+
+    utts = KathbathCorpus(kathbath_root).utterances("hi", "train")[:2]
+    plain = UpstreamFeatures(build_upstream(parse_encoder(f"hf:{tiny_w2v2}")), own_cache)
+    trimmed = UpstreamFeatures(build_upstream(parse_encoder(f"hf:{tiny_w2v2}")), own_cache, effects=SoxEffects())
+    bf16_upstream = build_upstream(parse_encoder(f"hf:{tiny_w2v2}"))
+    bf16_upstream.dtype = "bfloat16"
+    bf16 = UpstreamFeatures(bf16_upstream, own_cache)
+    assert len({plain.namespace, trimmed.namespace, bf16.namespace}) == 3
+    assert plain.upstream.identity()["dtype"] == "float32"
+    trimmed.prepare(utts)
+    from polyglue.speech.audio import read_audio
+
+    assert trimmed.samples_after_effects(utts[0]) == len(SoxEffects()(read_audio(utts[0].path)))
+
+
+def test_audio_that_trims_to_nothing_has_no_features_and_is_reported(tmp_path, tiny_w2v2, own_cache):
+    from polyglue.encoders import parse_encoder
+    from polyglue.speech.audio import write_wav
+    from polyglue.speech.corpus import Utterance
+    from polyglue.speech.featcache import UpstreamFeatures
+    from polyglue.speech.upstreams import build_upstream
+
+    silent = tmp_path / "silent.wav"
+    write_wav(silent, np.zeros(16000))
+    utt = Utterance("silent.wav", silent)
+    features = UpstreamFeatures(build_upstream(parse_encoder(f"hf:{tiny_w2v2}")), own_cache, effects=SoxEffects())
+    features.prepare([utt])
+    assert features.samples_after_effects(utt) == 0 and features.key(utt) not in features.ns
+
+
+def test_reencoded_crops_equal_cached_features_when_the_crop_holds_the_whole_utterance(kathbath_root, tiny_w2v2, own_cache):
+    from polyglue.encoders import parse_encoder
+    from polyglue.speech.corpus.kathbath import KathbathCorpus
+    from polyglue.speech.featcache import UpstreamFeatures
+    from polyglue.speech.training import Batcher, ReencodeBatcher
+    from polyglue.speech.upstreams import build_upstream
+
+    utts = KathbathCorpus(kathbath_root).utterances("hi", "valid")[:2]  # ~0.5 s each
+    features = UpstreamFeatures(build_upstream(parse_encoder(f"hf:{tiny_w2v2}")), own_cache)
+    features.prepare(utts)
+    rng = np.random.default_rng(0)
+    cached_x, cached_len = Batcher(features, "cpu", crop_frames=400)(utts, rng)
+    fresh_x, fresh_len = ReencodeBatcher(features, "cpu", crop_seconds=8.0)(utts, rng)
+    assert cached_len.tolist() == fresh_len.tolist()
+    assert torch.equal(cached_x, fresh_x)
+    short_x, short_len = ReencodeBatcher(features, "cpu", crop_seconds=0.2)(utts, rng)  # 0.2 s crops: 9 frames
+    assert short_len.tolist() == [9, 9] and short_x.shape[2] == 9
