@@ -247,3 +247,30 @@ def test_reencoded_crops_equal_cached_features_when_the_crop_holds_the_whole_utt
     assert torch.equal(cached_x, fresh_x)
     short_x, short_len = ReencodeBatcher(features, "cpu", crop_seconds=0.2)(utts, rng)  # 0.2 s crops: 9 frames
     assert short_len.tolist() == [9, 9] and short_x.shape[2] == 9
+
+
+# ----------------------------------------------------------------------------- SID-multi ids, LID folder
+
+
+def test_sid_multi_raw_ids_merge_equal_ids_across_languages():
+    from pathlib import Path
+
+    from polyglue.speech.corpus import Utterance
+    from polyglue.speech.runners.utterance import target
+
+    a = Utterance("hindi/train/a.wav", Path("a.wav"), language="hi", speaker="17")
+    b = Utterance("tamil/train/b.wav", Path("b.wav"), language="ta", speaker="17")
+    assert {target(u, "speaker-id", True) for u in (a, b)} == {"hi/17", "ta/17"}
+    assert {target(u, "speaker-id", True, raw_ids=True) for u in (a, b)} == {"17"}  # indic_sid_multi: split('-')[1]
+
+
+def test_lid_can_train_on_a_chunk_data_folder(tmp_path):
+    from polyglue.speech.audio import write_wav
+    from polyglue.speech.corpus.kathbath import KathbathCorpus
+
+    (tmp_path / "hindi" / "train").mkdir(parents=True)
+    for lang in ("hindi", "tamil"):
+        write_wav(tmp_path / "chunk_data" / lang / f"{lang}-1.wav", np.zeros(1600))
+    corpus = KathbathCorpus(tmp_path)
+    found = corpus.folder_utterances("hi", "chunk_data")
+    assert [u.id for u in found] == ["chunk_data/hindi/hindi-1.wav"] and found[0].language == "hi"
