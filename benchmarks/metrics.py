@@ -208,8 +208,11 @@ def min_dcf(gold, scores, p_target: float = 0.01, c_miss: float = 1.0, c_fa: flo
 
 # --------------------------------------------------------------------------- query by example
 
-#: TWV costs: P_target 0.0008, C_miss 100, C_fa 1 (beta = C_fa / C_miss * (1 / P_target - 1) = 12.49),
-#: our reading of the QUESST/SWS scoring setup; not verified against the official scorer.
+#: TWV costs: P_target 0.0008, C_miss 100, C_fa 1 (beta = C_fa / C_miss * (1 / P_target - 1) = 12.49), the
+#: values the QUESST 2015 scorer `score-TWV-Cnxe.sh` sets; the formula is Kaldi's `kws-scoring.cc`.
+#: Two choices no public scorer settles: (1) MTWV is clipped at 0 (the threshold above every score detects
+#: nothing, TWV 0); (2) a query whose every document is a target has no false-alarm term (P_fa = 0) and
+#: counts among the Q queries.
 TWV_P_TARGET, TWV_C_MISS, TWV_C_FA = 0.0008, 100.0, 1.0
 
 

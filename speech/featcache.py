@@ -91,13 +91,17 @@ class UpstreamFeatures:
     `(frames, layers, hidden)` float16 block (a private copy, optionally a crop).
     """
 
-    def __init__(self, upstream: Upstream, cache: FeatureCache, storage: str = "fp16"):
+    def __init__(self, upstream: Upstream, cache: FeatureCache, storage: str = "fp16", effects=None):
         if storage not in STORAGE:
             raise ValueError(f"feature storage '{storage}': use one of {', '.join(STORAGE)}")
         self.upstream = upstream
         self.storage = storage
+        self.effects = effects
+        """Optional waveform effects before the upstream (`speech.effects.SoxEffects`); part of the key."""
         self.layers, self.hidden = upstream.shape()
-        self.ns = cache.namespace(upstream.identity(), self.layers * self.hidden, codec=STORAGE[storage])
+        identity = upstream.identity() if effects is None else {**upstream.identity(), "effects": effects.identity()}
+        self.ns = cache.namespace(identity, self.layers * self.hidden, codec=STORAGE[storage])
+        self._trimmed: dict[str, int] | None = None
         self.hashes = AudioHashes(cache.root.parent / "audio-hashes")
         self.keys: dict[str, str] = {}
         self._paths: dict[str, Path] = {}
@@ -135,6 +139,10 @@ class UpstreamFeatures:
             seconds = 0.0
             for key, utt in items:
                 wav = read_audio(utt.path)
+                if self.effects is not None:
+                    wav = self._apply_effects(key, wav)
+                    if not len(wav):
+                        continue  # trimmed to nothing: no features; `samples_after_effects` says 0
                 batch.append((key, wav))
                 seconds += len(wav) / 16000
                 if seconds >= BATCH_SECONDS:
@@ -142,6 +150,8 @@ class UpstreamFeatures:
                     batch, seconds = [], 0.0
             if batch:
                 self._run(batch, writer, step)
+        if self.effects is not None:
+            self._save_trimmed()
         self.stats["computed"] += len(items)
         self.stats["extract_s"] += time.perf_counter() - t0
         return len(items)
@@ -160,11 +170,52 @@ class UpstreamFeatures:
         t0 = time.perf_counter()
         self.stats["forward_calls"] += 1
         self.stats["recomputed"] += 1
-        feats = self.upstream.forward([read_audio(self._paths[key])])[0]
+        wav = read_audio(self._paths[key])
+        if self.effects is not None:
+            wav = self._apply_effects(key, wav)
+        feats = self.upstream.forward([wav])[0]
         block, _ = self.ns.encode(feats.reshape(feats.shape[0], self.layers * self.hidden))
         self.ns.remember(key, block)
         self.stats["extract_s"] += time.perf_counter() - t0
         return block
+
+    # ------------------------------------------------------------------ effects
+
+    def _trimmed_path(self) -> Path:
+        return self.ns.root / "samples-after-effects.json"
+
+    def _trimmed_map(self) -> dict[str, int]:
+        if self._trimmed is None:
+            path = self._trimmed_path()
+            try:
+                self._trimmed = json.loads(path.read_text()) if path.exists() else {}
+            except ValueError:
+                self._trimmed = {}
+        return self._trimmed
+
+    def _apply_effects(self, key: str, wav: np.ndarray) -> np.ndarray:
+        out = self.effects(wav)
+        self._trimmed_map()[key] = int(len(out))
+        return out
+
+    def _save_trimmed(self) -> None:
+        path = self._trimmed_path()
+        merged = {**(json.loads(path.read_text()) if path.exists() else {}), **self._trimmed_map()}
+        tmp = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
+        tmp.write_text(json.dumps(merged))
+        os.replace(tmp, path)
+
+    def samples_after_effects(self, utt: Utterance) -> int:
+        """Samples left after the effects (0: trimmed to nothing, no features); the raw length without effects."""
+        key = self.keys[utt.id]
+        known = self._trimmed_map()
+        if key not in known:
+            wav = read_audio(utt.path)
+            if self.effects is None:
+                return len(wav)
+            self._apply_effects(key, wav)
+            self._save_trimmed()
+        return known[key]
 
     def frames(self, utt: Utterance) -> int:
         key = self.keys[utt.id]

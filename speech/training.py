@@ -38,7 +38,9 @@ class FitSettings:
     """> 0: linear warm-up over this share of the steps, then linear decay to 0 (s3prl's schedule)."""
     grad_clip: float | None = 1.0
     evaluations: int = 5
-    """Validation checkpoints per learning rate (evenly spaced; the last is the final step)."""
+    """Validation checkpoints per learning rate (evenly spaced; the last is the final step), without `eval_every`."""
+    eval_every: int | None = None
+    """Validate every this many steps, as the official configs' `eval_step` (and the final step)."""
     seed: int = 0
 
 
@@ -59,6 +61,7 @@ class FitResult:
             "validation_score": self.validation,
             "validation_by_lr": self.scores_by_lr,
             "checkpoints": self.history,
+            "rule": "best validation checkpoint (s3prl valid-best.ckpt: strictly better replaces, earliest wins ties)",
         }
 
 
@@ -86,6 +89,45 @@ class Batcher:
         return to_device(x, self.device), lengths.to(self.device)
 
 
+class ReencodeBatcher:
+    """Training batches as the official code makes them (`crop: reencode`): crop the waveform, then encode it.
+
+    Each utterance is read (and put through the feature cache's audio effects, if any), a
+    random `crop_seconds` window is cut when it is longer (`random.randint(0, length - max)`,
+    as the s3prl datasets do), and the upstream encodes the crop alone, every step. The
+    output has `Batcher`'s layout, so heads cannot tell the two apart; only the upstream
+    cost per step differs.
+    """
+
+    def __init__(self, features: UpstreamFeatures, device: str, *, crop_seconds: float | None, sample_rate_hz: int = 16000):
+        self.features = features
+        self.device = device
+        self.crop_samples = int(crop_seconds * sample_rate_hz) if crop_seconds else None
+        self.forward_calls = 0
+
+    def waveform(self, utt: Utterance) -> np.ndarray:
+        from polyglue.speech.audio import read_audio
+
+        wav = read_audio(utt.path)
+        return self.features.effects(wav) if self.features.effects is not None else wav
+
+    def __call__(self, utts: Sequence[Utterance], rng: np.random.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        wavs = []
+        for utt in utts:
+            wav = self.waveform(utt)
+            if rng is not None and self.crop_samples and len(wav) > self.crop_samples:
+                start = int(rng.integers(0, len(wav) - self.crop_samples + 1))
+                wav = wav[start : start + self.crop_samples]
+            wavs.append(wav)
+        blocks = self.features.upstream.forward(wavs)  # each (frames, layers, hidden) float32
+        self.forward_calls += 1
+        lengths = torch.tensor([b.shape[0] for b in blocks])
+        x = torch.zeros((len(blocks), self.features.layers, int(lengths.max()), self.features.hidden), dtype=torch.float16)
+        for row, block in enumerate(blocks):
+            x[row, :, : block.shape[0]] = torch.from_numpy(np.ascontiguousarray(block)).transpose(0, 1).to(torch.float16)
+        return to_device(x, self.device), lengths.to(self.device)
+
+
 def epoch_batches(n: int, batch_size: int, rng: np.random.Generator):
     """Endless shuffled epochs of index batches (the last batch of an epoch may be short)."""
     while True:
@@ -107,8 +149,14 @@ def _schedule(optimizer, settings: FitSettings):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def checkpoints(steps: int, evaluations: int) -> list[int]:
-    """Steps after which validation is scored: evenly spaced, always including the last."""
+def checkpoints(steps: int, evaluations: int, eval_every: int | None = None) -> list[int]:
+    """Steps after which validation is scored, always including the last.
+
+    `eval_every`: every that many steps (s3prl's `eval_step`: 5000 of 200000 is 40 evaluations);
+    otherwise `evaluations` evenly spaced ones.
+    """
+    if eval_every:
+        return sorted(set(range(eval_every, steps + 1, eval_every)) | {steps})
     n = max(1, min(evaluations, steps))
     return sorted({max(1, math.ceil(k * steps / n)) for k in range(1, n + 1)})
 
@@ -127,7 +175,7 @@ def fit(
     where higher is better (None: the final model of the single learning rate is kept).
     """
     start = time.perf_counter()
-    points = set(checkpoints(settings.steps, settings.evaluations))
+    points = set(checkpoints(settings.steps, settings.evaluations, settings.eval_every))
     best: tuple[float, float, int, dict] | None = None
     scores_by_lr: dict[str, float] = {}
     history: list[dict] = []

@@ -181,6 +181,29 @@ class ProtocolDefaults(Strict):
     language_mode: LanguageMode | None = None
     """Speech cards over several languages: `per-language` heads or one `pooled` head (task default when absent)."""
 
+    # ---- speech recipe (IndicSUPERB fidelity, issue 11): the official configs' values as card defaults
+    eval_every: int | None = Field(None, ge=1)
+    """Score validation every this many steps (the config's `eval_step`; ASV: its checkpoint interval); the best
+    checkpoint is the one scored. None: 5 evenly spaced evaluations. The final step is always evaluated."""
+    audio_effects: Literal["none", "indic-asv-sox"] = "none"
+    """Waveform effects before the upstream: `indic-asv-sox` = sox `gain -3`, `silence 1 0.1 0.1% -1 0.1 0.1%`
+    on training and trial audio (IndicSUPERB indic_asv); part of the feature-cache key."""
+    min_train_seconds: float | None = Field(None, ge=0)
+    """Drop training utterances not longer than this after the effects (indic_asv: 2 s = 32000 samples)."""
+    crop: Literal["cached", "reencode"] = "cached"
+    """Random training crops: cut from cached full-utterance features (fast), or cut from the waveform and
+    re-encoded by the upstream each step, as the official code does."""
+    crop_seconds: float | None = Field(None, gt=0)
+    """Random-crop length of training utterances (SID/ASV 8 s, LID 12 s); None: the task default."""
+    train_folder: str | None = None
+    """Train on this folder under each language instead of the train split (IndicSUPERB LID: `chunk_data`)."""
+    feature_dtype: Literal["float32", "bfloat16"] = "float32"
+    """Precision of speech feature extraction: float32 as the official code, or bfloat16 (autocast, CUDA only);
+    recorded in the feature-cache key and the unit's upstream identity."""
+    speaker_ids: Literal["per-language", "raw"] = "per-language"
+    """Pooled speaker-id classes: `<language>/<id>` (ids that repeat across languages stay apart) or the raw id
+    (`indic_sid_multi`: `name.split('-')[1]`, equal ids in two languages merge)."""
+
     @field_validator("lr_grid")
     @classmethod
     def _grid(cls, grid):
@@ -253,8 +276,8 @@ class Card(Strict):
     main_metric: MetricName
     protocol: ProtocolDefaults = Field(default_factory=ProtocolDefaults)
     deviations: list[str] = Field(default_factory=list)
-    """Documented, unavoidable differences from the official recipe (e.g. a substitute data set).
-    Each one marks the card's rows "not comparable" with the published ones, with this reason."""
+    """Documented, unavoidable departures from the official code or data (one sentence each, e.g. a
+    substitute data set); every report shows them with the card's rows."""
     recipe: str | None = None
     """Where the protocol values come from: the official repository, file (and commit) they follow."""
     langkit: str = "default"

@@ -216,6 +216,7 @@ HeadName = Literal[
     "linear",
     "mean-pool-linear",
     "xvector",
+    "indic_asv",
     "bilstm-ctc",
     "dtw",
 ]
@@ -226,6 +227,7 @@ HEAD_DOCS: dict[str, str] = {
     "linear": "A linear layer on top of the encoder (fine-tuning heads, AutoModelFor*).",
     "mean-pool-linear": "Mean pooling over true lengths, then a linear classifier (SUPERB KS/SID/LID).",
     "xvector": "x-vector TDNN + statistics pooling, AM-softmax training (SUPERB ASV).",
+    "indic_asv": "IndicSUPERB's indic_asv model: 5 TDNN without batch norm, statistics pooling, two Linear+ReLU (embedding from the first), AM-softmax.",
     "bilstm-ctc": "2-layer BiLSTM with a CTC output layer (SUPERB ASR).",
     "dtw": "No trained head: subsequence DTW over frame features (QbE).",
 }

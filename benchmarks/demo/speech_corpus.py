@@ -39,6 +39,8 @@ class CorpusSize:
     qbe_queries_per_split: int = 2
     qbe_docs: int = 6
     words: tuple[int, int] = (1, 2)
+    train_words: tuple[int, int] | None = None
+    """Words per training utterance when they differ (longer ones pass IndicSUPERB ASV's 2 s minimum)."""
 
 
 def _write(path: Path, audio: np.ndarray) -> None:
@@ -78,7 +80,8 @@ def write_kathbath_corpus(root: Path, languages: tuple[str, ...] = ("hindi", "ta
             lines, written = [], []
             for speaker, count in speakers:
                 for _ in range(count):
-                    text = random_text(alphabet, rng, words=size.words)
+                    words = size.train_words if split == "train" and size.train_words else size.words
+                    text = random_text(alphabet, rng, words=words)
                     name = f"{next(utt_counter)}-{speaker.id}-{speaker.gender}"
                     rel = Path(folder) / split / "audio" / speaker.id / f"{name}.wav"
                     _write(root / rel, speak(text, speaker, language, rng))

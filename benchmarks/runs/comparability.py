@@ -14,6 +14,9 @@ Two marks, one mechanism for every suite:
 `overrides` lists the reasons that come from the run's own flags (not the card), so the
 command line can say once, before anything runs, that its rows will not be comparable.
 
+A card's `deviations:` (where its recipe departs from the official code, by design) travel in
+the same dict for reports to show; they do not by themselves mark the row not comparable.
+
 The dict this returns travels with the unit (`UnitTask.comparability`) and is stored in the
 unit's extras (`extras["comparability"]`), so every report format reads the same record.
 """
@@ -52,9 +55,8 @@ def assess(card: Card, config: dict, overrides: dict, *, default_protocol: str) 
             reasons.append(f"protocol.{key}={value} overrides the card's {card_defaults.get(key)}")
     if config["name"] != default_protocol:
         reasons.append(f"protocol '{config['name']}' instead of the card's '{default_protocol}'")
-    overridden = list(reasons)
-    reasons += [f"documented deviation: {d}" for d in card.deviations]
-    return {"comparable": not reasons, "debug": debug, "reasons": reasons, "overrides": overridden}
+    # The card's own documented departures from the official code (`deviations:`): shown with every row.
+    return {"comparable": not reasons, "debug": debug, "reasons": reasons, "overrides": list(reasons), "deviations": list(card.deviations)}
 
 
 def override_notice(assessments: list[dict]) -> str | None:

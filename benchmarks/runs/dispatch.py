@@ -32,6 +32,7 @@ RUNNERS: dict[tuple[str, str], str] = {
     ("speaker-id", "superb"): "polyglue.speech.runners.utterance:run",
     ("speaker-verification", "superb"): "polyglue.speech.runners.asv:run",
     ("asr", "superb"): "polyglue.speech.runners.asr:run",
+    ("asr", "finetune"): "polyglue.speech.runners.asr_finetune:run",
     ("query-by-example", "qbe"): "polyglue.speech.runners.qbe:run",
 }
 

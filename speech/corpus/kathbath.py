@@ -113,6 +113,20 @@ class KathbathCorpus:
             )
         return out
 
+    def folder_utterances(self, key: str, folder: str) -> list[Utterance]:
+        """Utterances of language `key` under `ROOT/<folder>/` (IndicSUPERB LID's `chunk_data/<language>/*.wav`:
+        the language is the folder a path names); `ROOT/<language>/<folder>/` is read too."""
+        base = self.root / folder
+        found = [p for p in audio_files(base, self.root) if self._language_of(p) == key] if base.is_dir() else []
+        lang_dir = self.language_dir(key)
+        if lang_dir is not None and (lang_dir / folder).is_dir():
+            found += audio_files(lang_dir / folder, self.root)
+        out = []
+        for path in sorted(set(found)):
+            speaker, gender = speaker_and_gender(path)
+            out.append(Utterance(id=self._relative(path), path=path, language=key, speaker=speaker, gender=gender))
+        return out
+
     def has_transcripts(self, key: str, split: str) -> bool:
         lang_dir = self.language_dir(key)
         return lang_dir is not None and any((lang_dir / split / name).exists() for name in TRANSCRIPT_FILES)

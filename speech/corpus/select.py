@@ -64,8 +64,13 @@ def _sample_trials(trials: list[Trial], limit: int | None, seed: int, tag: str) 
     return [t for t in trials if id(t) in keep]
 
 
-def load_task_data(card: Card, root: Path, *, requested: list[str] | None, limit: int | None, seed: int = 0) -> TaskData:
-    """Utterances and trials for every split role of `card`, over the selected languages."""
+def load_task_data(card: Card, root: Path, *, requested: list[str] | None, limit: int | None, seed: int = 0,
+                   train_folder: str | None = None) -> TaskData:
+    """Utterances and trials for every split role of `card`, over the selected languages.
+
+    `train_folder`: training utterances come from that folder instead of the train split
+    (kathbath layout; IndicSUPERB LID trains on `chunk_data/`).
+    """
     languages = select_languages(card.languages, requested)
     roles = card.splits.roles()
     verification = card.task == "speaker-verification"
@@ -77,6 +82,8 @@ def load_task_data(card: Card, root: Path, *, requested: list[str] | None, limit
                 data.utterances[role] = corpus.keywords(spec.name)
             elif verification and role != "train":
                 data.trials[role] = [t for key in languages for t in corpus.trials(key, spec.name)]
+            elif role == "train" and train_folder:
+                data.utterances[role] = [u for key in languages for u in corpus.folder_utterances(key, train_folder)]
             else:
                 data.utterances[role] = [u for key in languages for u in corpus.utterances(key, spec.name)]
     else:

@@ -35,7 +35,8 @@ class SpeechUnit:
         t0 = time.perf_counter()
         self.root = corpus_root(ctx.data_dir, ctx.suite, self.card)
         self.data: TaskData = load_task_data(
-            self.card, self.root, requested=ctx.settings.languages, limit=ctx.settings.limit, seed=ctx.seed
+            self.card, self.root, requested=ctx.settings.languages, limit=ctx.settings.limit, seed=ctx.seed,
+            train_folder=ctx.settings.train_folder,
         ) if self.card.task != "query-by-example" else TaskData()
         self.timings["load_s"] = time.perf_counter() - t0
         self._features = None
@@ -47,10 +48,21 @@ class SpeechUnit:
             from polyglue.speech.featcache import UpstreamFeatures
             from polyglue.speech.upstreams import build_upstream
 
+            upstream = build_upstream(self.ctx.encoder, self.ctx.device)
+            if hasattr(upstream, "dtype"):  # hf upstreams: float32 unless the card asks for bfloat16
+                upstream.dtype = self.ctx.settings.feature_dtype
             self._features = UpstreamFeatures(
-                build_upstream(self.ctx.encoder, self.ctx.device), self.ctx.cache, storage=self.ctx.settings.feature_storage
+                upstream, self.ctx.cache, storage=self.ctx.settings.feature_storage, effects=self.effects()
             )
         return self._features
+
+    def effects(self):
+        """The card's waveform effects (None for `none`): applied before the upstream, part of the cache key."""
+        if getattr(self.ctx.settings, "audio_effects", "none") == "indic-asv-sox":
+            from polyglue.speech.effects import SoxEffects
+
+            return SoxEffects()
+        return None
 
     def prepare(self, utterances: list[Utterance]) -> None:
         t0 = time.perf_counter()
@@ -62,6 +74,15 @@ class SpeechUnit:
         if seconds is None:
             return None
         return int(seconds * MS_PER_SECOND / self.features.upstream.frame_shift_ms)
+
+    def train_batcher(self, crop_seconds: float | None):
+        """Training batches with random crops: cut from cached features (`crop: cached`) or re-encoded (`reencode`)."""
+        from polyglue.speech.training import Batcher, ReencodeBatcher
+
+        if self.ctx.settings.crop == "reencode":
+            self._reencoder = ReencodeBatcher(self.features, self.ctx.device, crop_seconds=crop_seconds)
+            return self._reencoder
+        return Batcher(self.features, self.ctx.device, crop_frames=self.frames(crop_seconds))
 
     # ------------------------------------------------------------------ settings
 
@@ -81,7 +102,7 @@ class SpeechUnit:
             out.setdefault(language_of(item), []).append(item)
         return out
 
-    def fit_settings(self, n_train: int, *, optimizer: str, grad_clip: float | None):
+    def fit_settings(self, n_train: int, *, optimizer: str, grad_clip: float | None, weight_decay: float | None = None):
         from polyglue.speech.training import FitSettings
 
         s = self.ctx.settings
@@ -91,9 +112,10 @@ class SpeechUnit:
             batch_size=s.batch_size,
             learning_rates=tuple(s.lr_grid or [s.learning_rate]),
             optimizer=optimizer,
-            weight_decay=s.weight_decay,
+            weight_decay=s.weight_decay if weight_decay is None else weight_decay,
             warmup_ratio=s.warmup_ratio,
             grad_clip=grad_clip,
+            eval_every=s.eval_every,
             seed=self.ctx.seed,
         )
 
@@ -104,11 +126,16 @@ class SpeechUnit:
         out = {
             "languages": self.data.languages_extra(),
             "language_mode": "pooled" if self.pooled else "per-language",
+            "train_data": f"{self.ctx.settings.train_folder}/ (train_folder)" if self.ctx.settings.train_folder
+            else f"the '{self.card.splits.train.name}' split" if self.card.splits.train else None,
+            "crop": {"mode": self.ctx.settings.crop,
+                     "reencode_forward_calls": getattr(getattr(self, "_reencoder", None), "forward_calls", None)},
             "upstream": {
                 "spec": self.ctx.encoder.spec,
                 "layers": self._features.layers if self._features else None,
                 "hidden": self._features.hidden if self._features else None,
                 "frame_shift_ms": self._features.upstream.frame_shift_ms if self._features else None,
+                "dtype": getattr(self._features.upstream, "dtype", "float32") if self._features else None,
             },
             "features": {
                 "namespace": self._features.namespace if self._features else None,

@@ -53,19 +53,20 @@ class Classifier(nn.Module):
         return self.head(self.featurizer(x), lengths)
 
 
-def target(utt: Utterance, task: str, pooled: bool) -> str | None:
+def target(utt: Utterance, task: str, pooled: bool, raw_ids: bool = False) -> str | None:
+    """The class of an utterance; pooled speaker ids are `<lang>/<id>` unless `raw_ids` (indic_sid_multi)."""
     if task == "keyword-spotting":
         return utt.label
     if task == "language-id":
         return utt.language
     if utt.speaker is None:
         return None
-    return f"{utt.language}/{utt.speaker}" if pooled and utt.language else utt.speaker
+    return f"{utt.language}/{utt.speaker}" if pooled and utt.language and not raw_ids else utt.speaker
 
 
 def _classes(unit: SpeechUnit, train: list[Utterance]) -> list[str]:
     card, task = unit.card, unit.card.task
-    seen = sorted({target(u, task, unit.pooled) for u in train} - {None})
+    seen = sorted({target(u, task, unit.pooled, unit.ctx.settings.speaker_ids == "raw") for u in train} - {None})
     if task == "speaker-id" or card.labels is None:
         return seen
     unknown = [label for label in seen if label not in card.labels]
@@ -91,20 +92,20 @@ def _train_group(unit: SpeechUnit, train: list[Utterance], evals: dict[str, list
         what = "language(s) with training data" if task == "language-id" else "class(es) in the training data"
         raise UserError(f"card '{card.name}': {len(classes)} {what} ({', '.join(classes) or 'none'}); a classifier needs at least 2")
     index = {c: i for i, c in enumerate(classes)}
-    train = [u for u in train if target(u, task, unit.pooled) in index]
-    valid = [u for u in evals.get("validation", []) if target(u, task, unit.pooled) in index]
+    train = [u for u in train if target(u, task, unit.pooled, unit.ctx.settings.speaker_ids == "raw") in index]
+    valid = [u for u in evals.get("validation", []) if target(u, task, unit.pooled, unit.ctx.settings.speaker_ids == "raw") in index]
     selection_split = "validation"
     if not valid:
         fit_idx, sel_idx = holdout(len(train), unit.ctx.seed)
         valid, train = [train[i] for i in sel_idx], [train[i] for i in fit_idx]
         selection_split = "train hold-out (10%)"
     features = unit.features
-    train_batcher = Batcher(features, unit.ctx.device, crop_frames=unit.frames(recipe.crop_seconds))
+    train_batcher = unit.train_batcher(unit.ctx.settings.crop_seconds or recipe.crop_seconds)
     eval_batcher = Batcher(features, unit.ctx.device)
-    targets = torch.tensor([index[target(u, task, unit.pooled)] for u in train])
+    targets = torch.tensor([index[target(u, task, unit.pooled, unit.ctx.settings.speaker_ids == "raw")] for u in train])
     settings = unit.fit_settings(len(train), optimizer="adam", grad_clip=recipe.grad_clip)
     main = card.main_metric
-    valid_gold = [target(u, task, unit.pooled) for u in valid]
+    valid_gold = [target(u, task, unit.pooled, unit.ctx.settings.speaker_ids == "raw") for u in valid]
 
     def build():
         return Classifier(features.layers, features.hidden, len(classes), recipe).to(unit.ctx.device)
@@ -147,7 +148,7 @@ def run(ctx) -> UnitResult:
             if not items:
                 continue
             pred = _predict(model, batcher, items, batch_size)
-            gold = [target(u, task, unit.pooled) for u in items]
+            gold = [target(u, task, unit.pooled, unit.ctx.settings.speaker_ids == "raw") for u in items]
             unseen[role] = unseen.get(role, 0) + sum(g not in classes for g in gold)
             role_records = [
                 {"split": role, "id": u.id, "gold": g, "pred": classes[p], "language": u.language}

@@ -10,6 +10,7 @@ padding into every frame, so they run one utterance per forward pass.
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import numpy as np
@@ -33,6 +34,8 @@ class HFUpstream:
         self.spec = spec
         self.label = spec.label
         self.device = device
+        self.dtype = "float32"
+        """Extraction precision: `float32` (the official code's) or `bfloat16` (autocast on a CUDA GPU that has it)."""
         self._model = None
         self._config = None
         self._preprocessor = None
@@ -80,6 +83,7 @@ class HFUpstream:
             "attention_mask": self.batched,
             "sample_rate_hz": SAMPLE_RATE_HZ,
             "format": 1,
+            "dtype": self.dtype,
         }
 
     def shape(self) -> tuple[int, int]:
@@ -138,7 +142,7 @@ class HFUpstream:
             kwargs = {}
             if self.batched:
                 kwargs["attention_mask"] = (torch.arange(padded.shape[1])[None, :] < lengths[:, None]).long().to(self.device)
-            with torch.inference_mode(), autocast(self.device):
+            with torch.inference_mode(), (autocast(self.device) if self.dtype == "bfloat16" else contextlib.nullcontext()):
                 hidden = model(to_device(padded, self.device), output_hidden_states=True, **kwargs).hidden_states
                 stacked = torch.stack(hidden, dim=2).float().cpu()  # size (batch, frames, layers, hidden)
                 frames = model._get_feat_extract_output_lengths(lengths)

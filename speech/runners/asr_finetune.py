@@ -1,0 +1,120 @@
+"""`finetune` runner for ASR: CTC fine-tuning of the upstream per language, as the IndicSUPERB paper.
+
+The paper's ASR rows come from fairseq fine-tuning of IndicWav2Vec (README: "We use the
+fairseq library to train ASR models"); this protocol fine-tunes an `hf:<wav2vec2 folder>`
+upstream with `Wav2Vec2ForCTC` (`speech.ctc_finetune`): per language, a character vocabulary
+from the training transcripts after IndicSUPERB's normaliser, the feature encoder frozen,
+AdamW at the card's learning rate, validation WER at the card's checkpoints (`eval_every`),
+the best checkpoint scored with greedy decoding, WER and CER on every scored split
+(test_known and test). It is a different protocol from the frozen BiLSTM-CTC `superb`
+runner and reports say which one ran (`extras.asr_protocol`).
+
+Not reproduced: fairseq's exact fine-tuning config (its schedule, masking, layerdrop and
+steps are not in the IndicSUPERB repository) and LM decoding (KenLM beam search); the run
+records `decoding: greedy (no language model)`.
+"""
+
+from __future__ import annotations
+
+import time
+
+from polyglue.contract import UnitResult
+from polyglue.errors import UserError
+from polyglue.speech.audio import read_audio
+from polyglue.speech.runners.common import SpeechUnit, compute, holdout, mean_over_languages
+from polyglue.speech.text import CharVocab, normalize_transcript
+
+
+class _LazyAudio:
+    """`items[i]` reads the i-th utterance's audio (16 kHz float32) when a batch needs it."""
+
+    def __init__(self, utts):
+        self.utts = utts
+
+    def __len__(self) -> int:
+        return len(self.utts)
+
+    def __getitem__(self, i):
+        return read_audio(self.utts[i].path)
+
+
+def _upstream_folder(ctx) -> str:
+    path = ctx.encoder.local_path if ctx.encoder.kind == "hf" else None
+    if path is None or not (path / "config.json").exists():
+        raise UserError(f"ASR fine-tuning needs an hf:<local wav2vec2 folder> upstream, not '{ctx.encoder.spec}'")
+    return str(path)
+
+
+def run(ctx) -> UnitResult:
+    import json
+
+    from polyglue.speech.ctc_finetune import CTCSettings, finetune, greedy, load_ctc_model, steps_for
+
+    folder = _upstream_folder(ctx)
+    config = json.loads((ctx.encoder.local_path / "config.json").read_text())
+    layer_norm = config.get("feat_extract_norm", "group") == "layer"
+    pre = ctx.encoder.local_path / "preprocessor_config.json"
+    normalize = bool(json.loads(pre.read_text()).get("do_normalize", True)) if pre.exists() else True
+    unit = SpeechUnit(ctx)
+    card = unit.card
+    utts = {role: [u for u in items if u.transcript is not None] for role, items in unit.data.utterances.items()}
+    scored = [r for r in card.splits.scored_roles() if utts.get(r)]
+    s = ctx.settings
+    per_language: dict[str, dict] = {}
+    selections: dict[str, dict] = {}
+    records: list[dict] = []
+    for lang, train in unit.groups(utts.get("train", [])).items():
+        key = lang or "all"
+        if not train:
+            split_dir = unit.root / (lang or "") / card.splits.train.name
+            raise UserError(f"{split_dir / 'transcription.txt'}: no training transcripts for language '{key}'")
+        text = {u.id: normalize_transcript(u.transcript or "", u.language) for items in utts.values() for u in items
+                if lang is None or u.language == lang}
+        vocab = CharVocab.build([text[u.id] for u in train])
+        valid = [u for u in utts.get("validation", []) if lang is None or u.language == lang]
+        selection_split = "validation"
+        if not valid:
+            fit_idx, sel_idx = holdout(len(train), ctx.seed)
+            valid, train = [train[i] for i in sel_idx], [train[i] for i in fit_idx]
+            selection_split = "train hold-out (10%)"
+        settings = CTCSettings(
+            steps=s.max_steps or steps_for(s.epochs, len(train), s.batch_size), batch_size=s.batch_size,
+            learning_rate=s.learning_rate, eval_every=s.eval_every, weight_decay=s.weight_decay, seed=ctx.seed,
+        )
+        model = load_ctc_model(folder, vocab, ctx.device)
+
+        def decode(model, items):
+            return greedy(model, [read_audio(u.path) for u in items], vocab, normalize=normalize, layer_norm=layer_norm, device=ctx.device)
+
+        def validate(model):
+            return compute(["wer"], [text[u.id] for u in valid], decode(model, valid))["wer"]
+
+        ctx.step(0, settings.steps, f"fine-tuning Wav2Vec2ForCTC ({key})")
+        result = finetune(model, _LazyAudio(train), [vocab.encode(text[u.id]) for u in train], validate, settings,
+                          normalize=normalize, layer_norm=layer_norm, device=ctx.device, step=ctx.step)
+        unit.timings["train_s"] = unit.timings.get("train_s", 0.0) + result.train_s
+        selections[key] = {"best_step": result.best_step, "validation_wer": result.validation_wer, "checkpoints": result.history,
+                           "steps": settings.steps, "learning_rate": settings.learning_rate, "vocabulary": "".join(vocab.chars),
+                           "selection_split": selection_split}
+        t0 = time.perf_counter()
+        for role in scored:
+            items = [u for u in utts[role] if lang is None or u.language == lang]
+            if not items:
+                continue
+            hyp = decode(result.model, items)
+            gold = [text[u.id] for u in items]
+            per_language.setdefault(key, {})[role] = compute(card.metrics, gold, hyp)
+            records += [{"split": role, "id": u.id, "gold": g, "pred": h, "language": u.language} for u, g, h in zip(items, gold, hyp)]
+        unit.timings["eval_s"] = unit.timings.get("eval_s", 0.0) + time.perf_counter() - t0
+    if not per_language:
+        raise UserError(f"card '{card.name}': no transcribed utterances to train and score")
+    result_metrics = per_language["all"] if "all" in per_language else mean_over_languages(per_language)
+    extras = unit.extras(
+        selection=selections,
+        asr_protocol="finetune: Wav2Vec2ForCTC fine-tuning (the IndicSUPERB paper's protocol, via transformers, not fairseq)",
+        decoding="greedy (no language model)",
+        official_elements=["upstream fine-tuned with a CTC layer", "feature encoder frozen",
+                           "character vocabulary after the IndicSUPERB normaliser", "WER/CER on test_known and test"],
+        n_examples={role: len(items) for role, items in utts.items()},
+    )
+    return UnitResult(metrics=result_metrics, predictions=records, extras=extras)
