@@ -20,6 +20,11 @@ from polyglue.runs.units import Unit, UnitTask
 from polyglue.langkits.registry import find_user_kit, kit_file_hash
 
 
+#: Bounds that keep an impossible request from hanging planning (`--seeds 1000000000000`).
+MAX_SEEDS = 1000
+MAX_COUNT = 10**9
+
+
 @dataclass
 class RunRequest:
     """What `bench run` was asked for (flags already parsed)."""
@@ -51,6 +56,14 @@ def plan_run(registry: Registry, req: RunRequest) -> Plan:
         raise UserError("give at least one --model (e.g. --model bow)")
     if req.seeds < 1:
         raise UserError(f"--seeds must be at least 1 (got {req.seeds})")
+    if req.seeds > MAX_SEEDS:
+        raise UserError(f"--seeds {req.seeds}: at most {MAX_SEEDS} seeds per (card, encoder)")
+    if req.protocol is not None and req.protocol not in protocols.TEXT_PROTOCOLS:
+        raise UserError(f"--protocol {req.protocol}: choose {' or '.join(protocols.TEXT_PROTOCOLS)} (speech cards use their own recipe)")
+    for key in ("limit", "max_steps"):
+        value = req.overrides.get(key)
+        if value is not None and value > MAX_COUNT:
+            raise UserError(f"--{key.replace('_', '-')} {value}: at most {MAX_COUNT}")
     if req.data_dir is not None and not Path(req.data_dir).is_dir():
         raise UserError(f"--data-dir {req.data_dir} is not a directory")
     suite_entry = registry.suite(req.suite)
