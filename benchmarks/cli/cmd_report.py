@@ -52,6 +52,7 @@ def report_cmd(
     out: Annotated[Optional[Path], typer.Option("--out", help="Write to this file instead of stdout.")] = None,
     match: Annotated[Optional[list[str]], typer.Option("--match", help="LABEL=MODEL: show the deltas of row LABEL against the suite's published row MODEL (repeatable; rows whose names agree are paired anyway).")] = None,
     spread: Annotated[str, typer.Option("--spread", help="What ± shows in md/html: ci (95% confidence half-width) or std.")] = "ci",
+    include_debug: Annotated[bool, typer.Option("--include-debug", help="Show debug units (--limit, --max-steps runs) as their own, labelled rows.")] = False,
     cards: CardsOpt = None,
     runs_dir: RunsDirOpt = DEFAULT_RUNS_DIR,
 ) -> None:
@@ -73,7 +74,7 @@ def report_cmd(
             raise UserError(f"no finished units in {runs_dir}/")
         reg = registry(cards)
         units = store.units()
-        boards = [build(*definitions(reg, store, s), units, matches) for s in suites]
+        boards = [build(*definitions(reg, store, s), units, matches, include_debug=include_debug) for s in suites]
     finally:
         store.close()
     if fmt == "md":

@@ -42,3 +42,17 @@ def assess(card: Card, config: dict, overrides: dict, *, default_protocol: str) 
     if config["name"] != default_protocol:
         reasons.append(f"protocol '{config['name']}' instead of the card's '{default_protocol}'")
     return {"comparable": not reasons, "debug": debug, "reasons": reasons}
+
+
+def of_unit(unit: dict) -> dict:
+    """The comparability record of a stored unit row (as `Store.units()` returns it).
+
+    Units stored before the record existed carry none: a debug cap in their settings still
+    marks them debug, so an old `--limit` run is never shown as a result.
+    """
+    record = (unit.get("extras") or {}).get("comparability")
+    if isinstance(record, dict) and "comparable" in record:
+        return {"comparable": bool(record["comparable"]), "debug": bool(record.get("debug")), "reasons": list(record.get("reasons") or [])}
+    config = unit.get("protocol_config") or {}
+    reasons = [f"{flag} {config[key]}: a debug run, not the full unit" for key, flag in DEBUG_SETTINGS.items() if config.get(key) is not None]
+    return {"comparable": not reasons, "debug": bool(reasons), "reasons": reasons}
