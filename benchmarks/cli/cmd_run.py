@@ -62,6 +62,9 @@ def run_cmd(
     plan = plan_run(registry(cards), request)
     for note in plan.skipped:
         print(f"skipped: {note}", file=sys.stderr)
+    debug = sorted({r for t in plan.tasks if t.comparability.get("debug") for r in t.comparability["reasons"] if "debug" in r})
+    if debug:
+        print(f"warning: debug run ({'; '.join(debug)}): its units are stored apart and left out of reports (`bench report --include-debug` shows them)", file=sys.stderr)
     if threads is not None and threads < 1:
         raise UserError(f"--threads must be positive (got {threads})")
     if retries < 0:
@@ -73,6 +76,8 @@ def run_cmd(
         f"Results: {runs_dir}/ (`bench report --suite {suite} --runs-dir {runs_dir}`)",
         file=sys.stderr,
     )
+    for task, owner in summary.busy:
+        print(f"left to {owner}: {task.describe()} (it holds the unit's lease; rerun later to reuse its result)", file=sys.stderr)
     for task, message, _ in summary.failed:
         print(f"failed: {task.describe()}: {message}", file=sys.stderr)
     if summary.exit_code:

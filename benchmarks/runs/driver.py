@@ -31,6 +31,8 @@ class RunSummary:
     total: int
     reused: int = 0
     done: int = 0
+    busy: list[tuple[UnitTask, str]] = field(default_factory=list)
+    """Units left to another live process that holds their lease (task, owner)."""
     failed: list[tuple[UnitTask, str, str]] = field(default_factory=list)
 
     @property
@@ -44,14 +46,29 @@ class RunSummary:
 class Hooks:
     """What a backend reports back to the driver (all calls happen in the driver process)."""
 
-    def __init__(self, store: Store, run_id: str, progress: RunProgress, summary: RunSummary):
+    def __init__(self, store: Store, run_id: str, progress: RunProgress, summary: RunSummary, force: bool = False):
         self.store, self.run_id, self.progress, self.summary = store, run_id, progress, summary
+        self.force = force
         self._started: dict[str, float] = {}
+        self._forced: set[str] = set()
 
-    def started(self, task: UnitTask, device: str = "cpu") -> None:
+    def started(self, task: UnitTask, device: str = "cpu") -> bool:
+        """Claim the unit's lease; False tells the backend to skip it (finished meanwhile, or a live process computes it)."""
+        force = self.force and task.key not in self._forced  # --force recomputes a unit once, not again and again
+        outcome = self.store.claim(task, self.run_id, device_name(device), force=force)
+        if outcome == "done":
+            self.summary.reused += 1
+            self.progress.finish_unit(f"= {task.describe()}  finished by another process meanwhile; reused")
+            return False
+        if outcome == "busy":
+            owner = self.store.busy_owner(task.key)
+            self.summary.busy.append((task, owner))
+            self.progress.finish_unit(f"… {task.describe()}  being computed by {owner}; left to it")
+            return False
+        self._forced.add(task.key)
         self._started[task.key] = time.perf_counter()
-        self.store.mark_running(task, self.run_id, device_name(device))
         self.progress.start_unit(task.describe())
+        return True
 
     def step(self, advance: int = 0, total: int | None = None, description: str = "") -> None:
         self.progress.step(advance, total, description)
@@ -60,13 +77,16 @@ class Hooks:
         duration = time.perf_counter() - self._started.pop(task.key, time.perf_counter())
         result.extras["comparability"] = task.comparability
         path = write_predictions(self.store.runs_dir, task, result.predictions) if result.predictions else None
-        self.store.mark_done(task.key, result.metrics, result.extras, path, duration)
+        if not self.store.mark_done(task.key, result.metrics, result.extras, path, duration):
+            self.progress.finish_unit(f"= {task.describe()}  another process took this unit over; its result is kept")
+            return
         self.summary.done += 1
         self.progress.finish_unit(f"✓ {task.describe()}  {_headline(task, result)}  ({duration:.1f}s)")
 
     def failed(self, task: UnitTask, message: str, kind: str, detail: str | None = None) -> None:
         duration = time.perf_counter() - self._started.pop(task.key, time.perf_counter())
-        self.store.mark_failed(task.key, detail or message, kind, duration)
+        if not self.store.mark_failed(task.key, detail or message, kind, duration):
+            return
         self.summary.failed.append((task, message, kind))
         self.progress.finish_unit(f"✗ {task.describe()}  {message}")
 
@@ -135,7 +155,7 @@ def run_tasks(
             if reused:
                 progress.progress.advance(progress.units, reused)
                 progress.note(f"reusing {reused} finished unit(s) from {store.path} (--force recomputes them)")
-            hooks = Hooks(store, run_id, progress, summary)
+            hooks = Hooks(store, run_id, progress, summary, force=force)
             try:
                 runner.run(todo, hooks)
             except BaseException:
