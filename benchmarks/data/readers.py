@@ -108,9 +108,9 @@ def class_label_names(table: pa.Table, column: str) -> list[str] | None:
 
 def read_table(path: Path, fmt: str, columns: list[str] | None = None) -> pa.Table:
     """Read `path` in format `fmt` (one of the card schema's local formats)."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"data file not found: {path}")
+    from polyglue.data.confine import regular_file
+
+    path = regular_file(Path(path))
     if fmt == "jsonl":
         return read_jsonl(path)
     if fmt == "json":

@@ -10,10 +10,10 @@ roles `audio`, `audio_pair` and `label` (0/1), or a `.txt` file of `label<TAB>pa
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from polyglue.cards.schema import Card
+from polyglue.data.confine import confined, regular_file
 from polyglue.errors import DataError, UserError
 from polyglue.speech.audio import refuse_unsupported
 from polyglue.speech.corpus import Trial, Utterance
@@ -33,20 +33,30 @@ class ManifestCorpus:
     def _path(self, split: str) -> Path:
         if split not in self.files:
             raise UserError(f"card '{self.card.name}': no manifest for split '{split}'")
-        path = self.root / self.files[split]
+        path = confined(self.root, self.files[split], where=f"card '{self.card.name}': source.layout.files.{split}")
         if not path.exists():
             raise UserError(f"card '{self.card.name}': manifest {path} does not exist (split '{split}')")
         return path
 
     def _rows(self, path: Path) -> list[dict]:
+        regular_file(path)
+        try:
+            return self._parse_rows(path)
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{path}: not UTF-8 text (byte {exc.start}); save the manifest as UTF-8") from None
+
+    def _parse_rows(self, path: Path) -> list[dict]:
         if path.suffix == ".jsonl":
             rows = []
             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
                 if line.strip():
                     try:
-                        rows.append(json.loads(line))
+                        row = json.loads(line)
                     except json.JSONDecodeError as exc:
                         raise DataError(f"{path}:{number}: not a JSON object ({exc.msg})") from None
+                    if not isinstance(row, dict):
+                        raise DataError(f"{path}:{number}: expected a JSON object per line, got {type(row).__name__}")
+                    rows.append(row)
             return rows
         import csv
 
@@ -64,7 +74,7 @@ class ManifestCorpus:
         return str(row[column])
 
     def _audio(self, manifest: Path, value: str, number: int) -> tuple[str, Path]:
-        audio = Path(os.path.normpath(manifest.parent / value)) if not Path(value).is_absolute() else Path(value)
+        audio = confined(self.root, value, where=f"{manifest}:{number}", base=manifest.parent)
         refuse_unsupported(audio, manifest.parent)
         if not audio.exists():
             raise DataError(f"{manifest}:{number}: audio file {audio} does not exist")
@@ -98,7 +108,7 @@ class ManifestCorpus:
         """Verification trials of an evaluation split."""
         path = self._path(split)
         if path.suffix == ".txt":
-            return read_trials(path, path.parent, None)
+            return read_trials(path, self.root, None, base=path.parent)
         out = []
         for number, row in enumerate(self._rows(path), 2 if path.suffix != ".jsonl" else 1):
             label = self._value(row, "label", path, number)
