@@ -41,9 +41,11 @@ def parse_matches(values: list[str] | None) -> dict[str, str]:
 def open_store(runs_dir: Path):
     from polyglue.runs.store import DB_NAME, Store
 
+    if runs_dir.exists() and not runs_dir.is_dir():
+        raise UserError(f"--runs-dir {runs_dir} is a file, not a results folder")
     if not (runs_dir / DB_NAME).exists():
         raise UserError(f"no results in {runs_dir}/ (run `bench run` or `bench demo` first, or pass --runs-dir)")
-    return Store(runs_dir)
+    return Store(runs_dir, readonly=True)  # reading results never writes: works on a read-only runs dir
 
 
 def report_cmd(

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
+from polyglue.errors import UserError
 from polyglue.runs.units import UnitTask
 
 DB_NAME = "polyglue.sqlite"
@@ -96,11 +97,26 @@ def _now() -> str:
 class Store:
     """SQLite results store at `<runs_dir>/polyglue.sqlite`."""
 
-    def __init__(self, runs_dir: Path):
+    def __init__(self, runs_dir: Path, *, readonly: bool = False):
         self.runs_dir = Path(runs_dir)
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.runs_dir / DB_NAME
-        self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self.owner = (socket.gethostname(), os.getpid())
+        if self.runs_dir.exists() and not self.runs_dir.is_dir():
+            raise UserError(f"--runs-dir {self.runs_dir} is a file, not a folder; pass a folder (it is created if missing)")
+        try:
+            if readonly:
+                self.conn = _open_readonly(self.path)
+                self.conn.execute("SELECT count(*) FROM units").fetchone()
+                return
+            self.runs_dir.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self._init_schema()
+        except sqlite3.DatabaseError as exc:
+            raise store_error(self.path, exc) from None
+        except OSError as exc:
+            raise UserError(f"--runs-dir {self.runs_dir}: cannot create or write it ({exc.strerror or exc})") from None
+
+    def _init_schema(self) -> None:
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=FULL")
@@ -110,20 +126,28 @@ class Store:
             if column not in have:
                 self.conn.execute(f"ALTER TABLE units ADD COLUMN {column} {kind}")
         self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        self.owner = (socket.gethostname(), os.getpid())
 
     def close(self) -> None:
         self.conn.close()
 
     @contextmanager
     def _tx(self):
-        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.DatabaseError as exc:
+            raise store_error(self.path, exc) from None
         try:
             yield self.conn
+        except sqlite3.DatabaseError as exc:
+            self.conn.execute("ROLLBACK")
+            raise store_error(self.path, exc) from None
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
-        self.conn.execute("COMMIT")
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            raise store_error(self.path, exc) from None
 
     # ------------------------------------------------------------------ runs
 
@@ -255,7 +279,11 @@ class Store:
         if status is not None:
             sql, args = sql + " AND u.status = ?", args + [status]
         rows = []
-        for row in self.conn.execute(sql + " ORDER BY u.suite, u.card, u.encoder, u.seed", args):
+        try:
+            found = self.conn.execute(sql + " ORDER BY u.suite, u.card, u.encoder, u.seed", args).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise store_error(self.path, exc) from None
+        for row in found:
             item = dict(row)
             for col, name in (("metrics_json", "metrics"), ("extras_json", "extras"), ("protocol_json", "protocol_config"), ("env_json", "env")):
                 raw = item.pop(col)
@@ -265,6 +293,34 @@ class Store:
 
     def suites(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT DISTINCT suite FROM units WHERE status = 'done' ORDER BY suite")]
+
+
+def _open_readonly(path: Path) -> sqlite3.Connection:
+    """Open the store for reading only (reports from a read-only runs dir, e.g. a mounted archive)."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30, isolation_level=None)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        # A WAL database in a folder we cannot write: no -shm can be made, so read it as an immutable file.
+        conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, timeout=30, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def store_error(path: Path, exc: sqlite3.DatabaseError):
+    """One line for a store that cannot be used: corrupt or truncated, full disk, read-only, locked."""
+    message = str(exc)
+    if "not a database" in message or "malformed" in message or isinstance(exc, sqlite3.DatabaseError) and "no such table" in message:
+        what = "is not a readable polyglue store (corrupt or truncated); move it aside (earlier results are in it) and rerun"
+    elif "disk is full" in message or "disk I/O" in message:
+        what = f"cannot be written ({message}); free space on the disk and rerun — finished units are kept"
+    elif "readonly" in message or "read-only" in message:
+        what = f"is read-only ({message}); pass a writable --runs-dir"
+    elif "locked" in message:
+        what = f"is locked by another process for too long ({message}); rerun when it is done"
+    else:
+        what = f"cannot be used ({message})"
+    return UserError(f"{path} {what}")
 
 
 def _pid_alive(pid: int) -> bool:
@@ -286,14 +342,18 @@ def write_predictions(runs_dir: Path, task: UnitTask, records: list[dict]) -> st
     """Write per-example predictions as JSONL, atomically; returns the path relative to `runs_dir`."""
     rel = Path("predictions") / task.unit.suite / task.unit.card / f"{task.encoder_slug()}-seed{task.unit.seed}-{task.key[:12]}.jsonl"
     path = Path(runs_dir) / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".jsonl.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for record in records:
-            fh.write(json.dumps(record, ensure_ascii=False, default=_jsonable) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for record in records:
+                fh.write(json.dumps(record, ensure_ascii=False, default=_jsonable) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True) if tmp.parent.is_dir() else None
+        raise UserError(f"{path}: cannot write predictions ({exc.strerror or exc}); free space or fix permissions and rerun — finished units are kept") from None
     return str(rel)
 
 
