@@ -36,6 +36,8 @@ class Stat(_Model):
     values: list[float]
     """Per-seed values, in the order of `seeds`."""
     seeds: list[int]
+    seed_invariant: bool | None = None
+    """True when every seed gave the same value: the seed cannot change this result (no spread to report)."""
 
 
 class Component(_Model):

@@ -3,6 +3,11 @@
 Seeds are few (3 to 5 is usual), so the interval uses the t distribution with n - 1 degrees
 of freedom rather than a normal approximation; with one seed there is no interval at all
 (reported as missing, never as zero width).
+
+When every seed gave the same value (a deterministic head on cached features: the seed
+changes nothing), the spread is not certainty but absence of seed variance; the value is
+rendered `92.41 (seed-invariant)` instead of `92.41 ± 0.00`, and `seed_invariant` says so in
+JSON.
 """
 
 from __future__ import annotations
@@ -61,11 +66,20 @@ class SeedStats:
         half = self.ci95_half
         return None if half is None else (self.mean - half, self.mean + half)
 
+    @property
+    def seed_invariant(self) -> bool | None:
+        """True when two or more seeds all gave exactly the same value; None for fewer than two."""
+        if self.n < 2:
+            return None
+        return max(self.values) == min(self.values)
+
     def render(self, digits: int = 2, spread: str = "ci") -> str:
         """`mean ± half-width` (spread `ci`) or `mean ± std` (spread `std`); a dash when empty."""
         if not self.values:
             return "–"
         text = f"{self.mean:.{digits}f}"
+        if self.seed_invariant:
+            return text + " (seed-invariant)"
         extra = self.ci95_half if spread == "ci" else self.std
         if extra is not None:
             text += f" ± {extra:.{digits}f}"
@@ -80,4 +94,5 @@ class SeedStats:
             "n": self.n,
             "values": list(self.values),
             "seeds": list(self.seeds),
+            "seed_invariant": self.seed_invariant,
         }
