@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -29,6 +30,17 @@ import numpy as np
 from polyglue.encoders import cache_root
 
 DTYPE = np.float16
+
+
+def _index_entry(raw: bytes) -> tuple[str, int, int] | None:
+    """`(key, offset, rows)` from one index line, or None when the line is not exactly that."""
+    try:
+        key, offset, rows = json.loads(raw.decode("utf-8"))
+    except (ValueError, TypeError, UnicodeDecodeError):
+        return None
+    if not isinstance(key, str) or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (offset, rows)):
+        return None
+    return key, offset, rows
 
 
 def content_key(*parts) -> str:
@@ -63,15 +75,27 @@ class FeatureNamespace:
     # ------------------------------------------------------------------ index
 
     def _load_index(self) -> None:
+        """Index every shard; entries a garbled index line or a truncated shard cannot back are dropped
+        (with one warning line per shard) and so recomputed, instead of crashing every later run."""
+        row_bytes = self.dim * np.dtype(DTYPE).itemsize
         for idx in sorted(self.root.glob("shard-*.idx")):
             shard = idx.stem
             data = self.root / f"{shard}.f16"
             if not data.exists():
                 continue
-            with open(idx, encoding="utf-8") as fh:
-                for line in fh:
-                    key, offset, rows = json.loads(line)
+            available = data.stat().st_size // row_bytes if row_bytes else 0
+            dropped = 0
+            with open(idx, "rb") as fh:
+                for raw in fh:
+                    entry = _index_entry(raw)
+                    if entry is None or entry[1] + entry[2] > available:
+                        dropped += 1
+                        continue
+                    key, offset, rows = entry
                     self._index.setdefault(key, _Loc(shard, offset, rows))
+            if dropped:
+                print(f"warning: feature cache {data}: {dropped} entr{'y' if dropped == 1 else 'ies'} garbled or truncated; "
+                      f"dropped, they will be recomputed", file=sys.stderr)
 
     def __contains__(self, key: str) -> bool:
         return key in self._index
