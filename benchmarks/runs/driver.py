@@ -74,6 +74,10 @@ class Hooks:
         self.progress.step(advance, total, description)
 
     def finished(self, task: UnitTask, result: UnitResult) -> None:
+        empty = _nothing_scored(task, result)
+        if empty:
+            self.failed(task, empty, "user")
+            return
         duration = time.perf_counter() - self._started.pop(task.key, time.perf_counter())
         result.extras["comparability"] = task.comparability
         path = write_predictions(self.store.runs_dir, task, result.predictions) if result.predictions else None
@@ -89,6 +93,15 @@ class Hooks:
             return
         self.summary.failed.append((task, message, kind))
         self.progress.finish_unit(f"✗ {task.describe()}  {message}")
+
+
+def _nothing_scored(task: UnitTask, result: UnitResult) -> str | None:
+    """Why a unit that "finished" has no result (no main metric on any split), else None."""
+    main = task.card["main_metric"]
+    values = [v.get(main) for v in (result.metrics or {}).values() if isinstance(v, dict)]
+    if not any(isinstance(v, (int, float)) for v in values):
+        return "no example was scored (empty split, missing transcriptions or unsupported audio?); nothing recorded as done"
+    return None
 
 
 def _headline(task: UnitTask, result: UnitResult) -> str:
