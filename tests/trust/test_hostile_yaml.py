@@ -35,6 +35,17 @@ def test_hostile_documents_fail_fast_with_a_line(tmp_path, text, needle):
     assert time.perf_counter() - start < 5
 
 
+def test_a_file_just_under_the_size_cap_parses_in_bounded_time(tmp_path):
+    lines, size = [], 0
+    while size < MAX_BYTES - 64:
+        lines.append(f"key{len(lines)}: value")
+        size += len(lines[-1]) + 1
+    start = time.perf_counter()
+    doc = parse_yaml("\n".join(lines) + "\n", tmp_path / "x.yaml")  # about 17,000 keys
+    assert len(doc.data) == len(lines)
+    assert time.perf_counter() - start < 30
+
+
 def test_ordinary_anchors_still_work(tmp_path):
     doc = parse_yaml("a: &n {x: 1}\nb: *n\n", tmp_path / "x.yaml")
     assert doc.data == {"a": {"x": 1}, "b": {"x": 1}}
