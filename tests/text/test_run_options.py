@@ -76,7 +76,7 @@ def test_given_two_seeds_then_two_units_and_the_report_shows_mean_and_spread(cli
     units = _units(runs)
     assert sorted(u["seed"] for u in units) == [0, 1]
     assert len({u["key"] for u in units}) == 2
-    report = cli("report", "--suite", "glue", "--runs-dir", runs)
+    report = cli("report", "--suite", "glue", "--runs-dir", runs, "--include-debug")  # a --limit/--max-steps run is a debug row
     lines = report.out.splitlines()
     header = next(line for line in lines if line.startswith("| model")).split("|")
     row = next(line for line in lines if line.startswith("| tiny")).split("|")
