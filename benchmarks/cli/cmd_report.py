@@ -54,6 +54,7 @@ def report_cmd(
     out: Annotated[Optional[Path], typer.Option("--out", help="Write to this file instead of stdout.")] = None,
     match: Annotated[Optional[list[str]], typer.Option("--match", help="LABEL=MODEL: show the deltas of row LABEL against the suite's published row MODEL (repeatable; rows whose names agree are paired anyway).")] = None,
     spread: Annotated[str, typer.Option("--spread", help="What ± shows in md/html: ci (95% confidence half-width) or std.")] = "ci",
+    bootstrap_se: Annotated[int, typer.Option("--bootstrap-se", help="For single-seed cells: per-example bootstrap standard error from N resamples of the stored predictions (0: off).")] = 0,
     include_debug: Annotated[bool, typer.Option("--include-debug", help="Show debug units (--limit, --max-steps runs) as their own, labelled rows.")] = False,
     cards: CardsOpt = None,
     runs_dir: RunsDirOpt = DEFAULT_RUNS_DIR,
@@ -77,6 +78,13 @@ def report_cmd(
         reg = registry(cards)
         units = store.units()
         boards = [build(*definitions(reg, store, s), units, matches, include_debug=include_debug) for s in suites]
+        if bootstrap_se:
+            if not 100 <= bootstrap_se <= 100_000:
+                raise UserError(f"--bootstrap-se {bootstrap_se}: use between 100 and 100000 resamples (or 0 for none)")
+            from polyglue.report.stderr import attach_bootstrap_se
+
+            for board in boards:
+                attach_bootstrap_se(board, runs_dir, n=bootstrap_se)
     finally:
         store.close()
     if fmt == "md":

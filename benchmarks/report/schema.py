@@ -38,6 +38,8 @@ class Stat(_Model):
     seeds: list[int]
     seed_invariant: bool | None = None
     """True when every seed gave the same value: the seed cannot change this result (no spread to report)."""
+    bootstrap_se: float | None = None
+    """Single-seed values: per-example bootstrap standard error (`bench report --bootstrap-se N`); else null."""
 
 
 class Component(_Model):

@@ -39,6 +39,8 @@ class SeedStats:
 
     values: list[float] = field(default_factory=list)
     seeds: list[int] = field(default_factory=list)
+    bootstrap_se: float | None = None
+    """Per-example bootstrap standard error of a single-seed value (`bench report --bootstrap-se N`)."""
 
     def add(self, seed: int, value: float) -> None:
         self.seeds.append(seed)
@@ -80,6 +82,8 @@ class SeedStats:
         text = f"{self.mean:.{digits}f}"
         if self.seed_invariant:
             return text + " (seed-invariant)"
+        if self.n == 1 and self.bootstrap_se is not None:
+            return text + f" (SE {self.bootstrap_se:.{digits}f})"
         extra = self.ci95_half if spread == "ci" else self.std
         if extra is not None:
             text += f" ± {extra:.{digits}f}"
@@ -95,4 +99,5 @@ class SeedStats:
             "values": list(self.values),
             "seeds": list(self.seeds),
             "seed_invariant": self.seed_invariant,
+            "bootstrap_se": self.bootstrap_se,
         }
