@@ -20,13 +20,17 @@ from polyglue.cards.schema import Card
 DEBUG_SETTINGS = {"limit": "--limit", "max_steps": "--max-steps"}
 
 
-def assess(card: Card, config: dict, overrides: dict, *, default_protocol: str) -> dict:
+def assess(card: Card, config: dict, overrides: dict, *, default_protocol: str, unverified_copy: str | None = None) -> dict:
     """`{"comparable": bool, "debug": bool, "reasons": [...]}` for one planned unit.
 
     `config`: the resolved protocol settings; `overrides`: the run's setting overrides (None
-    values mean "not given"); `default_protocol`: the protocol the card's recipe uses.
+    values mean "not given"); `default_protocol`: the protocol the card's recipe uses;
+    `unverified_copy`: the `--data-dir` folder a pinned card reads that has no `manifest.json`
+    (so nothing checks it holds the pinned revision).
     """
     reasons: list[str] = []
+    if unverified_copy is not None:
+        reasons.append(f"data read from {unverified_copy} without a manifest.json: not verified against the pinned revision")
     debug = False
     card_defaults = card.protocol.model_dump()
     for key, value in overrides.items():

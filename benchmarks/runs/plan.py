@@ -103,7 +103,8 @@ def plan_run(registry: Registry, req: RunRequest) -> Plan:
                 config["langkit_sha256"] = kit_file_hash(kit_file)
             if not has_runner(card.task, config["name"]):
                 raise UserError(f"card '{card.name}': no '{config['name']}' runner for {card.task} tasks")
-            comparability = assess(card, config, req.overrides, default_protocol=protocols.official_protocol(card, enc))
+            comparability = assess(card, config, req.overrides, default_protocol=protocols.official_protocol(card, enc),
+                                   unverified_copy=_unverified_copy(req, suite_entry.suite.name, card))
             for seed in range(req.seeds):
                 unit = Unit(
                     suite=suite.name,
@@ -137,6 +138,15 @@ def plan_run(registry: Registry, req: RunRequest) -> Plan:
         raise UserError(f"nothing to run: {'; '.join(skipped) or 'no cards selected'}")
     _check_data_available(registry, req, {t.unit.card for t in tasks} | {t.train_card["name"] for t in tasks if t.train_card})
     return Plan(tasks, skipped, suite.model_dump(mode="json"))
+
+
+def _unverified_copy(req: RunRequest, suite: str, card) -> str | None:
+    """The `--data-dir` folder of a pinned Hub card when it has no manifest (a hand-made copy, or a mirror that lost it)."""
+    hub = card.source.hub
+    if req.data_dir is None or hub is None or not hub.pinned:
+        return None
+    folder = Path(req.data_dir) / suite / card.name
+    return str(folder) if folder.is_dir() and not (folder / "manifest.json").exists() else None
 
 
 def _check_data_available(registry: Registry, req: RunRequest, names: set[str]) -> None:

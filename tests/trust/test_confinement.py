@@ -102,3 +102,19 @@ def test_audio_manifest_rows_outside_the_root_are_refused(tmp_path):
     (tmp_path / "m.csv").write_text("a,t\n../../outside/x.wav,hello\n")
     with pytest.raises(DataError, match=r"m.csv:2: path '../../outside/x.wav' points outside"):
         ManifestCorpus(tmp_path, card).utterances("train")
+
+
+def test_a_pinned_card_read_from_a_copy_without_manifest_is_marked_not_comparable(tmp_path):
+    from polyglue.cards.registry import Registry
+    from polyglue.runs.plan import RunRequest, plan_run
+
+    reg = Registry.discover([])
+    suite = next(name for name, entry in reg.suites.items()
+                 if any(reg.card(c).card.source.hub is not None and reg.card(c).card.source.hub.pinned for c in entry.suite.cards))
+    card = next(c for c in reg.suite(suite).suite.cards if reg.card(c).card.source.hub is not None and reg.card(c).card.source.hub.pinned)
+    (tmp_path / suite / card).mkdir(parents=True)
+    plan = plan_run(reg, RunRequest(suite=suite, models=["bow"], tasks=[card], data_dir=tmp_path))
+    mark = plan.tasks[0].comparability
+    assert not mark["comparable"] and "without a manifest.json" in mark["reasons"][0]
+    (tmp_path / suite / card / "manifest.json").write_text("{}")
+    assert plan_run(reg, RunRequest(suite=suite, models=["bow"], tasks=[card], data_dir=tmp_path)).tasks[0].comparability["comparable"]
