@@ -71,6 +71,15 @@ def hub_offline_reason() -> str | None:
         return f"{host}:{port} is unreachable ({exc.__class__.__name__})"
 
 
+def local_root(card_path: Path | None) -> Path:
+    """The folder a card's local files must stay in: two levels above the card's folder (the project
+    folder of the `<project>/cards/<suite>/<card>.yaml` layout the demo and the tests write), or the
+    working directory for a card without a file."""
+    if card_path is None:
+        return Path.cwd().resolve()
+    return Path(card_path).resolve().parent.parent.parent
+
+
 class DataResolver:
     """Materialises the splits of one card; `limit` keeps a fixed random sample of each split."""
 
@@ -174,11 +183,18 @@ class DataResolver:
         paths = sorted(glob.glob(pattern)) if any(ch in pattern for ch in "*?[") else [pattern]
         if not paths or not Path(paths[0]).exists():
             raise DataError(f"card '{self.card.name}': no file matches {pattern} (split '{split_name}')")
+        root = local_root(self.card_path)
         for p in paths:
-            # A data file may not be a symlink to somewhere other than where the card says it is.
+            # A data file may not be a symlink to somewhere other than where the card says it is,
+            # nor lie outside the card's project folder (`../../../../etc/passwd`).
             lexical = Path(os.path.normpath(p))
             if not inside(lexical.parent, lexical):
                 raise DataError(f"card '{self.card.name}': source.local.files.{split_name}: {lexical} is a symlink that points elsewhere; refused")
+            if not inside(root, lexical):
+                raise DataError(
+                    f"card '{self.card.name}': source.local.files.{split_name}: {lexical} is outside {root}; "
+                    f"local data must stay within the card's project folder (two levels above the card's folder)"
+                )
         columns = local.columns
         if local.format == "conll" and columns is None:
             columns = self._token_columns()

@@ -118,3 +118,24 @@ def test_a_pinned_card_read_from_a_copy_without_manifest_is_marked_not_comparabl
     assert not mark["comparable"] and "without a manifest.json" in mark["reasons"][0]
     (tmp_path / suite / card / "manifest.json").write_text("{}")
     assert plan_run(reg, RunRequest(suite=suite, models=["bow"], tasks=[card], data_dir=tmp_path)).tasks[0].comparability["comparable"]
+
+
+def test_local_card_files_outside_the_project_folder_are_refused(tmp_path):
+    from polyglue.cards.schema import Card
+    from polyglue.data.materialize import DataResolver
+    from tests.fixtures.core_suite import card_body
+
+    project = tmp_path / "project"
+    card_dir = project / "cards" / "s"
+    card_dir.mkdir(parents=True)
+    (project / "data").mkdir()
+    (project / "data" / "t.jsonl").write_text('{"s": "x", "label": "a"}\n')
+    secret = tmp_path / "secret.jsonl"
+    secret.write_text('{"s": "root:x:0:0", "label": "root"}\n')
+    ok = card_body("c", "single-classification", {"train": "../../data/t.jsonl", "test": "../../../secret.jsonl"},
+                   fields={"s": "text", "label": "label"}, labels=["a", "b"])
+    card = Card.model_validate(ok)
+    assert DataResolver(card, card_dir / "c.yaml").split("train").table.num_rows == 1
+    with pytest.raises(DataError) as info:
+        DataResolver(card, card_dir / "c.yaml").split("test")
+    assert "source.local.files.test" in str(info.value) and "outside" in str(info.value) and "root:x" not in str(info.value)
