@@ -41,7 +41,7 @@ def test_report_formats_agree_on_real_runs(real_runs, cli):
     assert cell["seeds"] == [0, 1] and cell["n"] == 2
     line = next(r for r in table if r["model"] == "bow" and r["column"] == "demo-cat-sentiment")
     assert float(line["mean"]) == pytest.approx(cell["mean"])
-    assert f"| bow | probe | – | {cell['mean']:.2f} ± " in md.out  # the aggregate needs all nine cards
+    assert f"| bow | probe | – | {cell['mean']:.2f} (seed-invariant) |" in md.out  # the aggregate needs all nine cards; bow's probe does not vary with the seed
     assert {c["name"]: c["dataset_revisions"] for c in suite["cards"]}["demo-ell-nli"] == ["local"]
     (env,) = suite["environments"]
     assert env["packages"]["scikit-learn"] and env["units"] == 6  # the 3 debug units (--max-steps) are not shown
