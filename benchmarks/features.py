@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -46,6 +47,17 @@ SPILL_BYTES = 256 * 2**20
 
 class MissingFeatures(KeyError):
     """An item is neither on disk nor in memory (never stored, evicted, or its shard vanished): recompute it."""
+
+
+def _index_entry(raw: bytes) -> tuple[str, int, int] | None:
+    """`(key, offset, rows)` from one index line, or None when the line is not exactly that."""
+    try:
+        key, offset, rows = json.loads(raw.decode("utf-8"))
+    except (ValueError, TypeError, UnicodeDecodeError):
+        return None
+    if not isinstance(key, str) or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (offset, rows)):
+        return None
+    return key, offset, rows
 
 
 def content_key(*parts) -> str:
@@ -110,17 +122,34 @@ class FeatureNamespace:
     # ------------------------------------------------------------------ index
 
     def _load_index(self) -> None:
+        """Index every shard; entries a garbled index line or a truncated shard cannot back are dropped
+        (with one warning line per shard) and so recomputed, instead of crashing every later run."""
         for idx in sorted(self.root.glob("shard-*.idx")) if self.root.is_dir() else []:
             shard = idx.stem
-            if not (self.root / f"{shard}{self.suffix}").exists():
-                continue
+            data = self.root / f"{shard}{self.suffix}"
             try:
-                with open(idx, encoding="utf-8") as fh:
-                    for line in fh:
-                        key, offset, rows = json.loads(line)
-                        self._index.setdefault(key, _Loc(shard, offset, rows))
+                size = data.stat().st_size
+                with open(idx, "rb") as fh:
+                    lines = fh.readlines()
             except FileNotFoundError:  # evicted meanwhile
                 continue
+            dropped = 0
+            for raw in lines:
+                entry = _index_entry(raw)
+                if entry is None or self._entry_end(entry[1], entry[2]) > size:
+                    dropped += 1
+                    continue
+                key, offset, rows = entry
+                self._index.setdefault(key, _Loc(shard, offset, rows))
+            if dropped:
+                print(f"warning: feature cache {data}: {dropped} entr{'y' if dropped == 1 else 'ies'} garbled or truncated; "
+                      f"dropped, they will be recomputed", file=sys.stderr)
+
+    def _entry_end(self, offset: int, rows: int) -> int:
+        """The byte just past an entry in its shard (f16: offsets count rows; q8: bytes, scales first)."""
+        if self.codec == "f16":
+            return (offset + rows) * self.dim * np.dtype(DTYPE).itemsize
+        return offset + 4 * self.dim + rows * self.dim
 
     def __contains__(self, key: str) -> bool:
         return key in self._index or key in self._spill

@@ -1,4 +1,4 @@
-"""JSON-lines files, read one way everywhere: data splits, stored predictions, mirror manifests."""
+"""Text and JSON-lines files, read one way everywhere: data splits, stored predictions, mirror manifests."""
 
 from __future__ import annotations
 
@@ -9,19 +9,28 @@ from pathlib import Path
 from polyglue.errors import DataError
 
 
+def text_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """`(line number, text)` of a UTF-8 text file; bytes that are not UTF-8 are a DataError naming the line."""
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, 1):
+            try:
+                yield number, raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{path}:{number}: not UTF-8 (byte {exc.start} of the line); save the file as UTF-8") from None
+
+
 def iter_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
     """`(line number, object)` per non-blank line; a bad line is one `file:line` DataError."""
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise DataError(f"{path}:{number}: expected a JSON object per line, got {type(row).__name__}")
-            yield number, row
+    for number, line in text_lines(path):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{path}:{number}: expected a JSON object per line, got {type(row).__name__}")
+        yield number, row
 
 
 def read_jsonl(path: Path) -> list[dict]:

@@ -9,6 +9,8 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+MAX_NAME = 100
+"""Longest card or suite name: names become folder names under `--runs-dir` and `--data-dir` (255 bytes at most)."""
 VERSION_PATTERN = r"^\d+\.\d+(\.\d+)?$"
 SHA_PATTERN = re.compile(r"^[0-9a-f]{40}$")
 

@@ -248,6 +248,11 @@ class Registry:
 
     def suite_cards(self, name: str) -> list[CardEntry]:
         entry = self.suite(name)
+        broken_members = [self.broken[c] for c in entry.suite.cards if c not in self.cards and c in self.broken]
+        if broken_members:
+            # Name the broken card's own file:line, not only the suite line that refers to it.
+            files = {display_path(path) for path in broken_members}
+            raise CardError([p for p in self.errors() if p.file in files] or [p for p in self.errors() if p.file == display_path(entry.path)])
         broken = [p for p in self.errors() if p.file == display_path(entry.path)]
         if broken:
             raise CardError(broken)

@@ -23,7 +23,7 @@ from polyglue.cards.vocab import (
     ProtocolName,
     TaskType,
 )
-from polyglue.cards.base import NAME_PATTERN, SHA_PATTERN, VERSION_PATTERN, FieldProblems, LanguageCode, Strict
+from polyglue.cards.base import MAX_NAME, NAME_PATTERN, SHA_PATTERN, VERSION_PATTERN, FieldProblems, LanguageCode, Strict
 from polyglue.cards.sources import HubSource, LayoutSource, LocalSource, Source
 from polyglue.cards.suite_schema import Aggregate, AggregateComponent, ReferenceRow, Rescale, Suite
 
@@ -257,7 +257,7 @@ def _license(value: str) -> str:
 class Card(Strict):
     """A dataset card: one task of one benchmark, fully declared."""
 
-    name: str = Field(pattern=NAME_PATTERN)
+    name: str = Field(pattern=NAME_PATTERN, max_length=MAX_NAME)
     """Unique card name across every card directory (lower-case, digits, `-`, `_`)."""
     version: str = Field(pattern=VERSION_PATTERN)
     """Bump on any change; never edit a published card in place."""

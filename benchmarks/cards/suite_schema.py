@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_serializer, model_validator
 
-from polyglue.cards.base import NAME_PATTERN, VERSION_PATTERN, Strict
+from polyglue.cards.base import MAX_NAME, NAME_PATTERN, VERSION_PATTERN, Strict
 from polyglue.cards.vocab import MetricName
 
 
@@ -93,7 +93,7 @@ class Submission(Strict):
 class Suite(Strict):
     """A benchmark: ordered cards, an aggregate rule and published reference rows."""
 
-    name: str = Field(pattern=NAME_PATTERN)
+    name: str = Field(pattern=NAME_PATTERN, max_length=MAX_NAME)
     version: str = Field(pattern=VERSION_PATTERN)
     title: str = Field(min_length=1)
     description: str | None = None

@@ -24,6 +24,7 @@ def compare_cmd(
     alpha: Annotated[float, typer.Option("--alpha", help="Significance level.")] = 0.05,
     correction: Annotated[str, typer.Option("--correction", help="Family-wise correction over cards: holm or none.")] = "holm",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the resampling (results are reproducible).")] = 0,
+    include_debug: Annotated[bool, typer.Option("--include-debug", help="Also compare debug units (--limit, --max-steps runs).")] = False,
     cards: CardsOpt = None,
     runs_dir: RunsDirOpt = DEFAULT_RUNS_DIR,
 ) -> None:
@@ -35,7 +36,7 @@ def compare_cmd(
     from polyglue.report.compare import CompareRequest, compare
     from polyglue.report.leaderboard import definitions
 
-    request = CompareRequest(model_a, model_b, protocol, protocol_b, n_bootstrap, alpha, correction, seed)
+    request = CompareRequest(model_a, model_b, protocol, protocol_b, n_bootstrap, alpha, correction, seed, include_debug=include_debug)
     store = open_store(runs_dir)
     try:
         suite_def, card_defs = definitions(registry(cards), store, suite)

@@ -41,9 +41,11 @@ def parse_matches(values: list[str] | None) -> dict[str, str]:
 def open_store(runs_dir: Path):
     from polyglue.runs.store import DB_NAME, Store
 
+    if runs_dir.exists() and not runs_dir.is_dir():
+        raise UserError(f"--runs-dir {runs_dir} is a file, not a results folder")
     if not (runs_dir / DB_NAME).exists():
         raise UserError(f"no results in {runs_dir}/ (run `bench run` or `bench demo` first, or pass --runs-dir)")
-    return Store(runs_dir)
+    return Store(runs_dir, readonly=True)  # reading results never writes: works on a read-only runs dir
 
 
 def report_cmd(
@@ -56,6 +58,8 @@ def report_cmd(
     protocol: Annotated[Optional[str], typer.Option("--protocol", help="model-index: the row's protocol, when the model has several.")] = None,
     include_not_comparable: Annotated[bool, typer.Option("--include-not-comparable", help="model-index: also export units that are not the card's official recipe (marked in the source).")] = False,
     source_url: Annotated[Optional[str], typer.Option("--source-url", help="model-index: where the results can be read (default: the suite's reference URL).")] = None,
+    bootstrap_se: Annotated[int, typer.Option("--bootstrap-se", help="For single-seed cells: per-example bootstrap standard error from N resamples of the stored predictions (0: off).")] = 0,
+    include_debug: Annotated[bool, typer.Option("--include-debug", help="Show debug units (--limit, --max-steps runs) as their own, labelled rows.")] = False,
     cards: CardsOpt = None,
     runs_dir: RunsDirOpt = DEFAULT_RUNS_DIR,
 ) -> None:
@@ -81,7 +85,14 @@ def report_cmd(
             raise UserError(f"no finished units in {runs_dir}/")
         reg = registry(cards)
         units = store.units()
-        boards = [build(*definitions(reg, store, s), units, matches) for s in suites]
+        boards = [build(*definitions(reg, store, s), units, matches, include_debug=include_debug) for s in suites]
+        if bootstrap_se:
+            if not 100 <= bootstrap_se <= 100_000:
+                raise UserError(f"--bootstrap-se {bootstrap_se}: use between 100 and 100000 resamples (or 0 for none)")
+            from polyglue.report.stderr import attach_bootstrap_se
+
+            for board in boards:
+                attach_bootstrap_se(board, runs_dir, n=bootstrap_se)
     finally:
         store.close()
     if fmt == "md":

@@ -110,6 +110,9 @@ def run_cmd(
     for plan in plans:
         for note in plan.skipped:
             print(f"skipped: {note}", file=sys.stderr)
+    debug = sorted({r for plan in plans for t in plan.tasks if t.comparability.get("debug") for r in t.comparability["reasons"] if "debug" in r})
+    if debug:
+        print(f"warning: debug run ({'; '.join(debug)}): its units are stored apart and left out of reports (`bench report --include-debug` shows them)", file=sys.stderr)
     options = {"address": address, "max_retries": retries} if backend == "ray" else {}
     trackers = []
     if log_to:
@@ -129,6 +132,8 @@ def run_cmd(
         )
         if summary.run_file is not None:
             print(f"Run file: {summary.run_file}", file=sys.stderr)
+        for task, owner in summary.busy:
+            print(f"left to {owner}: {task.describe()} (it holds the unit's lease; rerun later to reuse its result)", file=sys.stderr)
         for task, message, _ in summary.failed:
             print(f"failed: {task.describe()}: {message}", file=sys.stderr)
         exit_code = max(exit_code, summary.exit_code)

@@ -18,6 +18,11 @@ DEFAULT_RUNS_DIR = Path("runs")
 
 
 def registry(cards: list[Path] | None):
+    """Cards from the built-in folder, `--cards` and POLYGLUE_CARDS; a `--cards` folder that is not there is an error."""
     from polyglue.cards.registry import Registry
+    from polyglue.errors import UserError
 
+    for path in cards or []:
+        if not Path(path).exists():
+            raise UserError(f"--cards {path}: no such file or directory")
     return Registry.discover(cards or [])

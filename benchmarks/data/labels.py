@@ -36,11 +36,12 @@ class LabelSpace:
             stripped = value.strip()
             if stripped.lstrip("-").isdigit():
                 return self._one(int(stripped), where, allow_hidden)
-            raise DataError(f"{where}: label '{value}' is not among the card's labels [{', '.join(self.names)}]")
+            raise DataError(f"{where}: label {_clip(value)} is not among the card's labels [{', '.join(self.names)}]")
         if isinstance(value, bool) or value is None or not isinstance(value, numbers.Integral):
             if value is None and allow_hidden:
                 return HIDDEN
-            raise DataError(f"{where}: label {value!r} is neither a label name nor an index")
+            kind = "a float" if isinstance(value, float) else type(value).__name__
+            raise DataError(f"{where}: label {_clip(value)} ({kind}) is neither a label name nor an integer index")
         value = int(value)
         if value < 0:
             if allow_hidden:
@@ -82,5 +83,13 @@ def encode_regression(values: list, origin: str, *, allow_hidden: bool = False) 
             if allow_hidden and v is None:
                 out[i] = np.nan
                 continue
-            raise DataError(f"{origin}: row {i + 1}: regression target {v!r} is not a number") from None
+            raise DataError(f"{origin}: row {i + 1}: regression target {_clip(v)} is not a number") from None
+        if not np.isfinite(out[i]):
+            raise DataError(f"{origin}: row {i + 1}: regression target {_clip(v)} is not a finite number")
     return out
+
+
+def _clip(value, limit: int = 60) -> str:
+    """A short repr of a value read from a data file (error messages quote little of a file)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"

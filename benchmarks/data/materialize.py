@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from polyglue.cards.schema import Card
+from polyglue.data.confine import inside
 from polyglue.data.readers import DATA_DIR_EXTENSIONS, class_label_names, read_table
 from polyglue.errors import DataError, UserError
 
@@ -79,6 +80,15 @@ def fetch_hint(suite: str | None) -> str:
     """The next step when the Hub is out of reach, in every message that says so."""
     suite = suite or "<suite>"
     return f"Mirror the suite once with `bench fetch --suite {suite} --to DIR` on a connected machine, then pass --data-dir DIR"
+
+
+def local_root(card_path: Path | None) -> Path:
+    """The folder a card's local files must stay in: two levels above the card's folder (the project
+    folder of the `<project>/cards/<suite>/<card>.yaml` layout the demo and the tests write), or the
+    working directory for a card without a file."""
+    if card_path is None:
+        return Path.cwd().resolve()
+    return Path(card_path).resolve().parent.parent.parent
 
 
 class DataResolver:
@@ -159,12 +169,22 @@ class DataResolver:
         from polyglue.data.mirror import verify_mirror
 
         hub = self.card.source.hub
-        verify_mirror(root, expected_revision=hub.revision if hub is not None and hub.pinned else None)
+        manifest = verify_mirror(root, expected_revision=hub.revision if hub is not None and hub.pinned else None)
+        listed = set((manifest or {}).get("files", {}))
         for stem in dict.fromkeys((split_name, role)):
             for ext in MIRROR_EXTENSIONS:
                 path = root / f"{stem}.{ext}"
-                if path.exists():
-                    return self._with_names(read_table(path, ext, self._reader_columns(ext)), str(path))
+                if not path.exists():
+                    continue
+                if manifest is not None and path.name not in listed:
+                    # A file the manifest does not list is not part of the verified mirror: never read it.
+                    raise DataError(
+                        f"mirror {root}: {path.name} is not listed in its manifest ({', '.join(sorted(listed)) or 'no files'}); "
+                        f"remove it or re-run `bench fetch`"
+                    )
+                if not inside(root, path):
+                    raise DataError(f"mirror {root}: {path.name} is a symlink that points outside the mirror; refused")
+                return self._with_names(read_table(path, ext, self._reader_columns(ext)), str(path))
         return None
 
     def _from_local(self, split_name: str):
@@ -174,6 +194,18 @@ class DataResolver:
         paths = sorted(glob.glob(pattern)) if any(ch in pattern for ch in "*?[") else [pattern]
         if not paths or not Path(paths[0]).exists():
             raise DataError(f"card '{self.card.name}': no file matches {pattern} (split '{split_name}')")
+        root = local_root(self.card_path)
+        for p in paths:
+            # A data file may not be a symlink to somewhere other than where the card says it is,
+            # nor lie outside the card's project folder (`../../../../etc/passwd`).
+            lexical = Path(os.path.normpath(p))
+            if not inside(lexical.parent, lexical):
+                raise DataError(f"card '{self.card.name}': source.local.files.{split_name}: {lexical} is a symlink that points elsewhere; refused")
+            if not inside(root, lexical):
+                raise DataError(
+                    f"card '{self.card.name}': source.local.files.{split_name}: {lexical} is outside {root}; "
+                    f"local data must stay within the card's project folder (two levels above the card's folder)"
+                )
         columns = local.columns
         if local.format == "conll" and columns is None:
             columns = self._token_columns()

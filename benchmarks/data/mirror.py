@@ -16,6 +16,7 @@ import json
 import os
 from pathlib import Path
 
+from polyglue.data.confine import inside
 from polyglue.errors import UserError
 
 MANIFEST = "manifest.json"
@@ -53,6 +54,8 @@ def read_manifest(root: Path) -> dict | None:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise UserError(f"{path}:{exc.lineno}: mirror manifest is not valid JSON ({exc.msg})") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: mirror manifest is not UTF-8 (byte {exc.start}); re-run `bench fetch`") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         got = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
         raise UserError(f"{path}: unknown mirror format {got!r} (expected {FORMAT})")
@@ -90,8 +93,15 @@ def verify_mirror(root: Path, expected_revision: str | None = None) -> dict | No
     key = _stat_key(root, manifest)
     if key in _verified:
         return manifest
-    for name, meta in manifest.get("files", {}).items():
+    files = manifest.get("files", {})
+    if not isinstance(files, dict):
+        raise UserError(f"{root / MANIFEST}: 'files' must map file names to their sha256 entries")
+    for name, meta in files.items():
+        if not isinstance(name, str) or not name or Path(name).is_absolute() or "\\" in name or ".." in Path(name).parts or not isinstance(meta, dict):
+            raise UserError(f"{root / MANIFEST}: file entry {str(name)[:80]!r} is not a relative path inside the mirror; re-run `bench fetch`")
         path = root / name
+        if path.is_symlink() and not inside(root, path):
+            raise UserError(f"mirror {root}: {name} is a symlink that points outside the mirror; refused")
         if not path.exists():
             raise UserError(f"mirror {root}: {name} is listed in {MANIFEST} but missing; re-run `bench fetch`")
         got = sha256_file(path)

@@ -26,6 +26,13 @@ def _from_rows(rows: list[dict], origin: str) -> pa.Table:
         raise DataError(f"{origin}: rows disagree on column types ({exc})") from None
 
 
+def _lines(path: Path):
+    """(line number, text) of a UTF-8 text file; bytes that are not UTF-8 are a DataError naming the line."""
+    from polyglue.jsonl import text_lines
+
+    return text_lines(path)
+
+
 def read_jsonl(path: Path) -> pa.Table:
     from polyglue import jsonl
 
@@ -37,6 +44,8 @@ def read_json(path: Path) -> pa.Table:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 (byte {exc.start}); save the file as UTF-8") from None
     if isinstance(data, dict) and isinstance(data.get("data"), list) and data["data"] and "paragraphs" in data["data"][0]:
         from polyglue.data.squad import flatten_squad
 
@@ -50,23 +59,29 @@ def read_json(path: Path) -> pa.Table:
 
 def read_delimited(path: Path, delimiter: str, columns: list[str] | None) -> pa.Table:
     """CSV/TSV as strings (no NA guessing: 'NA' and 'null' stay text). Header row unless `columns`."""
-    with open(path, encoding="utf-8", newline="") as fh:
-        quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
-        reader = csv.reader(fh, delimiter=delimiter, quoting=quoting)
-        header = columns
-        rows = []
-        for lineno, record in enumerate(reader, 1):
+    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+    reader = csv.reader((line for _, line in _lines(path)), delimiter=delimiter, quoting=quoting)
+    header = columns
+    rows = []
+    lineno = 0
+    try:
+        for record in reader:
+            lineno = reader.line_num
             if header is None:
                 header = record
                 continue
             if not record:
                 continue
             if len(record) != len(header):
-                raise DataError(f"{path}:{lineno}: {len(record)} fields, expected {len(header)} ({', '.join(header)})")
+                raise DataError(f"{path}:{lineno}: {len(record)} fields, expected {len(header)} ({', '.join(header)[:200]})")
             rows.append(dict(zip(header, record)))
+    except csv.Error as exc:
+        raise DataError(f"{path}:{reader.line_num}: not valid {'TSV' if delimiter == chr(9) else 'CSV'} ({exc})") from None
     if header is None:
         raise DataError(f"{path}: empty file")
-    return pa.Table.from_pylist(rows) if rows else pa.table({h: pa.array([], pa.string()) for h in header})
+    if not rows:
+        raise DataError(f"{path}: no data rows (only a header); a split needs at least one example")
+    return pa.Table.from_pylist(rows)
 
 
 def read_parquet(path: Path) -> pa.Table:
@@ -98,9 +113,9 @@ def class_label_names(table: pa.Table, column: str) -> list[str] | None:
 
 def read_table(path: Path, fmt: str, columns: list[str] | None = None) -> pa.Table:
     """Read `path` in format `fmt` (one of the card schema's local formats)."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"data file not found: {path}")
+    from polyglue.data.confine import regular_file
+
+    path = regular_file(Path(path))
     if fmt == "jsonl":
         return read_jsonl(path)
     if fmt == "json":

@@ -21,6 +21,7 @@ from polyglue.cards.schema import Card, Suite
 from polyglue.errors import DataError, UserError
 from polyglue.report import schema as S
 from polyglue.report.aggregate import aggregate_label, combine, display, resolve_components
+from polyglue.runs.comparability import of_unit
 from polyglue.runs.protocol import row_protocol
 from polyglue.report.formats import environments, generator
 from polyglue.report.leaderboard import current_units
@@ -41,6 +42,8 @@ class CompareRequest:
     alpha: float = 0.05
     correction: str = "holm"
     rng_seed: int = 0
+    include_debug: bool = False
+    """Compare debug units (`--limit`, `--max-steps`) too; by default they are left out, like in reports."""
 
 
 def _select(units: list[dict], label: str, protocol: str | None, suite: str) -> tuple[str, dict[str, dict[int, dict]]]:
@@ -126,6 +129,8 @@ def compare(suite: Suite, cards: dict[str, Card], store_units: list[dict], runs_
     if req.correction not in ("holm", "none"):
         raise UserError(f"--correction {req.correction}: use holm or none")
     current, _ = current_units(suite, cards, store_units)
+    debug_left_out = [u for u in current if of_unit(u)["debug"]] if not req.include_debug else []
+    current = [u for u in current if u not in debug_left_out]
     protocol_a, units_a = _select(current, req.a, req.protocol_a, suite.name)
     protocol_b, units_b = _select(current, req.b, req.protocol_b or req.protocol_a, suite.name)
     if req.a == req.b and protocol_a == protocol_b:
@@ -133,6 +138,13 @@ def compare(suite: Suite, cards: dict[str, Card], store_units: list[dict], runs_
 
     components = resolve_components(suite, cards)
     skipped, notes, replays, partial = [], [], {}, {}
+    if debug_left_out:
+        notes.append(f"{len(debug_left_out)} debug unit(s) (--limit, --max-steps) left out; --include-debug compares them")
+    for label, chosen in ((req.a, units_a), (req.b, units_b)):
+        marks = [of_unit(u) for by_seed in chosen.values() for u in by_seed.values()]
+        reasons = list(dict.fromkeys(r for m in marks if not m["comparable"] for r in m["reasons"]))
+        if reasons:
+            notes.append(f"'{label}' is not comparable with published numbers: {'; '.join(reasons)}")
     for name in (n for n in suite.cards if n in cards):
         card = cards[name]
         needed: dict[str, set[str]] = {card.report_split: {card.main_metric}}

@@ -48,6 +48,32 @@ def plain(value: float | None, digits: int = 2) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
+# --------------------------------------------------------------------------- comparability marks
+
+
+def row_mark(row) -> str:
+    """What the protocol cell adds for a row that is not a result: `debug` or `not comparable`."""
+    return "" if row.status == "comparable" else row.status
+
+
+def protocol_label(row) -> str:
+    mark = row_mark(row)
+    return f"{row.protocol} ({mark})" if mark else row.protocol
+
+
+def mark_notes(board) -> list[str]:
+    """One plain-text line per marked row, with its reasons, and what was left out."""
+    notes = []
+    for row in board.rows:
+        if row.status != "comparable":
+            why = "; ".join(row.reasons) or "settings differ from the card's recipe"
+            label = "debug run, not a result" if row.debug else "not comparable with published numbers"
+            notes.append(f"{row.encoder} ({row.protocol}): {label}: {why}.")
+    if board.debug_units and not board.include_debug:
+        notes.append(f"{board.debug_units} debug unit(s) (--limit, --max-steps) are not shown; `bench report --include-debug` lists them, labelled.")
+    return notes
+
+
 # --------------------------------------------------------------------------- provenance
 
 
@@ -127,6 +153,7 @@ def suite_leaderboard(board) -> S.SuiteLeaderboard:
                 model=row.encoder, protocol=row.protocol, encoder_identities=row.encoder_identities, seeds=row.seeds,
                 cells={name: _stat(row.cells[name]) for name in board.cards}, aggregate=_stat(row.aggregate),
                 unit_keys=sorted(u["key"] for u in row.units), superseded_units=row.superseded,
+                comparable=row.comparable and not row.debug, debug=row.debug, reasons=list(row.reasons),
             )
             for row in board.rows
         ],
@@ -140,6 +167,7 @@ def suite_leaderboard(board) -> S.SuiteLeaderboard:
         deltas=list(board.deltas),
         seeds=sorted({u["seed"] for u in units}),
         stale_units=board.stale,
+        debug_units_hidden=0 if board.include_debug else board.debug_units,
         environments=environments(units),
     )
 
@@ -168,7 +196,7 @@ def leaderboard_markdown(board, spread: str = "ci") -> str:
         "|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + "|",
     ]
     for row in board.rows:
-        cells = [md_text(row.encoder), md_text(row.protocol), row.aggregate.render(spread=spread)]
+        cells = [md_text(row.encoder), md_text(protocol_label(row)), row.aggregate.render(spread=spread)]
         cells += [row.cells[c].render(spread=spread) for c in board.cards]
         lines.append("| " + " | ".join(cells) + " |")
     if not board.rows:
@@ -201,6 +229,7 @@ def leaderboard_markdown(board, spread: str = "ci") -> str:
             notes.append("¹ Aggregate not published; computed from the row's scores with the suite's rule.")
     if any(d.split_mismatch for d in board.deltas):
         notes.append("² The measured split differs from the published row's split: the delta compares different example sets.")
+    notes += [md_text(n) for n in mark_notes(board)]
     if board.stale:
         notes.append(f"{board.stale} stored unit(s) of older card or suite versions are not shown.")
     superseded = sum(r.superseded for r in board.rows)
@@ -213,7 +242,7 @@ def leaderboard_markdown(board, spread: str = "ci") -> str:
 
 CSV_COLUMNS = [
     "suite", "suite_version", "kind", "model", "protocol", "reference", "column", "metric", "split",
-    "mean", "std", "ci95_low", "ci95_high", "n_seeds", "seeds", "values",
+    "mean", "std", "ci95_low", "ci95_high", "n_seeds", "seeds", "values", "status", "reasons",
 ]
 
 
@@ -229,7 +258,7 @@ def leaderboard_csv(boards) -> str:
     for board in boards:
         columns = [("aggregate", board.aggregate_name, "")] + [(c, board.metric_of(c), board.split_of(c)) for c in board.cards]
 
-        def line(kind, model, protocol, reference, column, metric, split, mean, stats=None):
+        def line(kind, model, protocol, reference, column, metric, split, mean, stats=None, row=None):
             ci = stats.ci95 if stats is not None else None
             writer.writerow([
                 csv_text(board.suite), board.version, kind, csv_text(model), csv_text(protocol), csv_text(reference),
@@ -238,12 +267,13 @@ def leaderboard_csv(boards) -> str:
                 stats.n if stats is not None else "",
                 ";".join(str(s) for s in stats.seeds) if stats is not None else "",
                 ";".join(repr(float(v)) for v in stats.values) if stats is not None else "",
+                row.status if row is not None else "", csv_text("; ".join(row.reasons)) if row is not None else "",
             ])
 
         for row in board.rows:
             for column, metric, split in columns:
                 stats = row.aggregate if column == "aggregate" else row.cells[column]
-                line("measured", row.encoder, row.protocol, "", column, metric, split, stats.mean, stats)
+                line("measured", row.encoder, row.protocol, "", column, metric, split, stats.mean, stats, row)
         for ref in board.references:
             for column, metric, split in columns:
                 value = ref.aggregate if column == "aggregate" else ref.cells.get(column)

@@ -16,7 +16,7 @@ import warnings
 
 from polyglue.report import schema as S
 from polyglue.report.compare_render import MARK, grouped_skips, verdict
-from polyglue.report.formats import SPREAD_NOTE, leaderboard_document, plain, signed
+from polyglue.report.formats import SPREAD_NOTE, leaderboard_document, mark_notes, plain, protocol_label, signed
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem; color: #1d232a; max-width: 80rem; }
@@ -107,7 +107,7 @@ def leaderboard_chart(board) -> str | None:
     nrows = -(-len(panels) // ncols)
     height = 0.35 * len(board.rows) + 1.2
     fig = Figure(figsize=(4.2 * ncols, height * nrows), layout="constrained")
-    labels = [_mpl_text(f"{r.encoder} ({r.protocol})") for r in board.rows]
+    labels = [_mpl_text(f"{r.encoder} ({protocol_label(r)})") for r in board.rows]
     for i, (name, cell_of, ref_of) in enumerate(panels):
         ax = fig.add_subplot(nrows, ncols, i + 1)
         ys = list(range(len(board.rows)))
@@ -145,14 +145,17 @@ def _suite_section(board, doc: S.SuiteLeaderboard, spread: str) -> str:
     out.append("<thead><tr>" + "".join(head) + "</tr></thead><tbody>")
     for row in board.rows:
         cells = [f'<td class="text" data-value="{esc(row.encoder)}">{esc(row.encoder)}</td>',
-                 f'<td class="text" data-value="{esc(row.protocol)}">{esc(row.protocol)}</td>',
+                 f'<td class="text" data-value="{esc(row.protocol)}">{esc(protocol_label(row))}</td>',
                  _stat_cell(row.aggregate, spread)]
         cells += [_stat_cell(row.cells[c], spread) for c in board.cards]
-        out.append('<tr class="measured">' + "".join(cells) + "</tr>")
+        klass = "measured" if row.status == "comparable" else f"measured {row.status.replace(' ', '-')}"
+        out.append(f'<tr class="{klass}">' + "".join(cells) + "</tr>")
     out.append("</tbody></table>")
     many = any(r.cells[c].n > 1 for r in board.rows for c in board.cards)
     out.append(f"<p class=\"note\">Mean over seeds{(' ' + SPREAD_NOTE[spread]) if many else ''}; percentages unless the "
                f"metric is raw. Click a column header to sort. Columns: {esc('; '.join(board.columns))}.</p>")
+    for note in mark_notes(board):
+        out.append(f"<p class=\"note marked\">{esc(note)}</p>")
     if board.references:
         out.append("<h3>Published reference rows</h3><table class=\"references\"><thead><tr><th>model</th><th class=\"text\">source</th>"
                    f"<th class=\"text\">split</th><th>{esc(board.aggregate_name)}</th>"

@@ -4,6 +4,12 @@ Only units that match the current card and suite definitions count (card content
 suite version): results of an edited card never mix with the new ones. Every number keeps
 its per-seed values, so mean, spread and confidence come from the same place, and the
 provenance (card versions, dataset revisions, environments) travels with the board.
+
+Debug units (`--limit`, `--max-steps`: smoke tests) are never results: they are left out of
+rows, aggregates and seed statistics unless `include_debug` asks for them, and then they form
+their own rows, labelled, never mixed with the full units. Units that ran something other
+than the card's recipe (`comparable: false`) form their own rows too, marked "not
+comparable" with the reasons, and get no delta against a published row.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from dataclasses import dataclass, field
 
 from polyglue.cards.registry import Registry
 from polyglue.cards.schema import Card, Suite
+from polyglue.runs.comparability import of_unit
 from polyglue.runs.protocol import row_protocol
 from polyglue.report.aggregate import (
     ResolvedComponent,
@@ -37,6 +44,16 @@ class Row:
     units: list[dict]
     superseded: int = 0
     """Older duplicates of a (card, seed) in this row that a newer unit replaced."""
+    debug: bool = False
+    """A smoke-test row (`--limit`, `--max-steps`); shown only with `include_debug`."""
+    comparable: bool = True
+    reasons: list[str] = field(default_factory=list)
+    """Why the row is not comparable with published numbers (empty when it is)."""
+
+    @property
+    def status(self) -> str:
+        """`comparable`, `not comparable` or `debug` (a debug row is never comparable)."""
+        return "debug" if self.debug else "comparable" if self.comparable else "not comparable"
 
     @property
     def seeds(self) -> list[int]:
@@ -63,6 +80,9 @@ class Leaderboard:
     components: list[ResolvedComponent] = field(default_factory=list)
     references: list[ReferenceView] = field(default_factory=list)
     deltas: list[DeltaRow] = field(default_factory=list)
+    debug_units: int = 0
+    """Debug units of current cards left out of the rows (shown with `include_debug`)."""
+    include_debug: bool = False
 
     @property
     def aggregate_definition(self) -> str:
@@ -112,19 +132,32 @@ def _latest_per_card_seed(units: list[dict]) -> tuple[list[dict], int]:
     return list(best.values()), len(units) - len(best)
 
 
-def build(suite: Suite, cards: dict[str, Card], store_units: list[dict], matches: dict[str, str] | None = None) -> Leaderboard:
-    """The leaderboard of `suite` from stored unit rows; `matches` pairs row labels with reference rows for deltas."""
+def build(
+    suite: Suite, cards: dict[str, Card], store_units: list[dict], matches: dict[str, str] | None = None, *, include_debug: bool = False
+) -> Leaderboard:
+    """The leaderboard of `suite` from stored unit rows; `matches` pairs row labels with reference rows for deltas.
+
+    Debug units are left out (counted in `debug_units`) unless `include_debug`.
+    """
     current, stale = current_units(suite, cards, store_units)
     components = resolve_components(suite, cards)
 
-    groups: dict[tuple[str, str], list[dict]] = {}
+    groups: dict[tuple[str, str, bool, bool], list[dict]] = {}
+    debug_units = 0
     for unit in current:
-        if unit["card"] in cards:
-            groups.setdefault((unit["encoder"], row_protocol(unit["protocol"])), []).append(unit)
+        if unit["card"] not in cards:
+            continue
+        mark = of_unit(unit)
+        if mark["debug"] and not include_debug:
+            debug_units += 1
+            continue
+        comparable = mark["comparable"] and not mark["debug"]
+        groups.setdefault((unit["encoder"], row_protocol(unit["protocol"]), mark["debug"], comparable), []).append(unit)
 
     rows = []
-    for (encoder, protocol), group in sorted(groups.items()):
+    for (encoder, protocol, debug, comparable), group in sorted(groups.items()):
         units, superseded = _latest_per_card_seed(group)
+        reasons = list(dict.fromkeys(r for u in units for r in of_unit(u)["reasons"]))
         cells = {name: SeedStats() for name in cards}
         by_seed: dict[int, dict[str, dict]] = {}
         for unit in sorted(units, key=lambda u: u["seed"]):
@@ -138,14 +171,16 @@ def build(suite: Suite, cards: dict[str, Card], store_units: list[dict], matches
             value = aggregate_value(suite, components, per_card)
             if value is not None:
                 agg.add(seed, value)
-        rows.append(Row(encoder, protocol, cells, agg, units, superseded))
-    rows.sort(key=lambda r: (-(r.aggregate.mean if r.aggregate.mean is not None else float("-inf")), r.encoder, r.protocol))
+        rows.append(Row(encoder, protocol, cells, agg, units, superseded, debug=debug, comparable=comparable, reasons=reasons))
+    # Comparable rows first (ranked), then not-comparable ones, then debug rows: a smoke test never tops a board.
+    rows.sort(key=lambda r: (r.debug, not r.comparable, -(r.aggregate.mean if r.aggregate.mean is not None else float("-inf")), r.encoder, r.protocol))
     shown = [n for n in suite.cards if n in cards]
     columns = [f"{n}: {cards[n].main_metric} on {cards[n].report_split}" for n in shown]
     refs = reference_views(suite, cards, components)
     board = Leaderboard(
         suite.name, suite.version, suite.title, shown, columns, aggregate_label(suite), rows, stale,
         suite_def=suite, card_defs=cards, components=components, references=refs,
+        debug_units=debug_units, include_debug=include_debug,
     )
     board.deltas = deltas(board, matches or {})
     return board

@@ -79,6 +79,8 @@ def deltas(board, matches: dict[str, str]) -> list[DeltaRow]:
             raise UserError(f"--match {label}={model}: no measured row '{label}' in suite '{board.suite}' (rows: {known})")
     out = []
     for row in board.rows:
+        if not row.comparable or row.debug:
+            continue  # a number computed differently from the recipe is not set against the published one
         wanted = matches.get(row.encoder)
         for ref in board.references:
             if (wanted is not None and ref.model != wanted) or (wanted is None and normalise(ref.model) != normalise(row.encoder)):

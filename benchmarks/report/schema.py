@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 class _Model(BaseModel):
@@ -36,6 +36,10 @@ class Stat(_Model):
     values: list[float]
     """Per-seed values, in the order of `seeds`."""
     seeds: list[int]
+    seed_invariant: bool | None = None
+    """True when every seed gave the same value: the seed cannot change this result (no spread to report)."""
+    bootstrap_se: float | None = None
+    """Single-seed values: per-example bootstrap standard error (`bench report --bootstrap-se N`); else null."""
 
 
 class Component(_Model):
@@ -85,6 +89,12 @@ class MeasuredRow(_Model):
     aggregate: Stat
     unit_keys: list[str]
     superseded_units: int = 0
+    comparable: bool = True
+    """False when the row ran something other than the card's recipe; it then has no delta."""
+    debug: bool = False
+    """A smoke-test row (`--limit`, `--max-steps`), present only with `--include-debug`."""
+    reasons: list[str] = Field(default_factory=list)
+    """Why the row is not comparable (empty when it is)."""
 
 
 class ReferenceRowOut(_Model):
@@ -132,6 +142,8 @@ class SuiteLeaderboard(_Model):
     deltas: list[DeltaRow]
     seeds: list[int]
     stale_units: int
+    debug_units_hidden: int = 0
+    """Debug units of this suite left out of the rows (`bench report --include-debug` shows them)."""
     """Stored units of older card or suite versions, left out."""
     environments: list[Environment]
 
@@ -147,7 +159,7 @@ class LeaderboardDocument(_Model):
     """`bench report --format json`."""
 
     schema_: Literal["polyglue.report.leaderboard"] = Field("polyglue.report.leaderboard", alias="schema")
-    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    schema_version: Literal["1.1"] = SCHEMA_VERSION
     generator: Generator
     suites: list[SuiteLeaderboard]
 
@@ -201,7 +213,7 @@ class ComparisonDocument(_Model):
     """`bench compare --format json`."""
 
     schema_: Literal["polyglue.report.comparison"] = Field("polyglue.report.comparison", alias="schema")
-    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    schema_version: Literal["1.1"] = SCHEMA_VERSION
     generator: Generator
     suite: str
     suite_version: str

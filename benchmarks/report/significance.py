@@ -3,9 +3,11 @@
 Paired bootstrap (Efron & Tibshirani 1993; for NLP, Koehn 2004 and Berg-Kirkpatrick et al.
 2012): the examples of a split are resampled with replacement, the same resample for both
 models, and the metric difference is recomputed on each resample. The 95% interval is the
-2.5th-97.5th percentile of those differences; the two-sided p-value is twice the smaller
-tail mass at zero (with the +1 correction, so it is never exactly 0). A difference whose
-interval excludes zero has p < 0.05.
+2.5th-97.5th percentile of those differences (numpy's linear interpolation); the two-sided
+p-value inverts that same interpolated percentile function at zero: p = 2 min(q, 1 - q),
+where q is the percentile rank of 0 among the differences. So the interval and the p-value
+agree by construction: the (1 - a) interval excludes zero exactly when p < a, also at the
+boundary. p is never reported below 2 / (n + 1), the two-sided resolution of n resamples.
 
 McNemar's test (McNemar 1947) uses only the examples where exactly one model is right:
 exact binomial test when there are fewer than 25 of them, else chi-square with continuity
@@ -34,12 +36,30 @@ class BootstrapResult:
 
 def bootstrap_summary(observed: float, replicates: np.ndarray) -> BootstrapResult:
     """Percentile interval and two-sided p-value of the bootstrap differences `replicates` (shape (n_bootstrap,))."""
-    reps = np.asarray(replicates, dtype=float)
+    reps = np.sort(np.asarray(replicates, dtype=float))
     n = len(reps)
     low, high = np.percentile(reps, [2.5, 97.5])
-    below = (np.count_nonzero(reps <= 0) + 1) / (n + 1)
-    above = (np.count_nonzero(reps >= 0) + 1) / (n + 1)
-    return BootstrapResult(float(observed), (float(low), float(high)), float(min(1.0, 2 * min(below, above))))
+    q = percentile_rank_of_zero(reps)
+    p = min(1.0, 2 * min(q, 1 - q))
+    return BootstrapResult(float(observed), (float(low), float(high)), float(max(p, 2 / (n + 1))))
+
+
+def percentile_rank_of_zero(sorted_reps: np.ndarray) -> float:
+    """The q in [0, 1] with `np.percentile(reps, 100 q) == 0` (linear method); ties at 0 take their middle."""
+    r = sorted_reps
+    n = len(r)
+    if n < 2:
+        return 0.5
+    if r[0] > 0:
+        return 0.0
+    if r[-1] < 0:
+        return 1.0
+    zeros = np.flatnonzero(r == 0)
+    if len(zeros):
+        return float((zeros[0] + zeros[-1]) / 2 / (n - 1))
+    i = int(np.searchsorted(r, 0.0)) - 1  # r[i] < 0 < r[i + 1]
+    t = -r[i] / (r[i + 1] - r[i])
+    return float((i + t) / (n - 1))
 
 
 @dataclass(frozen=True)

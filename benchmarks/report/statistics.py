@@ -3,6 +3,11 @@
 Seeds are few (3 to 5 is usual), so the interval uses the t distribution with n - 1 degrees
 of freedom rather than a normal approximation; with one seed there is no interval at all
 (reported as missing, never as zero width).
+
+When every seed gave the same value (a deterministic head on cached features: the seed
+changes nothing), the spread is not certainty but absence of seed variance; the value is
+rendered `92.41 (seed-invariant)` instead of `92.41 ± 0.00`, and `seed_invariant` says so in
+JSON.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ class SeedStats:
 
     values: list[float] = field(default_factory=list)
     seeds: list[int] = field(default_factory=list)
+    bootstrap_se: float | None = None
+    """Per-example bootstrap standard error of a single-seed value (`bench report --bootstrap-se N`)."""
 
     def add(self, seed: int, value: float) -> None:
         self.seeds.append(seed)
@@ -61,11 +68,22 @@ class SeedStats:
         half = self.ci95_half
         return None if half is None else (self.mean - half, self.mean + half)
 
+    @property
+    def seed_invariant(self) -> bool | None:
+        """True when two or more seeds all gave exactly the same value; None for fewer than two."""
+        if self.n < 2:
+            return None
+        return max(self.values) == min(self.values)
+
     def render(self, digits: int = 2, spread: str = "ci") -> str:
         """`mean ± half-width` (spread `ci`) or `mean ± std` (spread `std`); a dash when empty."""
         if not self.values:
             return "–"
         text = f"{self.mean:.{digits}f}"
+        if self.seed_invariant:
+            return text + " (seed-invariant)"
+        if self.n == 1 and self.bootstrap_se is not None:
+            return text + f" (SE {self.bootstrap_se:.{digits}f})"
         extra = self.ci95_half if spread == "ci" else self.std
         if extra is not None:
             text += f" ± {extra:.{digits}f}"
@@ -80,4 +98,6 @@ class SeedStats:
             "n": self.n,
             "values": list(self.values),
             "seeds": list(self.seeds),
+            "seed_invariant": self.seed_invariant,
+            "bootstrap_se": self.bootstrap_se,
         }

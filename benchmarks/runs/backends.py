@@ -22,7 +22,8 @@ class LocalBackend:
 
     def run(self, tasks, hooks) -> None:
         for task in tasks:
-            hooks.started(task, task.device if task.device != "auto" else "cpu")
+            if hooks.started(task, task.device if task.device != "auto" else "cpu") is False:
+                continue  # finished by another process meanwhile, or being computed by one
             try:
                 result = execute(task, hooks.step)
             except Exception as exc:  # noqa: BLE001 - every unit failure is recorded, the run goes on

@@ -29,13 +29,17 @@ from polyglue.cards.schema import Card
 DEBUG_SETTINGS = {"limit": "--limit", "max_steps": "--max-steps"}
 
 
-def assess(card: Card, config: dict, overrides: dict, *, default_protocol: str) -> dict:
+def assess(card: Card, config: dict, overrides: dict, *, default_protocol: str, unverified_copy: str | None = None) -> dict:
     """`{"comparable": bool, "debug": bool, "reasons": [...]}` for one planned unit.
 
     `config`: the resolved protocol settings; `overrides`: the run's setting overrides (None
-    values mean "not given"); `default_protocol`: the protocol the card's recipe uses.
+    values mean "not given"); `default_protocol`: the protocol the card's recipe uses;
+    `unverified_copy`: the `--data-dir` folder a pinned card reads that has no `manifest.json`
+    (so nothing checks it holds the pinned revision).
     """
     reasons: list[str] = []
+    if unverified_copy is not None:
+        reasons.append(f"data read from {unverified_copy} without a manifest.json: not verified against the pinned revision")
     debug = False
     card_defaults = card.protocol.model_dump()
     for key, value in overrides.items():
@@ -69,3 +73,20 @@ def override_notice(assessments: list[dict]) -> str | None:
     if not reasons:
         return None
     return f"note: these rows will not be comparable with published results ({'; '.join(reasons)})"
+
+
+def of_unit(unit: dict) -> dict:
+    """The comparability record of a stored unit row (as `Store.units()` returns it).
+
+    Units stored before the record existed carry none: a debug cap in their settings still
+    marks them debug, so an old `--limit` run is never shown as a result.
+    """
+    record = (unit.get("extras") or {}).get("comparability")
+    if isinstance(record, dict) and "comparable" in record:
+        return {
+            "comparable": bool(record["comparable"]), "debug": bool(record.get("debug")), "reasons": list(record.get("reasons") or []),
+            "deviations": list(record.get("deviations") or []),
+        }
+    config = unit.get("protocol_config") or {}
+    reasons = [f"{flag} {config[key]}: a debug run, not the full unit" for key, flag in DEBUG_SETTINGS.items() if config.get(key) is not None]
+    return {"comparable": not reasons, "debug": bool(reasons), "reasons": reasons, "deviations": []}

@@ -32,6 +32,8 @@ class RunSummary:
     total: int
     reused: int = 0
     done: int = 0
+    busy: list[tuple[UnitTask, str]] = field(default_factory=list)
+    """Units left to another live process that holds their lease (task, owner)."""
     failed: list[tuple[UnitTask, str, str]] = field(default_factory=list)
     run_file: Path | None = None
     """`<runs_dir>/results.json`, written after the run."""
@@ -47,20 +49,39 @@ class RunSummary:
 class Hooks:
     """What a backend reports back to the driver (all calls happen in the driver process)."""
 
-    def __init__(self, store: Store, run_id: str, progress: RunProgress, summary: RunSummary, trackers: list | None = None):
+    def __init__(self, store: Store, run_id: str, progress: RunProgress, summary: RunSummary, trackers: list | None = None, force: bool = False):
         self.store, self.run_id, self.progress, self.summary = store, run_id, progress, summary
         self.trackers = trackers or []
+        self.force = force
         self._started: dict[str, float] = {}
+        self._forced: set[str] = set()
 
-    def started(self, task: UnitTask, device: str = "cpu") -> None:
+    def started(self, task: UnitTask, device: str = "cpu") -> bool:
+        """Claim the unit's lease; False tells the backend to skip it (finished meanwhile, or a live process computes it)."""
+        force = self.force and task.key not in self._forced  # --force recomputes a unit once, not again and again
+        outcome = self.store.claim(task, self.run_id, device_name(device), force=force)
+        if outcome == "done":
+            self.summary.reused += 1
+            self.progress.finish_unit(f"= {task.describe()}  finished by another process meanwhile; reused")
+            return False
+        if outcome == "busy":
+            owner = self.store.busy_owner(task.key)
+            self.summary.busy.append((task, owner))
+            self.progress.finish_unit(f"… {task.describe()}  being computed by {owner}; left to it")
+            return False
+        self._forced.add(task.key)
         self._started[task.key] = time.perf_counter()
-        self.store.mark_running(task, self.run_id, device_name(device))
         self.progress.start_unit(task.describe())
+        return True
 
     def step(self, advance: int = 0, total: int | None = None, description: str = "") -> None:
         self.progress.step(advance, total, description)
 
     def finished(self, task: UnitTask, result: UnitResult) -> None:
+        empty = _nothing_scored(task, result)
+        if empty:
+            self.failed(task, empty, "user")
+            return
         duration = time.perf_counter() - self._started.pop(task.key, time.perf_counter())
         result.extras["comparability"] = task.comparability
         hidden_roles = hidden_splits(task.card)
@@ -74,7 +95,9 @@ class Hooks:
             hidden_path = write_predictions(self.store.runs_dir, task, hidden, suffix=".hidden.jsonl")
             result.extras["hidden_predictions"] = {"path": hidden_path, "splits": counts}
         path = write_predictions(self.store.runs_dir, task, scored) if scored else None
-        self.store.mark_done(task.key, result.metrics, result.extras, path, duration)
+        if not self.store.mark_done(task.key, result.metrics, result.extras, path, duration):
+            self.progress.finish_unit(f"= {task.describe()}  another process took this unit over; its result is kept")
+            return
         for tracker in self.trackers:
             try:
                 tracker.log_unit(task, result, duration)
@@ -85,9 +108,19 @@ class Hooks:
 
     def failed(self, task: UnitTask, message: str, kind: str, detail: str | None = None) -> None:
         duration = time.perf_counter() - self._started.pop(task.key, time.perf_counter())
-        self.store.mark_failed(task.key, detail or message, kind, duration)
+        if not self.store.mark_failed(task.key, detail or message, kind, duration):
+            return
         self.summary.failed.append((task, message, kind))
         self.progress.finish_unit(f"✗ {task.describe()}  {message}")
+
+
+def _nothing_scored(task: UnitTask, result: UnitResult) -> str | None:
+    """Why a unit that "finished" has no result (no main metric on any split), else None."""
+    main = task.card["main_metric"]
+    values = [v.get(main) for v in (result.metrics or {}).values() if isinstance(v, dict)]
+    if not any(isinstance(v, (int, float)) for v in values):
+        return "no example was scored (empty split, missing transcriptions or unsupported audio?); nothing recorded as done"
+    return None
 
 
 def _headline(task: UnitTask, result: UnitResult) -> str:
@@ -174,7 +207,7 @@ def run_tasks(
             if reused:
                 progress.progress.advance(progress.units, reused)
                 progress.note(f"reusing {reused} finished unit(s) from {store.path} (--force recomputes them)")
-            hooks = Hooks(store, run_id, progress, summary, trackers)
+            hooks = Hooks(store, run_id, progress, summary, trackers, force=force)
             try:
                 runner.run(todo, hooks)
             except BaseException:

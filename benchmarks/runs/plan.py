@@ -20,6 +20,11 @@ from polyglue.runs.units import Unit, UnitTask
 from polyglue.cards.kitnames import find_user_kit, kit_file_hash
 
 
+#: Bounds that keep an impossible request from hanging planning (`--seeds 1000000000000`).
+MAX_SEEDS = 1000
+MAX_COUNT = 10**9
+
+
 @dataclass
 class RunRequest:
     """What `bench run` was asked for (flags already parsed)."""
@@ -52,6 +57,18 @@ def plan_run(registry: Registry, req: RunRequest) -> Plan:
         raise UserError("give at least one --model (e.g. --model bow)")
     if req.seeds is not None and req.seeds < 1:
         raise UserError(f"--seeds must be at least 1 (got {req.seeds})")
+    if req.seeds is not None and req.seeds > MAX_SEEDS:
+        raise UserError(f"--seeds {req.seeds}: at most {MAX_SEEDS} seeds per (card, encoder)")
+    if req.protocol is not None:
+        from polyglue.runs.dispatch import all_runners
+
+        known = sorted({p for _, p in all_runners()})
+        if req.protocol not in known:
+            raise UserError(f"--protocol {req.protocol}: no runner has it (known: {', '.join(known)})")
+    for key in ("limit", "max_steps"):
+        value = req.overrides.get(key)
+        if value is not None and value > MAX_COUNT:
+            raise UserError(f"--{key.replace('_', '-')} {value}: at most {MAX_COUNT}")
     if req.data_dir is not None and not Path(req.data_dir).is_dir():
         raise UserError(f"--data-dir {req.data_dir} is not a directory")
     suite_entry = registry.suite(req.suite)
@@ -92,7 +109,8 @@ def plan_run(registry: Registry, req: RunRequest) -> Plan:
                 config["langkit_sha256"] = kit_file_hash(kit_file)
             if not has_runner(card.task, config["name"]):
                 raise UserError(f"card '{card.name}': no '{config['name']}' runner for {card.task} tasks")
-            comparability = assess(card, config, req.overrides, default_protocol=protocols.official_protocol(card, enc))
+            comparability = assess(card, config, req.overrides, default_protocol=protocols.official_protocol(card, enc),
+                                   unverified_copy=_unverified_copy(req, suite_entry.suite.name, card))
             for seed in range(n_seeds):
                 unit = Unit(
                     suite=suite.name,
@@ -126,6 +144,15 @@ def plan_run(registry: Registry, req: RunRequest) -> Plan:
         raise UserError(f"nothing to run: {'; '.join(skipped) or 'no cards selected'}")
     _check_data_available(registry, req, {t.unit.card for t in tasks} | {t.train_card["name"] for t in tasks if t.train_card})
     return Plan(tasks, skipped, suite.model_dump(mode="json"))
+
+
+def _unverified_copy(req: RunRequest, suite: str, card) -> str | None:
+    """The `--data-dir` folder of a pinned Hub card when it has no manifest (a hand-made copy, or a mirror that lost it)."""
+    hub = card.source.hub
+    if req.data_dir is None or hub is None or not hub.pinned:
+        return None
+    folder = Path(req.data_dir) / suite / card.name
+    return str(folder) if folder.is_dir() and not (folder / "manifest.json").exists() else None
 
 
 def _check_data_available(registry: Registry, req: RunRequest, names: set[str]) -> None:

@@ -89,11 +89,12 @@ class RayBackend:
                 threads = task.options.get("threads") or 1
                 if not task.options.get("threads"):  # a worker computes with its CPU share
                     task = dataclasses.replace(task, options={**task.options, "threads": threads})
+                if hooks.started(task, "cuda" if gpu else "cpu") is False:
+                    continue  # finished by another process meanwhile, or being computed by one
                 ref = remote.options(
                     num_cpus=threads, num_gpus=1 if gpu else 0, max_retries=self.max_retries, retry_exceptions=False,
                     name=f"polyglue:{task.unit.card}:{task.label}:seed{task.unit.seed}",
                 ).remote(task)
-                hooks.started(task, "cuda" if gpu else "cpu")
                 pending[ref] = task
             while pending:
                 (ref,), _ = ray.wait(list(pending), num_returns=1)

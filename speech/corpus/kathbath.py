@@ -20,6 +20,7 @@ import hashlib
 import re
 from pathlib import Path
 
+from polyglue.data.confine import confined, regular_file
 from polyglue.errors import DataError, UserError
 from polyglue.speech.audio import AUDIO_EXTENSIONS, UNSUPPORTED_EXTENSIONS, conversion_hint
 from polyglue.speech.corpus import QbeSet, Trial, Utterance
@@ -137,7 +138,7 @@ class KathbathCorpus:
             path = split_dir / name
             if path.exists():
                 out = {}
-                for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                for number, line in enumerate(_text(path).splitlines(), 1):
                     if not line.strip():
                         continue
                     if "\t" not in line:
@@ -187,7 +188,7 @@ class KathbathCorpus:
             if not needed.exists():
                 raise UserError(f"query-by-example data is incomplete: {needed} is missing")
         truth, truth_split = {}, {}
-        for number, line in enumerate(truth_path.read_text(encoding="utf-8").splitlines(), 1):
+        for number, line in enumerate(_text(truth_path).splitlines(), 1):
             if not line.strip():
                 continue
             cols = line.rstrip("\n").split("\t")
@@ -213,16 +214,29 @@ class KathbathCorpus:
         return QbeSet(queries=queries, docs=docs, truth=truth, split_rule=", ".join(sorted(rules)))
 
 
+def _text(path: Path) -> str:
+    """A corpus text file (transcripts, trials, ground truth): a regular file, UTF-8, errors naming the file."""
+    regular_file(path)
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+
+
 def _hash_role(query_id: str, roles: dict[str, str]) -> str:
     """Stable half/half assignment of a query to validation or test."""
     order = [r for r in ("validation", "test") if r in roles] or list(roles)
     return order[hashlib.sha256(query_id.encode()).digest()[0] % len(order)]
 
 
-def read_trials(path: Path, root: Path, language: str | None, corpus=None) -> list[Trial]:
-    """`label<TAB>path1<TAB>path2` lines; paths relative to `root`. Missing audio is a DataError naming the line."""
+def read_trials(path: Path, root: Path, language: str | None, corpus=None, base: Path | None = None) -> list[Trial]:
+    """`label<TAB>path1<TAB>path2` lines; paths relative to `base` (default `root`) and confined to `root`.
+
+    A path that leaves `root` (`../../outside/x.wav`, `/abs/y.wav`, a symlink out) or missing
+    audio is a DataError naming the line.
+    """
     out = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(_text(path).splitlines(), 1):
         if not line.strip():
             continue
         cols = re.split(r"\t| +", line.strip())
@@ -230,7 +244,7 @@ def read_trials(path: Path, root: Path, language: str | None, corpus=None) -> li
             raise DataError(f"{path}:{number}: expected 'label<TAB>path1<TAB>path2' with label 0 or 1")
         pair = []
         for rel in cols[1:]:
-            audio = (root / rel) if not Path(rel).is_absolute() else Path(rel)
+            audio = confined(root, rel, where=f"{path}:{number}", base=base)
             if not audio.exists():
                 raise DataError(f"{path}:{number}: audio file {audio} does not exist")
             speaker, gender = speaker_and_gender(audio)

@@ -9,10 +9,10 @@ roles `audio`, `audio_pair` and `label` (0/1), or a `.txt` file of `label<TAB>pa
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from polyglue.cards.schema import Card
+from polyglue.data.confine import confined, regular_file
 from polyglue.errors import DataError, UserError
 from polyglue.speech.audio import refuse_unsupported
 from polyglue.speech.corpus import Trial, Utterance
@@ -32,12 +32,19 @@ class ManifestCorpus:
     def _path(self, split: str) -> Path:
         if split not in self.files:
             raise UserError(f"card '{self.card.name}': no manifest for split '{split}'")
-        path = self.root / self.files[split]
+        path = confined(self.root, self.files[split], where=f"card '{self.card.name}': source.layout.files.{split}")
         if not path.exists():
             raise UserError(f"card '{self.card.name}': manifest {path} does not exist (split '{split}')")
         return path
 
     def _rows(self, path: Path) -> list[dict]:
+        regular_file(path)
+        try:
+            return self._parse_rows(path)
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{path}: not UTF-8 text (byte {exc.start}); save the manifest as UTF-8") from None
+
+    def _parse_rows(self, path: Path) -> list[dict]:
         if path.suffix == ".jsonl":
             from polyglue import jsonl
 
@@ -58,7 +65,7 @@ class ManifestCorpus:
         return str(row[column])
 
     def _audio(self, manifest: Path, value: str, number: int) -> tuple[str, Path]:
-        audio = Path(os.path.normpath(manifest.parent / value)) if not Path(value).is_absolute() else Path(value)
+        audio = confined(self.root, value, where=f"{manifest}:{number}", base=manifest.parent)
         refuse_unsupported(audio, manifest.parent)
         if not audio.exists():
             raise DataError(f"{manifest}:{number}: audio file {audio} does not exist")
@@ -92,7 +99,7 @@ class ManifestCorpus:
         """Verification trials of an evaluation split."""
         path = self._path(split)
         if path.suffix == ".txt":
-            return read_trials(path, path.parent, None)
+            return read_trials(path, self.root, None, base=path.parent)
         out = []
         for number, row in enumerate(self._rows(path), 2 if path.suffix != ".jsonl" else 1):
             label = self._value(row, "label", path, number)

@@ -27,7 +27,7 @@ def test_given_one_seed_then_there_is_no_interval_and_no_spread():
     stats = SeedStats(values=[81.5], seeds=[0])
     assert stats.ci95 is None and stats.std is None
     assert stats.render() == "81.50"
-    assert stats.as_dict() == {"mean": 81.5, "std": None, "ci95": None, "n": 1, "values": [81.5], "seeds": [0]}
+    assert stats.as_dict() == {"mean": 81.5, "std": None, "ci95": None, "n": 1, "values": [81.5], "seeds": [0], "seed_invariant": None, "bootstrap_se": None}
 
 
 def test_ci_width_shrinks_as_seeds_are_added_from_the_same_spread():
