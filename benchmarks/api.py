@@ -19,7 +19,7 @@ from typing import Any
 from polyglue.errors import UserError
 
 #: Settings `evaluate(**overrides)` may change; any other name is refused (they must exist in the card schema).
-RUN_OVERRIDES = ("max_steps", "limit", "languages")
+RUN_OVERRIDES = ("max_steps", "limit", "languages", "lora")
 
 
 @dataclass
@@ -86,6 +86,16 @@ def model_specs(models: Any) -> list[str]:
     raise UserError("models: a spec string ('bow', 'hf:...'), a list of them, or a dict {row label: model or spec}")
 
 
+def _lora_override(value) -> dict | None:
+    """`lora={"r": 16, ...}` (the `lora` protocol's settings, `polyglue.cards.schema.LoraSettings`); None values dropped."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise UserError("lora: a dict of lora settings, e.g. {'r': 16, 'target_modules': ['query', 'value']}")
+    picked = {str(k): v for k, v in value.items() if v is not None}
+    return picked or None
+
+
 def run(
     suite: str,
     models: Any,
@@ -137,6 +147,7 @@ def run(
             "max_steps": overrides.get("max_steps"),
             "limit": overrides.get("limit"),
             "languages": sorted(languages) if languages else None,
+            "lora": _lora_override(overrides.get("lora")),
         },
     )
     plan = plan_run(registry, request)

@@ -15,7 +15,7 @@ def run_cmd(
     suite: Annotated[str, typer.Option("--suite", help="Suite to run (see `bench list suites`).")],
     model: Annotated[list[str], typer.Option("--model", help="Encoder: bow, hf:<id or path>, fbank, s3prl:<name>; repeatable; `label=spec` names the row.")],
     tasks: Annotated[Optional[str], typer.Option("--tasks", help="Comma-separated card names (default: all cards of the suite).")] = None,
-    protocol: Annotated[Optional[str], typer.Option("--protocol", help="Text protocol: finetune (official recipe) or probe (frozen features).")] = None,
+    protocol: Annotated[Optional[str], typer.Option("--protocol", help="Text protocol: finetune (official recipe), probe (frozen features) or lora (low-rank adapters, peft).")] = None,
     seeds: Annotated[int, typer.Option("--seeds", help="Seeds per (card, encoder); reports show mean ± spread.")] = 1,
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Local data root: suite S reads DIR/S/.")] = None,
     cards: CardsOpt = None,
@@ -23,6 +23,11 @@ def run_cmd(
     max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Cap on training steps per unit (quick checks).")] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", help="Use a fixed random sample of at most N examples per split.")] = None,
     languages: Annotated[Optional[str], typer.Option("--languages", help="Speech: comma-separated ISO 639-1 codes to restrict to.")] = None,
+    recipe: Annotated[Optional[str], typer.Option("--recipe", help="Named recipe of the protocol, e.g. hu2021-roberta-base (the LoRA paper's GLUE settings, with --protocol lora).")] = None,
+    lora_r: Annotated[Optional[int], typer.Option("--lora-r", help="--protocol lora: adapter rank (card: protocol.lora.r).")] = None,
+    lora_alpha: Annotated[Optional[float], typer.Option("--lora-alpha", help="--protocol lora: scale numerator, update x alpha/r (card: protocol.lora.alpha).")] = None,
+    lora_dropout: Annotated[Optional[float], typer.Option("--lora-dropout", help="--protocol lora: adapter dropout (card: protocol.lora.dropout).")] = None,
+    lora_targets: Annotated[Optional[str], typer.Option("--lora-targets", help="--protocol lora: comma-separated module names that get adapters (card: protocol.lora.target_modules).")] = None,
     backend: Annotated[str, typer.Option("--backend", help="local or ray.")] = "local",
     address: Annotated[Optional[str], typer.Option("--address", help="Ray cluster address (with --backend ray), e.g. auto.")] = None,
     retries: Annotated[int, typer.Option("--retries", help="Ray: times a unit whose worker died is retried before it is recorded as failed.")] = 2,
@@ -53,6 +58,10 @@ def run_cmd(
         force=force, show_progress=not quiet, argv=sys.argv, on_plan=show_skipped,
         max_steps=max_steps, limit=limit,
         languages=[lang.strip() for lang in languages.split(",") if lang.strip()] if languages else None,
+        lora={
+            "r": lora_r, "alpha": lora_alpha, "dropout": lora_dropout, "recipe": recipe,
+            "target_modules": [t.strip() for t in lora_targets.split(",") if t.strip()] if lora_targets is not None else None,
+        },
     )
     print(
         f"{summary.total} unit(s): {summary.done} run, {summary.reused} reused, {len(summary.failed)} failed. "

@@ -15,7 +15,7 @@ from pathlib import Path
 from polyglue.cards import vocab
 from polyglue.runs.envstamp import device_name, environment_stamp
 from polyglue.runs.progress import RunProgress
-from polyglue.runs.store import Store, write_predictions
+from polyglue.runs.store import Store, write_artifacts, write_predictions
 from polyglue.contract import UnitResult
 from polyglue.runs.units import UnitTask
 
@@ -59,6 +59,8 @@ class Hooks:
     def finished(self, task: UnitTask, result: UnitResult) -> None:
         duration = time.perf_counter() - self._started.pop(task.key, time.perf_counter())
         result.extras["comparability"] = task.comparability
+        if result.artifacts:
+            result.extras["artifacts"] = write_artifacts(self.store.runs_dir, task, result.artifacts)
         path = write_predictions(self.store.runs_dir, task, result.predictions) if result.predictions else None
         self.store.mark_done(task.key, result.metrics, result.extras, path, duration)
         self.summary.done += 1

@@ -63,7 +63,9 @@ def _config(ctx, learning_rate: float, frozen: bool):
     )
 
 
-def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
+def _train_and_score(ctx, *, frozen: bool, adapter=None) -> UnitResult:
+    """Train and score; `adapter` (e.g. `polyglue.langkits.protocols.lora.LoraAdapter`) wraps each fresh model
+    (`adapter.wrap(model) -> model`) and, at the end, adds its extras and artifacts (`adapter.finish(model, result)`)."""
     from polyglue.langkits.encoders import hf_text
     from polyglue.langkits.training import predict, train
 
@@ -99,7 +101,7 @@ def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
         m = hf_text.load_model(ctx.encoder, head.model_class, **head.model_kwargs()).to(ctx.device)
         if frozen:
             m.base_model.requires_grad_(False)
-        return m
+        return adapter.wrap(m) if adapter is not None else m
 
     for lr in grid:
         model = fresh_model()
@@ -145,9 +147,8 @@ def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
         metrics[role] = head.score(ex, preds)
         records += head.records(ex, preds, role)
     timings["predict_s"] = time.perf_counter() - t0
-    del model, state
     s = ctx.settings
-    return UnitResult(
+    out = UnitResult(
         metrics=metrics,
         predictions=records,
         extras={
@@ -167,6 +168,10 @@ def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
             "timings": {k: round(v, 3) for k, v in timings.items()},
         },
     )
+    if adapter is not None:
+        adapter.finish(model, out)
+    del model, state
+    return out
 
 
 def run(ctx) -> UnitResult:
