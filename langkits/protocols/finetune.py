@@ -170,6 +170,10 @@ def _train_and_score(ctx, *, frozen: bool, adapter=None) -> UnitResult:
     )
     if adapter is not None:
         adapter.finish(model, out)
+    from polyglue.langkits.efficiency import add_to
+
+    add_to(out, model, encoded[next(iter(eval_ex))] if eval_ex else [], head.outputs, pad_id=pad_id,
+           batch_size=s.batch_size, device=ctx.device, counts=adapter.counts if adapter is not None else None)
     del model, state
     return out
 

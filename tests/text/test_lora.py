@@ -73,6 +73,8 @@ def test_given_lora_then_the_unit_counts_parameters_keeps_its_adapter_and_resume
     params = unit["extras"]["parameters"]
     assert params["adapter"] == 2 * 2 * (4 * 32 + 32 * 4) and params["head"] == 32 * 2 + 2
     assert params["trainable"] == params["adapter"] + params["head"]
+    efficiency = unit["extras"]["efficiency"]
+    assert efficiency["parameters"] == params and efficiency["flops_per_example"] > 0 and efficiency["latency_ms_batch1"] > 0
     assert unit["protocol_config"]["lora"]["r"] == 4
     assert "lora.r=4 overrides the card's 8" in unit["extras"]["comparability"]["reasons"]
     folder = runs / unit["extras"]["artifacts"]
