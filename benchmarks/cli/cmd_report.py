@@ -52,7 +52,7 @@ def report_cmd(
     out: Annotated[Optional[Path], typer.Option("--out", help="Write to this file instead of stdout.")] = None,
     match: Annotated[Optional[list[str]], typer.Option("--match", help="LABEL=MODEL: show the deltas of row LABEL against the suite's published row MODEL (repeatable; rows whose names agree are paired anyway).")] = None,
     spread: Annotated[str, typer.Option("--spread", help="What ± shows in md/html: ci (95% confidence half-width) or std.")] = "ci",
-    columns: Annotated[str, typer.Option("--columns", help="scores (the leaderboard) or efficiency (score beside parameters, latency, throughput, memory and FLOPs per unit group).")] = "scores",
+    columns: Annotated[str, typer.Option("--columns", help="scores (the leaderboard), efficiency (score beside parameters, latency, throughput, memory and FLOPs) or transfer (in-distribution vs shifted score and gap of train_from cards).")] = "scores",
     expected_max: Annotated[bool, typer.Option("--expected-max", help="Expected best validation score against the number of trials over the stored learning-rate grid x seeds (Dodge et al. 2019).")] = False,
     cards: CardsOpt = None,
     runs_dir: RunsDirOpt = DEFAULT_RUNS_DIR,
@@ -62,11 +62,11 @@ def report_cmd(
         raise UserError(f"--format {fmt}: choose one of {', '.join(FORMATS)}")
     if spread not in SPREADS:
         raise UserError(f"--spread {spread}: choose one of {', '.join(SPREADS)}")
-    if columns not in ("scores", "efficiency"):
-        raise UserError(f"--columns {columns}: choose scores or efficiency")
+    if columns not in ("scores", "efficiency", "transfer"):
+        raise UserError(f"--columns {columns}: choose scores, efficiency or transfer")
     if expected_max and columns != "scores":
-        raise UserError("--expected-max and --columns efficiency are two views; ask for one")
-    view = "expected-max" if expected_max else ("efficiency" if columns == "efficiency" else None)
+        raise UserError(f"--expected-max and --columns {columns} are two views; ask for one")
+    view = "expected-max" if expected_max else (None if columns == "scores" else columns)
     matches = parse_matches(match)
     if matches and not suite:
         raise UserError("--match needs --suite (reference rows belong to one suite)")

@@ -1,5 +1,6 @@
-"""The report's extra views: `--columns efficiency` (score beside cost) and `--expected-max`
-(expected best validation score against the tuning budget), each in md, csv, json and html."""
+"""The report's extra views, each in md, csv, json and html: `--columns efficiency` (score beside
+cost), `--columns transfer` (in-distribution vs shifted score and the gap of `train_from` cards)
+and `--expected-max` (expected best validation score against the tuning budget)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 
 from polyglue.cards.schema import Card, Suite
 
-VIEWS = ("efficiency", "expected-max")
+VIEWS = ("efficiency", "transfer", "expected-max")
 
 
 def render(view: str, fmt: str, suites: list[tuple[Suite, dict[str, Card]]], units: list[dict]) -> str:
@@ -17,6 +18,11 @@ def render(view: str, fmt: str, suites: list[tuple[Suite, dict[str, Card]]], uni
 
         parts = [(s.name, mod.efficiency_rows(s, cards, units)) for s, cards in suites]
         renderers = {"md": mod.efficiency_markdown, "csv": mod.efficiency_csv, "json": mod.efficiency_json, "html": mod.efficiency_html}
+    elif view == "transfer":
+        from polyglue.report import transfer as mod  # type: ignore[no-redef]
+
+        parts = [(s.name, mod.transfer_rows(s, cards, units)) for s, cards in suites]
+        renderers = {"md": mod.transfer_markdown, "csv": mod.transfer_csv, "json": mod.transfer_json, "html": mod.transfer_html}
     else:
         from polyglue.report import expected_max as mod  # type: ignore[no-redef]
 
