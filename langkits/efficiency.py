@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import sys
 import time
+from functools import partial
 from typing import Any, Callable
 
 from polyglue.accel import autocast, is_cuda, to_device
@@ -118,7 +119,7 @@ def measure(
         _sync(device)
         throughput = sum(len(b) for b in batches) / max(time.perf_counter() - t0, 1e-9)
 
-        flops = [count_flops(lambda f=feature: forward([f])) for feature in sample]
+        flops = [count_flops(partial(forward, [feature])) for feature in sample]
     tokens = [feature_length(f) for f in sample]
     record.update(
         latency_ms_batch1=round(1000 * latency, 4),

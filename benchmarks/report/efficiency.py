@@ -147,7 +147,7 @@ def efficiency_chart(rows: list[EfficiencyRow]) -> str | None:
     for i, (card, group) in enumerate(by_card.items()):
         ax = fig.add_subplot(nrows, ncols, i + 1)
         for r in group:
-            ax.scatter([r.figures["flops_per_example"]], [r.score], label=_mpl_text(f"{r.encoder} ({r.protocol})"))
+            ax.scatter([float(r.figures["flops_per_example"] or 0)], [float(r.score or 0)], label=_mpl_text(f"{r.encoder} ({r.protocol})"))
         ax.set_xscale("log")
         ax.set_xlabel("FLOPs per example", fontsize=8)
         ax.set_ylabel(_mpl_text(group[0].metric), fontsize=8)

@@ -65,7 +65,7 @@ def transfer_rows(suite: Suite, cards: dict[str, Card], store_units: list[dict])
         inside = _mean([s.get("score") for s in selections if "score" in s])
         shifted = _mean([u["metrics"].get(card.report_split, {}).get(card.main_metric) for u in units])
         rows.append(TransferRow(
-            name, card.train_from, encoder, protocol, in_metric, in_split,
+            name, card.train_from or "", encoder, protocol, in_metric, in_split,
             vocab.display_value(in_metric, inside) if inside is not None else None,
             card.main_metric, card.report_split,
             vocab.display_value(card.main_metric, shifted) if shifted is not None else None,

@@ -4,35 +4,31 @@ and `--expected-max` (expected best validation score against the tuning budget).
 
 from __future__ import annotations
 
+import importlib
 import json
+from typing import Any, Callable
 
 from polyglue.cards.schema import Card, Suite
 
-VIEWS = ("efficiency", "transfer", "expected-max")
+#: view -> (module, rows function, renderer prefix): `<prefix>_markdown`, `_csv`, `_json`, `_html`.
+VIEWS: dict[str, tuple[str, str, str]] = {
+    "efficiency": ("polyglue.report.efficiency", "efficiency_rows", "efficiency"),
+    "transfer": ("polyglue.report.transfer", "transfer_rows", "transfer"),
+    "expected-max": ("polyglue.report.expected_max", "budget_curves", "curves"),
+}
+SUFFIX = {"md": "markdown", "csv": "csv", "json": "json", "html": "html"}
 
 
 def render(view: str, fmt: str, suites: list[tuple[Suite, dict[str, Card]]], units: list[dict]) -> str:
     """One document over every suite: sections joined (md, html), rows concatenated (csv), a list (json)."""
-    if view == "efficiency":
-        from polyglue.report import efficiency as mod
-
-        parts = [(s.name, mod.efficiency_rows(s, cards, units)) for s, cards in suites]
-        renderers = {"md": mod.efficiency_markdown, "csv": mod.efficiency_csv, "json": mod.efficiency_json, "html": mod.efficiency_html}
-    elif view == "transfer":
-        from polyglue.report import transfer as mod  # type: ignore[no-redef]
-
-        parts = [(s.name, mod.transfer_rows(s, cards, units)) for s, cards in suites]
-        renderers = {"md": mod.transfer_markdown, "csv": mod.transfer_csv, "json": mod.transfer_json, "html": mod.transfer_html}
-    else:
-        from polyglue.report import expected_max as mod  # type: ignore[no-redef]
-
-        parts = [(s.name, mod.budget_curves(s, cards, units)) for s, cards in suites]
-        renderers = {"md": mod.curves_markdown, "csv": mod.curves_csv, "json": mod.curves_json, "html": mod.curves_html}
-    texts = [renderers[fmt](name, rows) for name, rows in parts]
+    module_name, rows_of, prefix = VIEWS[view]
+    module = importlib.import_module(module_name)
+    renderer: Callable[[str, Any], str] = getattr(module, f"{prefix}_{SUFFIX[fmt]}")
+    texts = [renderer(s.name, getattr(module, rows_of)(s, cards, units)) for s, cards in suites]
     if fmt == "json":
         docs = [json.loads(t) for t in texts]
         return json.dumps(docs[0] if len(docs) == 1 else {"suites": docs}, indent=2) + "\n"
     if fmt == "csv":
-        header, *_ = texts[0].splitlines(keepends=True) or [""]
-        return header + "".join("".join(t.splitlines(keepends=True)[1:]) for t in texts)
+        header = texts[0].splitlines(keepends=True)[:1]
+        return "".join(header) + "".join("".join(t.splitlines(keepends=True)[1:]) for t in texts)
     return "\n".join(texts)
