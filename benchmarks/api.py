@@ -186,6 +186,7 @@ def evaluate(
         cards: extra card directories. data_dir: the local data root (suite S reads DIR/S/).
         runs_dir: where results live (default `./runs`). device: `auto`, `cpu`, `cuda`, `cuda:N`.
         **overrides: `max_steps`, `limit`, `languages` (debug caps make rows debug and not comparable),
+            `lora` (with `protocol="lora"`: a dict of `r`, `alpha`, `dropout`, `target_modules`, `recipe`),
             and `backend`, `threads`, `force`, `show_progress`.
 
     Returns:

@@ -8,8 +8,9 @@ memory, and FLOPs per example. Conventions (stated in every record, because pape
   (m×k)·(k×n) is 2·m·n·k (FLOPs = 2 × multiply-adds); element-wise ops, softmax, LayerNorm and
   GELU count 0. Inputs are the unit's own evaluation features, unpadded (batch 1).
 * Latency and throughput are wall-clock inference (`torch.inference_mode`, the same autocast
-  as prediction) over a fixed sample of evaluation features, after one warm-up batch;
-  CUDA is synchronised before each clock read.
+  as prediction) over the first evaluation features (`SAMPLE` at batch 1 after one warm-up
+  example, then `THROUGHPUT_BATCHES` batches); CUDA is synchronised before each clock read.
+  FLOPs and tokens per example are the mean over the first `FLOP_SAMPLE` of them.
 * Peak memory: on CUDA the allocator's peak during the measurement; on CPU the process's
   peak resident set size (`ru_maxrss`), which includes everything the process loaded.
 
@@ -28,9 +29,11 @@ from polyglue.accel import autocast, is_cuda, to_device
 from polyglue.langkits.batching import collate, feature_length
 
 SAMPLE = 8
-"""Examples timed at batch size 1 and FLOP-counted."""
+"""Examples timed at batch size 1."""
+FLOP_SAMPLE = 4
+"""Of those, examples FLOP-counted (the counter's dispatch makes a forward several times slower)."""
 THROUGHPUT_BATCHES = 2
-"""Batches of the card's batch size timed for throughput."""
+"""Batches of the card's batch size timed for throughput (after the batch-1 pass has warmed up)."""
 
 
 def parameter_counts(model: Any) -> dict[str, int]:
@@ -111,16 +114,15 @@ def measure(
         latency = (time.perf_counter() - t0) / len(sample)
 
         batches = [features[i : i + batch_size] for i in range(0, len(features), batch_size)][:THROUGHPUT_BATCHES]
-        forward(batches[0])
-        _sync(device)
         t0 = time.perf_counter()
         for batch_features in batches:
             forward(batch_features)
         _sync(device)
         throughput = sum(len(b) for b in batches) / max(time.perf_counter() - t0, 1e-9)
 
-        flops = [count_flops(partial(forward, [feature])) for feature in sample]
-    tokens = [feature_length(f) for f in sample]
+        counted = sample[:FLOP_SAMPLE]
+        flops = [count_flops(partial(forward, [feature])) for feature in counted]
+    tokens = [feature_length(f) for f in counted]
     record.update(
         latency_ms_batch1=round(1000 * latency, 4),
         throughput_per_s=round(throughput, 2),
@@ -128,6 +130,7 @@ def measure(
         flops_per_example=int(sum(flops) / len(flops)),
         tokens_per_example=round(sum(tokens) / len(tokens), 2),
         sample=len(sample),
+        flop_sample=len(counted),
         device=str(device),
         flop_convention="torch.utils.flop_counter: 2 per multiply-add, matmuls only, batch 1, unpadded",
     )
