@@ -19,7 +19,7 @@ from typing import Any
 from polyglue.errors import UserError
 
 #: Run-level settings `evaluate(**overrides)` takes besides the card protocol settings.
-RUN_OVERRIDES = ("max_steps", "limit", "languages", "feature_storage")
+RUN_OVERRIDES = ("max_steps", "limit", "languages", "feature_storage", "lora")
 DEFAULT_RUNS_DIR = Path("runs")
 
 
@@ -87,6 +87,16 @@ def model_specs(models: Any) -> list[str]:
     raise UserError("models: a spec string ('bow', 'hf:...'), a list of them, or a dict {row label: model or spec}")
 
 
+def _lora_override(value) -> dict | None:
+    """`lora={"r": 16, ...}` (the `lora` protocol's settings, `polyglue.cards.schema.LoraSettings`); None values dropped."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise UserError("lora: a dict of lora settings, e.g. {'r': 16, 'target_modules': ['query', 'value']}")
+    picked = {str(k): v for k, v in value.items() if v is not None}
+    return picked or None
+
+
 def plan(
     suite: str,
     models: Any,
@@ -142,6 +152,7 @@ def plan(
             "limit": run_settings.get("limit"),
             "languages": sorted(languages) if languages else None,
             "feature_storage": run_settings.get("feature_storage"),
+            "lora": _lora_override(run_settings.get("lora")),
         },
     )
     return plan_run(registry, request), registry
@@ -202,6 +213,7 @@ def evaluate(
         runs_dir: where results live (default `./runs`). device: `auto`, `cpu`, `cuda`, `cuda:N`.
         **overrides: `max_steps`, `limit`, `languages` (debug caps make rows debug and not comparable),
             any card protocol setting (`learning_rate=3e-5`: the rows are marked not comparable),
+            `lora` (with `protocol="lora"`: a dict of `r`, `alpha`, `dropout`, `target_modules`, `recipe`),
             and `backend`, `threads`, `force`, `show_progress`.
 
     Returns:

@@ -65,12 +65,16 @@ class UnitResult:
     `metrics`: split role -> metric name -> value (fractions, or raw values for the metrics
     `polyglue.cards.vocab.RAW_METRICS` lists). `predictions`: one record per scored example,
     each with at least `split`, `id`, `gold`, `pred`. `extras`: choices made (regularisation,
-    learning rate, best layer, layer weights), sizes and per-stage timings.
+    learning rate, best layer, layer weights), sizes and per-stage timings. `artifacts`: file
+    name -> bytes the unit keeps for reuse (e.g. LoRA adapter weights); the driver writes them
+    under the runs directory before it marks the unit done and records the folder in
+    `extras["artifacts"]` (runners never see the runs directory).
     """
 
     metrics: dict[str, dict[str, float]]
     predictions: list[dict] = field(default_factory=list)
     extras: dict = field(default_factory=dict)
+    artifacts: dict[str, bytes] = field(default_factory=dict)
 
 
 Runner = Callable[["RunContext"], UnitResult]

@@ -178,6 +178,13 @@ class Registry:
                     out.append(Problem(f, entry.line("train_from"), "train_from", f"unknown card '{card.train_from}'{_close(card.train_from, self.cards)}"))
                 elif src.card.task != card.task:
                     out.append(Problem(f, entry.line("train_from"), "train_from", f"card '{card.train_from}' is a {src.card.task} task, not {card.task}"))
+                elif src.card.labels != card.labels and not (card.task == "token-classification" and set(card.labels or []) <= set(src.card.labels or [])):
+                    # a head trained on the other card predicts its labels: zero-shot scoring needs the same set
+                    # (the same order too for index-labelled data; tag sets may be a subset)
+                    out.append(Problem(
+                        f, entry.line("train_from"), "train_from",
+                        f"card '{card.train_from}' has labels {src.card.labels}, this card {card.labels}: a model trained there cannot predict these",
+                    ))
         for entry in self.suites.values():
             out += self._check_suite(entry)
         return list(dict.fromkeys(out))  # a shared kit file's problems once, not once per card

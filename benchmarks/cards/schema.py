@@ -30,7 +30,7 @@ from polyglue.cards.suite_schema import Aggregate, AggregateComponent, Reference
 __all__ = [
     "NAME_PATTERN", "SHA_PATTERN", "VERSION_PATTERN", "FieldProblems", "LanguageCode", "Strict",
     "HubSource", "LayoutSource", "LocalSource", "Source",
-    "SplitSpec", "SplitRef", "Splits", "ProtocolDefaults", "Card",
+    "SplitSpec", "SplitRef", "Splits", "LoraSettings", "ProtocolDefaults", "Card",
     "Aggregate", "AggregateComponent", "ReferenceRow", "Rescale", "Suite",
 ]
 
@@ -99,6 +99,34 @@ class Splits(Strict):
 
 
 # --------------------------------------------------------------------------- protocol
+
+
+class LoraSettings(Strict):
+    """The `lora` protocol's adapter (Hu et al. 2021, through the `peft` library).
+
+    Low-rank updates B·A (rank `r`, scaled by `alpha / r`) on the named linear layers of
+    the encoder; the encoder's own weights stay frozen and the task head is trained in full.
+    """
+
+    r: int = Field(8, ge=1, le=4096)
+    """Rank of each update."""
+    alpha: float = Field(16.0, gt=0)
+    """Scale numerator: the update is multiplied by `alpha / r` (the LoRA scripts use 16 with r = 8)."""
+    dropout: float = Field(0.1, ge=0, lt=1)
+    """Dropout on the adapter's input."""
+    target_modules: list[str] | None = None
+    """Module names (or name suffixes) that get adapters; None: peft's default for the model type
+    (`query`, `value` for BERT, RoBERTa, XLM-R, ELECTRA, i.e. the paper's W_q and W_v)."""
+    recipe: str | None = None
+    """A named recipe (`polyglue.runs.recipes.RECIPES`) that sets this block and the optimiser
+    settings per card, e.g. `hu2021-roberta-base`: the LoRA paper's GLUE settings."""
+
+    @field_validator("target_modules")
+    @classmethod
+    def _targets(cls, targets):
+        if targets is not None and (not targets or any(not t.strip() for t in targets) or len(set(targets)) != len(targets)):
+            raise ValueError("target_modules must be a non-empty list of distinct module names")
+        return targets
 
 
 class ProtocolDefaults(Strict):
@@ -180,6 +208,8 @@ class ProtocolDefaults(Strict):
     head: HeadName | None = None
     language_mode: LanguageMode | None = None
     """Speech cards over several languages: `per-language` heads or one `pooled` head (task default when absent)."""
+    lora: LoraSettings | None = None
+    """Settings of the `lora` protocol (used only by it; units of other protocols do not carry them)."""
 
     # ---- speech recipe (IndicSUPERB fidelity, issue 11): the official configs' values as card defaults
     eval_every: int | None = Field(None, ge=1)

@@ -208,7 +208,7 @@ TASK_METRICS: dict[str, frozenset[str]] = {
     "query-by-example": frozenset({"mtwv", "map"}),
 }
 
-ProtocolName = Literal["probe", "finetune", "superb", "qbe"]
+ProtocolName = Literal["probe", "finetune", "lora", "superb", "qbe"]
 
 HeadName = Literal[
     "logistic",

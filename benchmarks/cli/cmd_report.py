@@ -60,6 +60,8 @@ def report_cmd(
     source_url: Annotated[Optional[str], typer.Option("--source-url", help="model-index: where the results can be read (default: the suite's reference URL).")] = None,
     bootstrap_se: Annotated[int, typer.Option("--bootstrap-se", help="For single-seed cells: per-example bootstrap standard error from N resamples of the stored predictions (0: off).")] = 0,
     include_debug: Annotated[bool, typer.Option("--include-debug", help="Show debug units (--limit, --max-steps runs) as their own, labelled rows.")] = False,
+    columns: Annotated[str, typer.Option("--columns", help="scores (the leaderboard), efficiency (score beside parameters, latency, throughput, memory and FLOPs) or transfer (in-distribution vs shifted score and gap of train_from cards).")] = "scores",
+    expected_max: Annotated[bool, typer.Option("--expected-max", help="Expected best validation score against the number of trials over the stored learning-rate grid x seeds (Dodge et al. 2019).")] = False,
     cards: CardsOpt = None,
     runs_dir: RunsDirOpt = DEFAULT_RUNS_DIR,
 ) -> None:
@@ -72,6 +74,11 @@ def report_cmd(
         raise UserError("--format model-index needs --model LABEL (the row to put in the model card)")
     if fmt != "model-index" and (model or protocol or include_not_comparable or source_url):
         raise UserError("--model, --protocol, --include-not-comparable and --source-url apply to --format model-index only")
+    if columns not in ("scores", "efficiency", "transfer"):
+        raise UserError(f"--columns {columns}: choose scores, efficiency or transfer")
+    if expected_max and columns != "scores":
+        raise UserError(f"--expected-max and --columns {columns} are two views; ask for one")
+    view = "expected-max" if expected_max else (None if columns == "scores" else columns)
     matches = parse_matches(match)
     if matches and not suite:
         raise UserError("--match needs --suite (reference rows belong to one suite)")
@@ -85,6 +92,11 @@ def report_cmd(
             raise UserError(f"no finished units in {runs_dir}/")
         reg = registry(cards)
         units = store.units()
+        if view is not None:
+            from polyglue.report.views import render
+
+            write_output(render(view, fmt, [definitions(reg, store, s) for s in suites], units), out)
+            return
         boards = [build(*definitions(reg, store, s), units, matches, include_debug=include_debug) for s in suites]
         if bootstrap_se:
             if not 100 <= bootstrap_se <= 100_000:

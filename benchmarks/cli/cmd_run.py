@@ -15,7 +15,7 @@ def run_cmd(
     suite: Annotated[Optional[str], typer.Option("--suite", help="Suite to run (see `bench list suites`); or `suites:` in --config.")] = None,
     model: Annotated[Optional[list[str]], typer.Option("--model", help="Encoder: bow, hf:<id or path>, fbank, s3prl:<name>; repeatable; `label=spec` names the row.")] = None,
     tasks: Annotated[Optional[str], typer.Option("--tasks", help="Comma-separated card names (default: all cards of the suite).")] = None,
-    protocol: Annotated[Optional[str], typer.Option("--protocol", help="Text protocol: finetune (official recipe) or probe (frozen features).")] = None,
+    protocol: Annotated[Optional[str], typer.Option("--protocol", help="Text protocol: finetune (official recipe), probe (frozen features) or lora (low-rank adapters, peft).")] = None,
     seeds: Annotated[Optional[int], typer.Option("--seeds", help="Seeds per (card, encoder); default: the suite's own (1 unless suite.yaml says). Reports show mean ± spread.")] = None,
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Local data root: suite S reads DIR/S/.")] = None,
     cards: CardsOpt = None,
@@ -25,6 +25,11 @@ def run_cmd(
     learning_rate: Annotated[Optional[float], typer.Option("--learning-rate", help="Override the cards' learning rate (rows become not comparable).")] = None,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Override the cards' batch size (rows become not comparable).")] = None,
     languages: Annotated[Optional[str], typer.Option("--languages", help="Speech: comma-separated ISO 639-1 codes to restrict to.")] = None,
+    recipe: Annotated[Optional[str], typer.Option("--recipe", help="Named recipe of the protocol, e.g. hu2021-roberta-base (the LoRA paper's GLUE settings, with --protocol lora).")] = None,
+    lora_r: Annotated[Optional[int], typer.Option("--lora-r", help="--protocol lora: adapter rank (card: protocol.lora.r).")] = None,
+    lora_alpha: Annotated[Optional[float], typer.Option("--lora-alpha", help="--protocol lora: scale numerator, update x alpha/r (card: protocol.lora.alpha).")] = None,
+    lora_dropout: Annotated[Optional[float], typer.Option("--lora-dropout", help="--protocol lora: adapter dropout (card: protocol.lora.dropout).")] = None,
+    lora_targets: Annotated[Optional[str], typer.Option("--lora-targets", help="--protocol lora: comma-separated module names that get adapters (card: protocol.lora.target_modules).")] = None,
     backend: Annotated[str, typer.Option("--backend", help="local or ray.")] = "local",
     address: Annotated[Optional[str], typer.Option("--address", help="Ray cluster address (with --backend ray), e.g. auto.")] = None,
     retries: Annotated[int, typer.Option("--retries", help="Ray: times a unit whose worker died is retried before it is recorded as failed.")] = 2,
@@ -90,6 +95,10 @@ def run_cmd(
         raise UserError(f"--threads must be positive (got {threads})")
     if retries < 0:
         raise UserError(f"--retries must be 0 or more (got {retries})")
+    lora = {
+        "r": lora_r, "alpha": lora_alpha, "dropout": lora_dropout, "recipe": recipe,
+        "target_modules": [t.strip() for t in lora_targets.split(",") if t.strip()] if lora_targets is not None else None,
+    }
     reg = registry(cards)
     plans = []
     for name in suites:
@@ -99,7 +108,7 @@ def run_cmd(
         planned, _ = api.plan(
             name, models, tasks=names, protocol=protocol, seeds=seeds, data_dir=data_dir, device=device,
             threads=threads, backend=backend, registry=reg, max_steps=max_steps, limit=limit, languages=language_list,
-            feature_storage=feature_storage, **settings,
+            feature_storage=feature_storage, lora=lora, **settings,
         )
         plans.append(planned)  # every suite is planned before any unit runs
     from polyglue.runs.comparability import override_notice

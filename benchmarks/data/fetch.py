@@ -56,6 +56,12 @@ def fetch_suite(
         if unknown:
             raise UserError(f"--tasks: {', '.join(unknown)} not in suite '{suite}' (cards: {', '.join(sorted(names))})")
         entries = [e for e in entries if e.card.name in tasks]
+    # zero-shot cards train on another card (`train_from`), maybe of another suite: its data goes in this suite's mirror too
+    named = {e.card.name for e in entries}
+    for e in list(entries):
+        if e.card.train_from and e.card.train_from not in named and e.card.train_from in registry.cards:
+            entries.append(registry.card(e.card.train_from))
+            named.add(e.card.train_from)
     if any(e.card.source.hub is not None for e in entries):
         reason = hub_offline_reason()
         if reason is not None:

@@ -27,6 +27,13 @@ RUNNERS: dict[tuple[str, str], str] = {
             "token-classification", "extractive-qa", "multiple-choice",
         )
     },
+    **{
+        (task, "lora"): "polyglue.langkits.protocols.lora:run"
+        for task in (
+            "single-classification", "pair-classification", "regression",
+            "token-classification", "extractive-qa", "multiple-choice",
+        )
+    },
     ("keyword-spotting", "superb"): "polyglue.speech.runners.utterance:run",
     ("language-id", "superb"): "polyglue.speech.runners.utterance:run",
     ("speaker-id", "superb"): "polyglue.speech.runners.utterance:run",

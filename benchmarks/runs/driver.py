@@ -15,7 +15,7 @@ from pathlib import Path
 from polyglue.cards import vocab
 from polyglue.runs.envstamp import device_name, environment_stamp
 from polyglue.runs.progress import RunProgress
-from polyglue.runs.store import Store, write_predictions
+from polyglue.runs.store import Store, write_artifacts, write_predictions
 from polyglue.contract import UnitResult
 from polyglue.runs.units import UnitTask
 from polyglue.runs import runfile
@@ -84,6 +84,8 @@ class Hooks:
             return
         duration = time.perf_counter() - self._started.pop(task.key, time.perf_counter())
         result.extras["comparability"] = task.comparability
+        if result.artifacts:
+            result.extras["artifacts"] = write_artifacts(self.store.runs_dir, task, result.artifacts)
         hidden_roles = hidden_splits(task.card)
         scored = [r for r in result.predictions if r.get("split") not in hidden_roles]
         hidden = [r for r in result.predictions if r.get("split") in hidden_roles]

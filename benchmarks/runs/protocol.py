@@ -28,7 +28,7 @@ TASK_DEFAULT_PROTOCOL = {
     "query-by-example": "qbe",
 }
 
-TEXT_PROTOCOLS = ("probe", "finetune")
+TEXT_PROTOCOLS = ("probe", "finetune", "lora")
 
 #: Protocols that belong to another one's leaderboard row. QbE is SUPERB's frozen-upstream
 #: protocol for the query-by-example task (DTW instead of a trained head), not a user choice.
@@ -65,10 +65,24 @@ def official_protocol(card: Card, encoder: EncoderSpec) -> str:
 
 
 def resolve(card: Card, encoder: EncoderSpec, requested: str | None, overrides: dict) -> dict:
-    """The full protocol config: card defaults, then overrides that are not None."""
+    """The full protocol config: card defaults, then a named recipe, then overrides that are not None.
+
+    The `lora` block is resolved (defaults filled in) for `lora` units only; other units do
+    not carry it, so their keys are the same as before the block existed.
+    """
     config = {"name": protocol_name(card, encoder, requested), **card.protocol.model_dump(exclude={"default"})}
+    lora_override = overrides.get("lora") or {}
+    if config["name"] == "lora":
+        from polyglue.runs.lora_config import resolve_lora
+
+        config.update(resolve_lora(card, config, lora_override, encoder))
+    else:
+        if lora_override and card.modality == "text":
+            flags = ", ".join(sorted({"recipe": "--recipe"}.get(k, f"--lora-{k.replace('target_modules', 'targets')}") for k in lora_override))
+            raise UserError(f"{flags}: only the lora protocol uses these settings (add --protocol lora); card '{card.name}' runs '{config['name']}'")
+        config.pop("lora", None)
     for key, value in overrides.items():
-        if value is not None:
+        if value is not None and key != "lora":
             config[key] = value
     if overrides.get("learning_rate") is not None:
         config["lr_grid"] = None  # one learning rate named on the command line replaces the card's grid

@@ -360,6 +360,31 @@ def write_predictions(runs_dir: Path, task: UnitTask, records: list[dict], suffi
     return str(rel)
 
 
+def write_artifacts(runs_dir: Path, task: UnitTask, files: dict[str, bytes]) -> str:
+    """Write a unit's files (e.g. adapter weights) into its own folder, atomically; returns the folder relative to `runs_dir`.
+
+    The folder is written under a temporary name and renamed into place, so it is either
+    complete or absent; a recomputed unit (`--force`) replaces it.
+    """
+    import shutil
+
+    rel = Path("artifacts") / task.unit.suite / task.unit.card / f"{task.encoder_slug()}-seed{task.unit.seed}-{task.key[:12]}"
+    final = Path(runs_dir) / rel
+    tmp = final.with_name(final.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name, data in files.items():
+        if Path(name).name != name or name.startswith("."):
+            raise ValueError(f"artifact name '{name}' must be a plain file name")
+        with open(tmp / name, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    return str(rel)
+
+
 def _jsonable(value):
     try:
         import numpy as np

@@ -114,7 +114,9 @@ def dropout_kwargs(settings) -> dict:
     return out
 
 
-def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
+def _train_and_score(ctx, *, frozen: bool, adapter=None) -> UnitResult:
+    """Train and score; `adapter` (e.g. `polyglue.langkits.protocols.lora.LoraAdapter`) wraps each fresh model
+    (`adapter.wrap(model) -> model`) and, at the end, adds its extras and artifacts (`adapter.finish(model, result)`)."""
     from polyglue.langkits.encoders import hf_text
     from polyglue.langkits.training import predict, train
 
@@ -166,7 +168,7 @@ def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
             state_cache = attach_state_cache(m, ctx)
             if state_cache is not None:
                 state_caches.append(state_cache)
-        return m
+        return adapter.wrap(m) if adapter is not None else m
 
     for lr in grid:
         model = fresh_model()
@@ -231,9 +233,8 @@ def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
         outputs = predict(model, features, head.outputs, pad_id=pad_id, batch_size=eval_batch, device=ctx.device)
         records += hidden.blind(head.records(ex, head.decode(ex, features, outputs), role))
     timings["predict_s"] = time.perf_counter() - t0
-    del model, state
     s = ctx.settings
-    return UnitResult(
+    out = UnitResult(
         metrics=metrics,
         predictions=records,
         extras=hidden.note({
@@ -256,6 +257,16 @@ def _train_and_score(ctx, *, frozen: bool) -> UnitResult:
             **({"token_states": _state_stats(state_caches)} if state_caches else {}),
         }, blind_skipped),
     )
+    if adapter is not None:
+        adapter.finish(model, out)
+    for state_cache in state_caches:  # efficiency figures measure the encoder itself, not reads of its cached states
+        state_cache.remove()
+    from polyglue.langkits.efficiency import add_to
+
+    add_to(out, model, encoded[next(iter(eval_ex))] if eval_ex else [], head.outputs, pad_id=pad_id,
+           batch_size=s.batch_size, device=ctx.device, counts=adapter.counts if adapter is not None else None)
+    del model, state
+    return out
 
 
 def attach_state_cache(model, ctx):

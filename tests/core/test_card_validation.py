@@ -113,3 +113,17 @@ def test_a_broken_card_never_vanishes_from_list(cli, tmp_path):
     result = cli("list", "cards", "--cards", tmp_path)
     assert result.code == 0
     assert "1 problem(s) in card files" in result.err
+
+
+def test_a_train_from_card_of_another_task_or_label_set_is_one_problem_at_the_train_from_line(cli, tmp_path):
+    base = (BAD / "labels_repeated.yaml").read_text().replace("[negative, positive, negative]", "[negative, positive]")
+    (tmp_path / "source.yaml").write_text(base.replace("labels-repeated", "source"))
+    shifted = base.replace("labels-repeated", "shifted").replace("[negative, positive]", "[negative, neutral, positive]")
+    (tmp_path / "shifted.yaml").write_text(shifted.rstrip("\n") + "\ntrain_from: source\n")
+    result = cli("validate", tmp_path / "shifted.yaml", tmp_path / "source.yaml", "--format", "json")
+    assert result.code == 2
+    (problem,) = json.loads(result.out)["problems"]
+    assert problem["field"] == "train_from" and problem["line"] == len(shifted.rstrip("\n").splitlines()) + 1
+    assert "card 'source' has labels ['negative', 'positive']" in problem["message"]
+    text = cli("validate", tmp_path / "shifted.yaml", tmp_path / "source.yaml")
+    assert text.code == 2 and len([l for l in text.out.splitlines() if "train_from" in l]) == 1

@@ -110,6 +110,10 @@ def test_card_runs_and_its_metrics_replay_from_predictions(runs, suite, card_nam
         assert extras["selection"]["epoch"] > 0
         assert extras["training"]["steps"] == 2
         assert 0 < extras["training"]["real_token_fraction"] <= 1
+        if card.train_from:  # zero-shot: trained on the other card, checkpoint chosen on its validation split
+            assert extras["selection"]["on"] == f"{card.train_from} validation"
+            assert extras["n_examples"]["train"] == LIMIT
+        assert extras["efficiency"]["flops_per_example"] > 0 and extras["parameters"]["trainable"] > 0
     elif card.task != "multiple-choice" or encoder != "bow":
         assert extras["selection"]
 
@@ -125,3 +129,24 @@ def test_report_shows_the_suite_aggregate_for_every_row(runs, suite, capsys):
     for line in table:
         aggregate = line.split("|")[3].strip()
         assert re.fullmatch(r"-?\d+\.\d\d", aggregate), line
+
+
+TRANSFER_SUITES = [s for s in SUITES if any(REGISTRY.card(c).card.train_from for c in REGISTRY.suite(s).suite.cards)]
+
+
+@pytest.mark.parametrize("suite", TRANSFER_SUITES)
+def test_transfer_view_shows_in_distribution_shifted_score_and_gap(runs, suite, capsys):
+    runs_dir, _, units = runs
+    capsys.readouterr()
+    assert main(["report", "--suite", suite, "--runs-dir", str(runs_dir), "--columns", "transfer", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    zero_shot = [c for c in REGISTRY.suite(suite).suite.cards if REGISTRY.card(c).card.train_from]
+    assert {r["card"] for r in rows} == set(zero_shot)
+    for row in rows:
+        if row["protocol"] != "finetune":
+            continue
+        [unit] = [u for u in units if u["card"] == row["card"] and u["encoder"] == row["encoder"] and u["protocol"] == "finetune"]
+        card = REGISTRY.card(row["card"]).card
+        assert row["in_distribution"] == pytest.approx(100 * unit["extras"]["selection"]["score"])
+        assert row["shifted"] == pytest.approx(100 * unit["metrics"][card.report_split][card.main_metric])
+        assert row["gap"] == pytest.approx(row["shifted"] - row["in_distribution"])

@@ -1,0 +1,95 @@
+"""LoRA vs full fine-tuning on this CPU, and what measuring efficiency figures adds to a unit.
+
+Same random BERT, generated data (log-normal sentence lengths), card recipe and seed; one
+`finetune` unit and one `lora` unit (rank 8 on query and value, head trained in full) run
+through the real runner (`polyglue.runs.execute`). Reported, as medians over repeats:
+
+* training examples per second of each (`train examples × epochs / extras.timings.train_s`,
+  the training loop only) and their ratio (target: LoRA ≥ 1.3× full fine-tuning);
+* trainable parameters of each;
+* the share of the unit's time spent measuring efficiency figures
+  (`timings.efficiency_s / timings.total_s`, target ≤ 5%).
+
+    .venv/bin/python -m perf.lora_vs_finetune [--train 1600] [--hidden 256] [--layers 4] [--repeats 2] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+from pathlib import Path
+
+from perf.text_common import sentences, small_bert, write_json
+from perf.text_finetune_vs_trainer import CARD, SUITE, write_suite
+
+
+def run_unit(cards: Path, data: Path, model: Path, protocol: str):
+    from polyglue.cards.registry import Registry
+    from polyglue.runs.execute import execute
+    from polyglue.runs.plan import RunRequest, plan_run
+
+    request = RunRequest(suite=SUITE, models=[f"hf:{model}"], protocol=protocol, data_dir=data, device="cpu",
+                         overrides={"lora": {"r": 8, "target_modules": ["query", "value"]}} if protocol == "lora" else {})
+    [task] = plan_run(Registry.discover([cards]), request).tasks
+    return execute(task)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train", type=int, default=1600)
+    parser.add_argument("--validation", type=int, default=400)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 keeps a shared CPU from dominating the ratio)")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+
+    from polyglue.torch_compat import prepare
+
+    prepare()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    texts, labels = sentences(args.train + args.validation, seed=2)
+    work = Path(tempfile.mkdtemp(prefix="polyglue-perf-lora-"))
+    model_dir = small_bert(work / "model", texts, hidden=args.hidden, layers=args.layers, heads=max(1, args.hidden // 64))
+    cards, data = write_suite(work, args, texts, labels)
+
+    speed: dict[str, list[float]] = {"finetune": [], "lora": []}
+    share: dict[str, list[float]] = {"finetune": [], "lora": []}
+    trainable: dict[str, int] = {}
+    accuracy: dict[str, list[float]] = {"finetune": [], "lora": []}
+    for _ in range(args.repeats):
+        for protocol in ("finetune", "lora"):  # alternate, so drift on a shared machine hits both
+            result = run_unit(cards, data, model_dir, protocol)
+            timings = result.extras["timings"]
+            speed[protocol].append(args.train * args.epochs / timings["train_s"])
+            share[protocol].append(timings["efficiency_s"] / timings["total_s"])
+            trainable[protocol] = result.extras["parameters"]["trainable"]
+            accuracy[protocol].append(result.metrics["validation"]["accuracy"])
+    med = {p: statistics.median(v) for p, v in speed.items()}
+    payload = {
+        "model": {"hidden": args.hidden, "layers": args.layers, "max_length": args.max_length, "train": args.train, "epochs": args.epochs,
+                  "batch_size": args.batch_size, "threads": args.threads, "card": CARD},
+        "train_examples_per_s": {p: round(v, 1) for p, v in med.items()},
+        "lora_over_finetune": round(med["lora"] / med["finetune"], 3),
+        "trainable_parameters": trainable,
+        "efficiency_share_of_unit": {p: round(statistics.median(v), 4) for p, v in share.items()},
+        "validation_accuracy": accuracy,
+        "repeats": args.repeats,
+    }
+    print(f"train examples/s: finetune {med['finetune']:.1f}, lora {med['lora']:.1f} -> ratio {payload['lora_over_finetune']} (target >= 1.3)")
+    print(f"trainable parameters: {trainable}")
+    print(f"efficiency measurement share of the unit: {payload['efficiency_share_of_unit']} (target <= 0.05)")
+    if args.out:
+        write_json(args.out, payload)
+
+
+if __name__ == "__main__":
+    main()
