@@ -62,13 +62,16 @@ def protocol_label(row) -> str:
 
 
 def mark_notes(board) -> list[str]:
-    """One plain-text line per marked row, with its reasons, and what was left out."""
+    """One plain-text line per marked row, with its reasons, each card's documented deviations, and what was left out."""
     notes = []
     for row in board.rows:
         if row.status != "comparable":
             why = "; ".join(row.reasons) or "settings differ from the card's recipe"
             label = "debug run, not a result" if row.debug else "not comparable with published numbers"
             notes.append(f"{row.encoder} ({row.protocol}): {label}: {why}.")
+    for name in board.cards:
+        for deviation in board.card_defs[name].deviations:
+            notes.append(f"{name}: documented deviation from the official recipe: {deviation}")
     if board.debug_units and not board.include_debug:
         notes.append(f"{board.debug_units} debug unit(s) (--limit, --max-steps) are not shown; `bench report --include-debug` lists them, labelled.")
     return notes
@@ -131,6 +134,7 @@ def suite_leaderboard(board) -> S.SuiteLeaderboard:
                 higher_is_better=metric_defs.higher_is_better(card.main_metric),
                 display=vocab.display_kind(card.main_metric),
                 dataset_revisions=sorted(revisions.get(name, set())),
+                recipe=card.recipe, deviations=list(card.deviations),
             )
         )
     return S.SuiteLeaderboard(
@@ -242,7 +246,7 @@ def leaderboard_markdown(board, spread: str = "ci") -> str:
 
 CSV_COLUMNS = [
     "suite", "suite_version", "kind", "model", "protocol", "reference", "column", "metric", "split",
-    "mean", "std", "ci95_low", "ci95_high", "n_seeds", "seeds", "values", "status", "reasons",
+    "mean", "std", "ci95_low", "ci95_high", "n_seeds", "seeds", "values", "status", "reasons", "card_deviations",
 ]
 
 
@@ -268,6 +272,7 @@ def leaderboard_csv(boards) -> str:
                 ";".join(str(s) for s in stats.seeds) if stats is not None else "",
                 ";".join(repr(float(v)) for v in stats.values) if stats is not None else "",
                 row.status if row is not None else "", csv_text("; ".join(row.reasons)) if row is not None else "",
+                csv_text("; ".join(board.card_defs[column].deviations)) if column in board.card_defs else "",
             ])
 
         for row in board.rows:

@@ -91,6 +91,9 @@ def leaderboard_latex(board, spread: str = "ci") -> str:
     )
     if board.references:
         caption += " Published rows: " + "; ".join(f"\\textit{{{tex(r.model)}}}: {tex(r.source)} ({tex(r.split)} split)" for r in board.references) + "."
+    deviations = [f"{name}: {d}" for name in board.cards for d in board.card_defs[name].deviations]
+    if deviations:
+        caption += " Documented deviations from the official recipes: " + tex("; ".join(deviations)) + "."
     if flagged:
         caption += " $^\\dagger$Not the card's official recipe (a debug cap, another protocol or an override): not comparable with published rows."
     label = re.sub(r"[^A-Za-z0-9:-]+", "-", board.suite)

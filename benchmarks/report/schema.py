@@ -75,6 +75,10 @@ class CardInfo(_Model):
     display: Literal["percent", "raw"]
     dataset_revisions: list[str]
     """Dataset revisions of the units shown (hub commit, `local` or `layout:<name>`)."""
+    recipe: str | None = None
+    """The official source the card's protocol values follow (repository, file, commit)."""
+    deviations: list[str] = Field(default_factory=list)
+    """Documented, unavoidable departures from the official recipe, shown with the card's rows."""
 
 
 class MeasuredRow(_Model):
