@@ -57,7 +57,7 @@ def test_an_in_memory_transformer_gives_exactly_the_numbers_of_bench_run_on_the_
     assert _headline(again) == _headline(in_memory)  # resumed: same unit key, nothing recomputed
     frame = again.to_pandas()
     assert set(frame["split"]) == {"validation", "test"} and (frame["model"] == "tiny").all()
-    assert again.to_dict()["leaderboard"]["rows"][0]["model"] == "tiny"
+    assert again.to_dict()["leaderboard"]["rows"] == []  # a debug unit (max_steps) is never a leaderboard result
 
 
 class MeanChars:
@@ -76,6 +76,9 @@ def test_an_object_with_encode_runs_sentence_cards_and_matches_a_rerun(suite_roo
     assert {u["protocol"] for u in first.units} == {"probe"}
     second = polyglue.evaluate("core", {"chars": MeanChars()}, cards=[suite_root], runs_dir=tmp_path)
     assert _headline(first) == _headline(second)
+    (row,) = second.to_dict()["leaderboard"]["rows"]  # the numbers `bench report` prints
+    unit = next(u for u in second.units if u["card"] == "core-sent0")
+    assert row["model"] == "chars" and row["cells"]["core-sent0"]["mean"] == pytest.approx(100 * unit["metrics"]["test"]["accuracy"])
 
 
 class NoEncode:
