@@ -79,3 +79,16 @@ def test_the_python_api_and_the_run_config_take_the_same_option(tmp_path):
     config = tmp_path / "run.yaml"
     config.write_text(json.dumps({"suites": ["glue"], "models": ["bow"], "allow_unverified_data": True}), encoding="utf-8")
     assert load_config(config).allow_unverified_data is True
+
+
+def test_a_run_config_with_allow_unverified_data_runs_a_bare_copy(cli, tmp_path):
+    write_mirror(tmp_path / "data", "glue", ["rte"], n=20, manifest=False)
+    config = tmp_path / "run.yaml"
+    body = {"suites": ["glue"], "models": ["bow"], "tasks": ["rte"], "data_dir": "data", "runs_dir": "runs"}
+    config.write_text(json.dumps(body), encoding="utf-8")
+    refused = cli("run", "--config", config, "-q")
+    assert refused.code == 2 and "--allow-unverified-data" in refused.err
+    config.write_text(json.dumps({**body, "allow_unverified_data": True}), encoding="utf-8")
+    result = cli("run", "--config", config, "-q")
+    assert result.code == 0, result.err
+    assert not _unit(tmp_path / "runs")["extras"]["comparability"]["comparable"]
