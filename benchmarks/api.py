@@ -110,12 +110,15 @@ def plan(
     threads: int | None = None,
     backend: str = "local",
     registry=None,
+    allow_unverified_data: bool = False,
     **overrides,
 ):
     """Plan one suite's units (nothing runs yet); returns `(Plan, Registry)`.
 
     `overrides`: `max_steps`, `limit`, `languages`, or any card protocol setting
     (`learning_rate=3e-5`); every override makes the rows not comparable, debug caps make them debug.
+    `allow_unverified_data`: read a pinned card's `data_dir` folder that has no `manifest.json` (not
+    written by `bench fetch`); refused without it, marked not comparable with it.
     """
     from polyglue.cards.registry import Registry
     from polyglue.runs.plan import RunRequest, plan_run
@@ -146,6 +149,7 @@ def plan(
         data_dir=Path(data_dir) if data_dir is not None else None,
         device=device,
         threads=threads,
+        allow_unverified_data=allow_unverified_data,
         overrides={
             **settings,
             "max_steps": run_settings["max_steps"] if run_settings.get("max_steps") is not None else settings.get("max_steps"),
@@ -196,6 +200,7 @@ def evaluate(
     data_dir: str | Path | None = None,
     runs_dir: str | Path | None = None,
     device: str = "auto",
+    allow_unverified_data: bool = False,
     **overrides,
 ) -> Results:
     """Evaluate `models` on `suite`; finished units are reused, so a second call resumes.
@@ -211,6 +216,9 @@ def evaluate(
         protocol: `finetune`, `probe`, or a plugin's protocol (default: each card's own).
         cards: extra card directories. data_dir: the local data root (suite S reads DIR/S/).
         runs_dir: where results live (default `./runs`). device: `auto`, `cpu`, `cuda`, `cuda:N`.
+        allow_unverified_data: read a pinned card's `data_dir/<suite>/<card>/` folder that has no
+            `manifest.json` (a copy `bench fetch` did not write); refused without it, and its rows are
+            marked not comparable with it.
         **overrides: `max_steps`, `limit`, `languages` (debug caps make rows debug and not comparable),
             any card protocol setting (`learning_rate=3e-5`: the rows are marked not comparable),
             `lora` (with `protocol="lora"`: a dict of `r`, `alpha`, `dropout`, `target_modules`, `recipe`),
@@ -224,7 +232,7 @@ def evaluate(
     threads = overrides.pop("threads", None)
     planned, registry = plan(
         suite, models, tasks=tasks, seeds=seeds, protocol=protocol, cards=cards, data_dir=data_dir,
-        device=device, threads=threads, backend=backend, **overrides,
+        device=device, threads=threads, backend=backend, allow_unverified_data=allow_unverified_data, **overrides,
     )
     summary = execute(planned, runs_dir, backend=backend, **run_options)
     return collect(Path(runs_dir) if runs_dir is not None else DEFAULT_RUNS_DIR, registry, suite, planned.tasks, summary)

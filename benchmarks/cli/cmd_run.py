@@ -18,6 +18,7 @@ def run_cmd(
     protocol: Annotated[Optional[str], typer.Option("--protocol", help="Text protocol: finetune (official recipe), probe (frozen features) or lora (low-rank adapters, peft).")] = None,
     seeds: Annotated[Optional[int], typer.Option("--seeds", help="Seeds per (card, encoder); default: the suite's own (1 unless suite.yaml says). Reports show mean ± spread.")] = None,
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Local data root: suite S reads DIR/S/.")] = None,
+    allow_unverified_data: Annotated[bool, typer.Option("--allow-unverified-data", help="Read pinned cards' --data-dir folders that have no manifest.json (not written by `bench fetch`); their rows are marked not comparable.")] = False,
     cards: CardsOpt = None,
     runs_dir: RunsDirOpt = DEFAULT_RUNS_DIR,
     max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Cap on training steps per unit (quick checks).")] = None,
@@ -61,6 +62,7 @@ def run_cmd(
     seeds = seeds if seeds is not None else (cfg.seeds if cfg else None)  # None: the suite's own default
     if data_dir is None and cfg is not None and cfg.data_dir:
         data_dir = base / cfg.data_dir
+    allow_unverified_data = allow_unverified_data or bool(cfg and cfg.allow_unverified_data)
     if runs_dir == DEFAULT_RUNS_DIR and cfg is not None and cfg.runs_dir:
         runs_dir = base / cfg.runs_dir
     limit = limit if limit is not None else (cfg.limit if cfg else None)
@@ -108,7 +110,7 @@ def run_cmd(
         planned, _ = api.plan(
             name, models, tasks=names, protocol=protocol, seeds=seeds, data_dir=data_dir, device=device,
             threads=threads, backend=backend, registry=reg, max_steps=max_steps, limit=limit, languages=language_list,
-            feature_storage=feature_storage, lora=lora, **settings,
+            feature_storage=feature_storage, lora=lora, allow_unverified_data=allow_unverified_data, **settings,
         )
         plans.append(planned)  # every suite is planned before any unit runs
     from polyglue.runs.comparability import override_notice

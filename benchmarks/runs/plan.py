@@ -42,6 +42,9 @@ class RunRequest:
     """CPU threads per unit (None: the libraries' default locally, 1 per Ray worker)."""
     overrides: dict = field(default_factory=dict)
     """Protocol settings from flags (`max_steps`, `limit`, `languages`); None values are ignored."""
+    allow_unverified_data: bool = False
+    """`--allow-unverified-data`: read a pinned card's `--data-dir` folder that has no `manifest.json`
+    (its rows are marked not comparable); without it such a folder is refused at planning."""
 
 
 @dataclass
@@ -95,8 +98,12 @@ def plan_run(registry: Registry, req: RunRequest) -> Plan:
     n_seeds = req.seeds if req.seeds is not None else suite.seeds
     tasks: list[UnitTask] = []
     skipped: list[str] = []
+    unverified: list[str] = []
     for entry in entries:
         card = entry.card
+        unverified_copy = _unverified_copy(req, suite.name, card)
+        if unverified_copy is not None:
+            unverified.append(unverified_copy)
         train_entry = registry.card(card.train_from) if card.train_from else None
         kit_file = find_user_kit(card.langkit, entry.path)
         for enc in encoders:
@@ -110,7 +117,7 @@ def plan_run(registry: Registry, req: RunRequest) -> Plan:
             if not has_runner(card.task, config["name"]):
                 raise UserError(f"card '{card.name}': no '{config['name']}' runner for {card.task} tasks")
             comparability = assess(card, config, req.overrides, default_protocol=protocols.official_protocol(card, enc),
-                                   unverified_copy=_unverified_copy(req, suite_entry.suite.name, card))
+                                   unverified_copy=unverified_copy)
             for seed in range(n_seeds):
                 unit = Unit(
                     suite=suite.name,
@@ -140,6 +147,8 @@ def plan_run(registry: Registry, req: RunRequest) -> Plan:
                         comparability=comparability,
                     )
                 )
+    if unverified and not req.allow_unverified_data:
+        raise UserError(_unverified_message(unverified, suite.name, req.data_dir))
     if not tasks:
         raise UserError(f"nothing to run: {'; '.join(skipped) or 'no cards selected'}")
     _check_data_available(registry, req, {t.unit.card for t in tasks} | {t.train_card["name"] for t in tasks if t.train_card})
@@ -153,6 +162,16 @@ def _unverified_copy(req: RunRequest, suite: str, card) -> str | None:
         return None
     folder = Path(req.data_dir) / suite / card.name
     return str(folder) if folder.is_dir() and not (folder / "manifest.json").exists() else None
+
+
+def _unverified_message(folders: list[str], suite: str, data_dir) -> str:
+    """The one line that refuses unverified copies: which folder, what is missing, the two ways out."""
+    more = f" (and {len(folders) - 1} more card folder(s))" if len(folders) > 1 else ""
+    return (
+        f"--data-dir: {folders[0]}{more} has no manifest.json, so nothing checks it holds the revision the card pins; "
+        f"mirror it with `bench fetch --suite {suite} --to {data_dir}`, or pass --allow-unverified-data to read it as is "
+        f"(its rows are then marked not comparable)"
+    )
 
 
 def _check_data_available(registry: Registry, req: RunRequest, names: set[str]) -> None:

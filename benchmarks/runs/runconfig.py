@@ -68,6 +68,8 @@ class RunConfig(BaseModel):
     data_dir: str | None = None
     """Relative paths are relative to the config file."""
     runs_dir: str | None = None
+    allow_unverified_data: bool = False
+    """Read pinned cards' `data_dir` folders that have no `manifest.json` (rows marked not comparable); as `--allow-unverified-data`."""
     limit: int | None = Field(None, ge=1)
     max_steps: int | None = Field(None, ge=1)
     languages: list[str] | None = None

@@ -17,7 +17,7 @@ import pytest
 from polyglue.cards.registry import Registry
 from polyglue.data.materialize import DataResolver
 from polyglue.runs.store import Store
-from tests.fixtures.text_mirrors import NLI, write_mirror
+from tests.fixtures.text_mirrors import NLI, seal_mirror, write_mirror
 
 REGISTRY = Registry.discover()
 
@@ -126,7 +126,7 @@ def test_given_an_own_conllu_treebank_via_data_dir_then_pos_runs_on_it(cli, tmp_
     for split in ("train", "validation", "test"):
         text = "".join(CONLLU.format(k=f"{split}-{k}", text="El gat del veí.", noun=nouns[k % 6]) for k in range(12))
         (root / f"{split}.conllu").write_text(text, encoding="utf-8")
-    unit, records = _run(cli, tmp_path / "data", tmp_path / "runs", "club", "ancora-ca-pos")
+    unit, records = _run(cli, tmp_path / "data", tmp_path / "runs", "club", "ancora-ca-pos", "--allow-unverified-data")  # the user's own files
     test = [r for r in records if r["split"] == "test"]
     assert len(test) == 12 and test[0]["id"] == "test-0"
     assert test[0]["gold"] == ["DET", "NOUN", "ADP", "DET", "NOUN", "PUNCT"]  # the multi-word token line is skipped
@@ -139,7 +139,7 @@ def test_given_an_own_conll_ner_file_via_data_dir_then_ner_runs_on_it(cli, tmp_p
     sentence = "La\tO\nJoana Maria\tB-PER\nviu\tO\na\tO\nGirona\tB-LOC\n.\tO\n"  # a token with a space, tab-separated
     for split in ("train", "validation", "test"):
         (root / f"{split}.conll").write_text("-DOCSTART-\tO\n\n" + "\n".join([sentence] * 10), encoding="utf-8")
-    unit, records = _run(cli, tmp_path / "data", tmp_path / "runs", "club", "ancora-ca-ner")
+    unit, records = _run(cli, tmp_path / "data", tmp_path / "runs", "club", "ancora-ca-ner", "--allow-unverified-data")  # the user's own files
     test = [r for r in records if r["split"] == "test"]
     assert len(test) == 10
     assert test[0]["gold"] == ["O", "B-PER", "O", "O", "B-LOC", "O"]
@@ -149,5 +149,6 @@ def test_given_an_own_conll_ner_file_via_data_dir_then_ner_runs_on_it(cli, tmp_p
 def test_given_hidden_test_labels_then_the_test_file_is_never_needed(cli, tmp_path):
     data = write_mirror(tmp_path / "data", "glue", ["rte"], n=20)
     (data / "glue" / "rte" / "test.parquet").unlink()
+    seal_mirror(data / "glue" / "rte", "glue", "rte")  # a mirror fetched without the test split
     unit, records = _run(cli, data, tmp_path / "runs", "glue", "rte")
     assert set(unit["metrics"]) == {"validation"} and {r["split"] for r in records} == {"validation"}

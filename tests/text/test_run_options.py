@@ -9,7 +9,7 @@ import yaml
 
 from polyglue.cards.registry import Registry, builtin_cards_dir
 from polyglue.runs.store import Store
-from tests.fixtures.text_mirrors import write_mirror
+from tests.fixtures.text_mirrors import seal_mirror, write_mirror
 
 
 def _custom_suite(tmp_path, card: str, suite: str, edit) -> tuple:
@@ -91,6 +91,7 @@ def test_given_a_label_the_card_does_not_know_then_the_run_fails_with_one_line(c
     body = json.loads(path.read_text(encoding="utf-8"))
     body["data"][3]["label"] = "Esports"
     path.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+    seal_mirror(path.parent, "club", "tecla")  # a fetched mirror whose data has the unknown label
     result = cli("run", "--suite", "club", "--tasks", "tecla", "--model", "bow", "--data-dir", data, "--runs-dir", tmp_path / "runs", "-q")
     assert result.code == 2
     [line] = [line for line in result.err.splitlines() if line.startswith("failed:")]

@@ -124,10 +124,11 @@ def test_given_finetune_then_hidden_splits_are_predicted_with_the_trained_model(
 
 
 def test_given_a_mirror_without_the_test_file_then_the_unit_runs_and_submit_names_the_reason(cli, tmp_path):
-    from tests.fixtures.text_mirrors import write_mirror
+    from tests.fixtures.text_mirrors import seal_mirror, write_mirror
 
     data = write_mirror(tmp_path / "data", "glue", ["rte"], n=20)
     (data / "glue" / "rte" / "test.parquet").unlink()
+    seal_mirror(data / "glue" / "rte", "glue", "rte")  # a mirror fetched without the test split
     runs = tmp_path / "runs"
     assert cli("run", "--suite", "glue", "--tasks", "rte", "--model", "bow", "--data-dir", data, "--runs-dir", runs, "--quiet").code == 0
     result = cli("submit", "--suite", "glue", "--model", "bow", "--runs-dir", runs, "--out", tmp_path / "x.zip")
