@@ -173,6 +173,8 @@ class ChoiceItem:
     """CHID: the row passage's text between its blanks (normalised), for the official input template."""
     blank: int = -1
     """CHID: which gap between `segments` is the blank under question."""
+    tag: str | None = None
+    """CHID: the blank's own `#idiomNNNNNN#` tag, the key CLUE's CHID submission file uses."""
 
 
 def _answer_index(value, choices: list[str], where: str) -> int:
@@ -225,7 +227,7 @@ def choice_items(card: Card, split: SplitData, kit, *, window_chars: int | None 
                 segments = tuple(kit.normalize(part) for part in _IDIOM.split(text))
                 items.append(ChoiceItem(
                     f"{ident}:{match.group(0)}", kit.normalize(_window(filled, center, window_chars)), "", choices, gold,
-                    group=ident, segments=segments, blank=[m.start() for m in own].index(match.start()),
+                    group=ident, segments=segments, blank=[m.start() for m in own].index(match.start()), tag=match.group(0),
                 ))
             continue
         context_text = "\n".join(str(p) for p in passages)

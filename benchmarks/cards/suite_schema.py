@@ -72,13 +72,19 @@ class SubmissionFile(Strict):
     """The card's split role (a `labels: hidden` split, e.g. `test`, `test_mismatched`, `ax`)."""
     file: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     """The file name the leaderboard expects (e.g. `CoLA.tsv`, `afqmc_predict.json`)."""
-    layout: Literal["tsv-index-prediction", "jsonl-id-label", "json-id-answer"]
+    layout: Literal["tsv-index-prediction", "jsonl-id-label", "json-id-answer", "json-blank-choice"]
     """`tsv-index-prediction`: tab-separated with the header `index<TAB>prediction` (GLUE);
-    `jsonl-id-label`: one `{"id": ..., "label": "..."}` object per line (CLUE classification);
-    `json-id-answer`: one JSON object mapping each question id to its answer text (CMRC2018)."""
-    prediction: Literal["index", "label", "value"] = "label"
+    `jsonl-id-label`: one `{"id": ..., "label": "..."}` object per line (CLUE classification, C3);
+    `json-id-answer`: one JSON object mapping each question id to its answer text (CMRC2018);
+    `json-blank-choice`: one JSON object mapping each `#idiomNNNNNN#` blank to the index of the
+    chosen candidate (CHID)."""
+    prediction: Literal["index", "label", "value", "choice"] = "label"
     """`index`: the label's position in the card's list (GLUE CoLA `0`/`1`); `label`: its name
-    (MNLI `entailment`, CLUE `"1"`); `value`: the number or text as predicted (STS-B, QA answers)."""
+    (MNLI `entailment`, CLUE `"1"`); `value`: the number or text as predicted (STS-B, QA answers);
+    `choice`: the chosen choice's position in the example's own choice list (C3, CHID)."""
+    ids: Literal["example", "position"] = "example"
+    """`example`: each line's id is the example's id; `position`: its 0-based position in the split
+    (C3: the Hub copy gives every question its document's id; CLUE numbers the questions in order)."""
 
 
 class Submission(Strict):

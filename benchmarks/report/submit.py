@@ -71,7 +71,10 @@ def _id(value: str):
     return int(text) if text.lstrip("-").isdigit() else text
 
 
-def _prediction(card, item, pred):
+def _prediction(card, item, record: dict):
+    pred = record["pred"]
+    if item.prediction == "choice":
+        return record["choice"]
     if item.prediction == "index":
         return card.labels.index(pred)
     if item.prediction == "value" and isinstance(pred, float):
@@ -79,9 +82,23 @@ def _prediction(card, item, pred):
     return pred
 
 
+def _lacking(item, records: list[dict]) -> str | None:
+    """The record field the layout needs that some record lacks (predictions stored before the
+    multiple-choice records carried choice indices), or None."""
+    needs = (["choice"] if item.prediction == "choice" or item.layout == "json-blank-choice" else []) + (
+        ["blank"] if item.layout == "json-blank-choice" else [])
+    for name in needs:
+        if any(r.get(name) is None for r in records):
+            return {"choice": "choice indices", "blank": "CHID blank tags"}[name]
+    return None
+
+
 def render(card, item, records: list[dict]) -> str:
     """One submission file's text in the declared layout."""
-    rows = [(_id(r["id"]), _prediction(card, item, r["pred"])) for r in records]
+    if item.layout == "json-blank-choice":
+        return json.dumps({r["blank"]: r["choice"] for r in records}, ensure_ascii=False, indent=1) + "\n"
+    ids = range(len(records)) if item.ids == "position" else (_id(r["id"]) for r in records)
+    rows = [(i, _prediction(card, item, r)) for i, r in zip(ids, records)]
     if item.layout == "tsv-index-prediction":
         return "index\tprediction\n" + "".join(f"{i}\t{p}\n" for i, p in rows)
     if item.layout == "jsonl-id-label":
@@ -129,6 +146,10 @@ def build_submission(suite, cards: dict, store, model: str, out: Path, *, protoc
         if item.split not in by_split:
             why = (extras.get("hidden_predictions_skipped") or {}).get(item.split)
             missing.append(f"{item.card} ({item.split} not predicted: {why or 'no stored hidden-split predictions; rerun the unit with `bench run ... --force`'})")
+            continue
+        lacking = _lacking(item, by_split[item.split])
+        if lacking:
+            missing.append(f"{item.card} (its stored {item.split} predictions carry no {lacking}; rerun the unit with `bench run ... --force`)")
             continue
         contents[item.file] = render(card, item, by_split[item.split])
         summary.files[item.file] = len(by_split[item.split])

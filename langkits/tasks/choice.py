@@ -172,5 +172,18 @@ class ChoiceHead(TaskHead):
                     picks[i] = c
         return [item.choices[p] for item, p in zip(examples.items, picks)]
 
+    def records(self, examples: ChoiceExamples, predictions: list, role: str) -> list[dict]:
+        """The shared records plus what CLUE's submission files need and the choice text alone does
+        not give: `choice`, the chosen choice's index (C3 submits it; CHID the candidate index), and
+        for a CHID blank its `#idiomNNNNNN#` tag as `blank` (the key of the CHID file). Every
+        protocol (fine-tuning, frozen probe, the `bow` baseline) writes its records through here.
+        Identical choice texts get the first one's index: they are the same answer."""
+        records = super().records(examples, predictions, role)
+        for record, item, pred in zip(records, examples.items, predictions):
+            record["choice"] = item.choices.index(pred) if pred in item.choices else None
+            if item.tag is not None:
+                record["blank"] = item.tag
+        return records
+
     def golds(self, examples: ChoiceExamples) -> list[str]:
         return [item.choices[item.answer] if item.answer >= 0 else "" for item in examples.items]

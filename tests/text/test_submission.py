@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import zipfile
 
 import pyarrow.parquet as pq
@@ -26,6 +27,25 @@ def glue_run(tmp_path_factory, text_data):
     runs = tmp_path_factory.mktemp("glue-runs")
     assert main(["run", "--suite", "glue", "--model", "bow", "--data-dir", str(text_data), "--runs-dir", str(runs), "--quiet"]) == 0
     return runs
+
+
+@pytest.fixture(scope="module")
+def clue_run(tmp_path_factory, text_data):
+    from polyglue.cli import main
+
+    runs = tmp_path_factory.mktemp("clue-runs")
+    assert main(["run", "--suite", "clue", "--model", "bow", "--data-dir", str(text_data), "--runs-dir", str(runs), "--quiet"]) == 0
+    return runs
+
+
+def _units(runs) -> dict:
+    from polyglue.runs.store import Store
+
+    store = Store(runs)
+    try:
+        return {u["card"]: u for u in store.units()}
+    finally:
+        store.close()
 
 
 def test_given_glue_then_the_zip_holds_every_official_file_with_rows_and_labels_of_the_test_splits(cli, glue_run, text_data, tmp_path):
@@ -69,16 +89,14 @@ def test_given_a_run_then_hidden_predictions_are_stored_apart_never_scored(glue_
     assert all(r["gold"] is None for r in records)
 
 
-def test_given_clue_then_jsonl_files_with_label_strings_and_the_cmrc_answer_map(cli, tmp_path, text_data):
-    runs = tmp_path / "runs"
-    tasks = "afqmc,tnews,iflytek,cmnli,ocnli,cluewsc2020,csl,cmrc2018"
-    assert cli("run", "--suite", "clue", "--tasks", tasks, "--model", "bow", "--data-dir", text_data, "--runs-dir", runs, "--quiet").code == 0
+def test_given_clue_then_jsonl_files_with_label_strings_and_the_cmrc_answer_map(cli, tmp_path, text_data, clue_run):
     out = tmp_path / "clue.zip"
-    result = cli("submit", "--suite", "clue", "--model", "bow", "--runs-dir", runs, "--out", out)
+    result = cli("submit", "--suite", "clue", "--model", "bow", "--runs-dir", clue_run, "--out", out)
     assert result.code == 0, result.err
     with zipfile.ZipFile(out) as archive:
         assert sorted(archive.namelist()) == sorted(["afqmc_predict.json", "tnews11_predict.json", "iflytek_predict.json", "cmnli_predict.json",
-                                                     "ocnli_50k_predict.json", "cluewsc11_predict.json", "csl_predict.json", "cmrc2018_predict.json"])
+                                                     "ocnli_50k_predict.json", "cluewsc11_predict.json", "csl_predict.json", "cmrc2018_predict.json",
+                                                     "chid11_predict.json", "c311_predict.json"])
         cmnli = [json.loads(line) for line in archive.read("cmnli_predict.json").decode().splitlines()]
         wsc = [json.loads(line) for line in archive.read("cluewsc11_predict.json").decode().splitlines()]
         answers = json.loads(archive.read("cmrc2018_predict.json").decode())
@@ -87,6 +105,47 @@ def test_given_clue_then_jsonl_files_with_label_strings_and_the_cmrc_answer_map(
     assert {r["label"] for r in cmnli} <= set(_card("cmnli").labels) and all(isinstance(r["label"], str) for r in cmnli)
     assert {r["label"] for r in wsc} <= {"true", "false"}
     assert answers and all(isinstance(k, str) and isinstance(v, str) for k, v in answers.items())
+
+
+def _official_blanks(table) -> list[str]:
+    """Every `#idiomNNNNNN#` blank of a CHID split, in passage order."""
+    return [m.group(0) for content in table.column("content").to_pylist() for p in content for m in re.finditer(r"#idiom\d{6}#", p)]
+
+
+def test_given_chid_and_c3_then_the_candidate_map_and_choice_index_lines(cli, tmp_path, text_data, clue_run):
+    units = _units(clue_run)
+    stored = [json.loads(line) for line in (clue_run / units["chid"]["extras"]["hidden_predictions"]["path"]).read_text().splitlines()]
+    assert all(r["id"].endswith(":" + r["blank"]) for r in stored)  # the record carries its blank's own tag
+    out = tmp_path / "clue.zip"
+    result = cli("submit", "--suite", "clue", "--model", "bow", "--runs-dir", clue_run, "--out", out)
+    assert result.code == 0, result.err
+    with zipfile.ZipFile(out) as archive:
+        assert {"chid11_predict.json", "c311_predict.json"} <= set(archive.namelist())
+        chid = json.loads(archive.read("chid11_predict.json").decode())
+        c3 = [json.loads(line) for line in archive.read("c311_predict.json").decode().splitlines()]
+    chid_test = pq.read_table(text_data / "clue" / "chid" / "test.parquet")
+    assert list(chid) == _official_blanks(chid_test)  # one key per blank, every blank of the test split, in order
+    n_candidates = {tag: len(row) for row, content in zip(chid_test.column("candidates").to_pylist(), chid_test.column("content").to_pylist())
+                    for p in content for tag in re.findall(r"#idiom\d{6}#", p)}
+    assert all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < n_candidates[k] for k, v in chid.items())
+    c3_test = pq.read_table(text_data / "clue" / "c3" / "test.parquet")
+    assert [r["id"] for r in c3] == list(range(c3_test.num_rows))  # questions numbered in order (the Hub ids repeat per document)
+    assert all(set(r) == {"id", "label"} and isinstance(r["label"], int) for r in c3)
+    assert all(0 <= r["label"] < len(choices) for r, choices in zip(c3, c3_test.column("choice").to_pylist()))
+    stored_c3 = [json.loads(line) for line in (clue_run / units["c3"]["extras"]["hidden_predictions"]["path"]).read_text().splitlines()]
+    assert [choices[r["label"]] for r, choices in zip(c3, c3_test.column("choice").to_pylist())] == [r["pred"] for r in stored_c3]
+
+
+def test_given_choice_predictions_stored_without_indices_then_submit_names_the_card(cli, tmp_path, clue_run):
+    import shutil
+
+    runs = shutil.copytree(clue_run, tmp_path / "runs")
+    path = runs / _units(runs)["c3"]["extras"]["hidden_predictions"]["path"]
+    old = [{k: v for k, v in json.loads(line).items() if k != "choice"} for line in path.read_text().splitlines()]
+    path.write_text("".join(json.dumps(r) + "\n" for r in old))  # as written before records carried the index
+    result = cli("submit", "--suite", "clue", "--model", "bow", "--runs-dir", runs, "--out", tmp_path / "x.zip")
+    assert result.code == 2 and "c3 (its stored test predictions carry no choice indices" in result.err
+    assert not (tmp_path / "x.zip").exists()
 
 
 def test_given_missing_cards_or_a_suite_without_hidden_tests_then_they_are_named_and_exit_2(cli, tmp_path, text_data):
@@ -120,7 +179,7 @@ def test_given_finetune_then_hidden_splits_are_predicted_with_the_trained_model(
     records = [json.loads(line) for line in (runs / unit["extras"]["hidden_predictions"]["path"]).read_text().splitlines()]
     assert {r["pred"] for r in records} <= {"entailment", "not_entailment"} and all(r["gold"] is None for r in records)
     debug = cli("submit", "--suite", "glue", "--model", "tiny", "--runs-dir", runs, "--out", tmp_path / "z.zip")
-    assert debug.code == 2 and "rte (seed 0 is a debug run: --max-steps 2" in debug.err
+    assert debug.code == 2 and "rte (seed 0 is a debug run: " in debug.err and "--max-steps 2: a debug run" in debug.err  # the mirror's unverified-data reason comes first
 
 
 def test_given_a_mirror_without_the_test_file_then_the_unit_runs_and_submit_names_the_reason(cli, tmp_path):
@@ -134,3 +193,20 @@ def test_given_a_mirror_without_the_test_file_then_the_unit_runs_and_submit_name
     result = cli("submit", "--suite", "glue", "--model", "bow", "--runs-dir", runs, "--out", tmp_path / "x.zip")
     assert result.code == 2 and "rte (test not predicted: card 'rte' needs nyu-mll/glue/rte" in result.err  # the reason the unit recorded
     assert result.err.count("mnli (no finished unit)") == 1  # one line per card, not per file
+
+
+def test_given_finetune_on_chid_and_c3_then_hidden_records_carry_the_choice_index_and_blank(cli, tmp_path, text_data, text_bert):
+    runs = tmp_path / "runs"
+    result = cli("run", "--suite", "clue", "--tasks", "chid,c3", "--model", f"tiny=hf:{text_bert}", "--protocol", "finetune",
+                 "--max-steps", "1", "--limit", "6", "--data-dir", text_data, "--runs-dir", runs, "--quiet")
+    assert result.code == 0, result.err
+    units = _units(runs)
+    for card in ("chid", "c3"):
+        records = [json.loads(line) for line in (runs / units[card]["extras"]["hidden_predictions"]["path"]).read_text().splitlines()]
+        assert records and all(isinstance(r["choice"], int) and r["gold"] is None for r in records), card
+        assert all(("blank" in r) == (card == "chid") for r in records), card
+    test = pq.read_table(text_data / "clue" / "chid" / "test.parquet")
+    stored = [json.loads(line) for line in (runs / units["chid"]["extras"]["hidden_predictions"]["path"]).read_text().splitlines()]
+    candidates = {tag: row for row, content in zip(test.column("candidates").to_pylist(), test.column("content").to_pylist())
+                  for p in content for tag in re.findall(r"#idiom\d{6}#", p)}
+    assert all(candidates[r["blank"]][r["choice"]] == r["pred"] for r in stored)  # the index points at the predicted idiom
