@@ -44,8 +44,9 @@ class SplitData:
     def __len__(self) -> int:
         return self.table.num_rows
 
-    def column(self, name: str) -> list:
-        if name not in self.table.column_names:
+    def column(self, name: str | None) -> list:
+        """The column's values; `None` (a role the card does not map) is reported as a missing column."""
+        if name is None or name not in self.table.column_names:
             raise DataError(
                 f"{self.origin}: column '{name}' is missing (columns: {', '.join(self.table.column_names)})"
             )
