@@ -222,7 +222,8 @@ class FeatureNamespace:
         if fd is None:
             fd = self._fds[shard] = os.open(self.root / f"{shard}{self.suffix}", os.O_RDONLY)
         nbytes = out.nbytes
-        if nbytes and os.preadv(fd, [memoryview(out).cast("B")], offset) != nbytes:
+        # ndarray exports the buffer protocol; numpy's stubs do not declare it as a `Buffer`.
+        if nbytes and os.preadv(fd, [memoryview(out).cast("B")], offset) != nbytes:  # type: ignore[arg-type]
             raise OSError(f"short read in {self.root / shard}{self.suffix} (truncated cache shard?)")
 
     def read(self, key: str, start: int = 0, rows: int | None = None) -> np.ndarray:
@@ -363,7 +364,8 @@ class ShardWriter:
             if not ns.writable:
                 self._spill()
                 return
-            if self.budget is not None and not cache_budget.make_room(cache.root, self._bytes + 256 * len(self._pending), self.budget, cache.keep):
+            # `budget` is set only from a cache (see __init__), so `cache` is never None here.
+            if self.budget is not None and cache is not None and not cache_budget.make_room(cache.root, self._bytes + 256 * len(self._pending), self.budget, cache.keep):
                 notice("full", f"budget {human(self.budget)} is full with this run's own features; the rest is recomputed when read")
                 self._spill()
                 return
@@ -454,7 +456,7 @@ class FeatureCache:
 
     def list(self) -> list[dict]:
         """One entry per namespace: name, identity, items, bytes."""
-        out = []
+        out: list[dict] = []
         if not self.root.exists():
             return out
         for path in sorted(p for p in self.root.iterdir() if (p / "meta.json").exists()):

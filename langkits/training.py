@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -69,7 +69,8 @@ class TrainResult:
 def _param_groups(model, weight_decay: float, decay_all: bool = False) -> list[dict]:
     if decay_all:
         return [{"params": [p for p in model.parameters() if p.requires_grad], "weight_decay": weight_decay}]
-    decay, no_decay = [], []
+    decay: list[Any] = []
+    no_decay: list[Any] = []
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
@@ -117,7 +118,7 @@ def train(
         total = min(total, config.max_steps)
     params = [p for p in model.parameters() if p.requires_grad]
     # Fused AdamW on CUDA, as Trainer's default `adamw_torch_fused`; the plain implementation on CPU.
-    fused = {"fused": True} if config.device.startswith("cuda") else {}
+    fused: dict[str, Any] = {"fused": True} if config.device.startswith("cuda") else {}
     optimizer = torch.optim.AdamW(_param_groups(model, config.weight_decay, config.decay_all_parameters), lr=config.learning_rate, eps=config.adam_epsilon, **fused)
     warmup = int(config.warmup_ratio * total)
 

@@ -50,7 +50,7 @@ class FitResult:
     learning_rate: float
     best_step: int
     validation: float | None
-    scores_by_lr: dict[str, float] = field(default_factory=dict)
+    scores_by_lr: dict[str, float | None] = field(default_factory=dict)
     history: list[dict] = field(default_factory=list)
     train_s: float = 0.0
 
@@ -177,7 +177,7 @@ def fit(
     start = time.perf_counter()
     points = set(checkpoints(settings.steps, settings.evaluations, settings.eval_every))
     best: tuple[float, float, int, dict] | None = None
-    scores_by_lr: dict[str, float] = {}
+    scores_by_lr: dict[str, float | None] = {}
     history: list[dict] = []
     final_model = None
     for lr in settings.learning_rates:
@@ -212,6 +212,8 @@ def fit(
                     best = (score, lr, number, copy.deepcopy(model.state_dict()))
         scores_by_lr[repr(lr)] = round(lr_best, 6) if validate is not None else None
         final_model = model
+    if final_model is None:
+        raise ValueError("fit needs at least one learning rate (settings.learning_rates is empty)")
     if best is None:
         final_model.eval()
         return FitResult(final_model, settings.learning_rates[-1], settings.steps, None, scores_by_lr, history, time.perf_counter() - start)

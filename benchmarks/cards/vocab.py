@@ -6,7 +6,10 @@ and the runners all read the same lists.
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, TypeVar, get_args
+
+if TYPE_CHECKING:
+    import numpy as np
 
 Modality = Literal["text", "speech"]
 
@@ -183,7 +186,11 @@ def display_kind(metric: str) -> str:
     return "raw" if metric in RAW_METRICS else "percent"
 
 
-def display_value(metric: str, value: float) -> float:
+_Shown = TypeVar("_Shown", float, "np.ndarray")
+"""A single value or an array of them (bootstrap replicates): the rule applies elementwise."""
+
+
+def display_value(metric: str, value: _Shown) -> _Shown:
     """Fractions become percentages, as the published tables print them (MTWV, MAP, minDCF stay raw)."""
     return value if metric in RAW_METRICS else 100.0 * value
 

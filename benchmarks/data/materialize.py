@@ -44,8 +44,9 @@ class SplitData:
     def __len__(self) -> int:
         return self.table.num_rows
 
-    def column(self, name: str) -> list:
-        if name not in self.table.column_names:
+    def column(self, name: str | None) -> list:
+        """The column's values; `None` (a role the card does not map) is reported as a missing column."""
+        if name is None or name not in self.table.column_names:
             raise DataError(
                 f"{self.origin}: column '{name}' is missing (columns: {', '.join(self.table.column_names)})"
             )
@@ -138,8 +139,9 @@ class DataResolver:
             return self._from_local(split_name)
         if source.hub is not None:
             return self._from_hub(split_name, config)
+        layout = source.layout.name if source.layout is not None else "no"  # schema: a card names one source
         raise UserError(
-            f"card '{self.card.name}' reads the '{source.layout.name}' layout, which the "
+            f"card '{self.card.name}' reads the '{layout}' layout, which the "
             f"{self.card.modality} runner loads itself; give --data-dir"
         )
 
@@ -189,6 +191,8 @@ class DataResolver:
 
     def _from_local(self, split_name: str):
         local = self.card.source.local
+        if local is None:  # called only when source.local is set
+            raise UserError(f"card '{self.card.name}' has no source.local to read split '{split_name}' from")
         base = self.card_path.parent if self.card_path else Path.cwd()
         pattern = str(base / local.files[split_name])
         paths = sorted(glob.glob(pattern)) if any(ch in pattern for ch in "*?[") else [pattern]
@@ -215,6 +219,8 @@ class DataResolver:
 
     def _from_hub(self, split_name: str, config: str | None = None):
         hub = self.card.source.hub
+        if hub is None:  # called only when source.hub is set
+            raise UserError(f"card '{self.card.name}' has no source.hub to load split '{split_name}' from")
         config = config or hub.config
         where = f"{hub.path}{'/' + config if config else ''}@{hub.revision or 'unpinned'}"
         reason = hub_offline_reason()
@@ -246,6 +252,8 @@ class DataResolver:
         import huggingface_hub
 
         hub = self.card.source.hub
+        if hub is None or hub.data_files is None:  # called only when source.hub.data_files is set
+            raise UserError(f"card '{self.card.name}' has no source.hub.data_files to download split '{split_name}' from")
         patterns = hub.data_files.get(split_name)
         if patterns is None:
             raise DataError(f"card '{self.card.name}': source.hub.data_files has no '{split_name}' entry ({', '.join(hub.data_files)})")

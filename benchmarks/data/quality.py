@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass, field
+from typing import Literal
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +61,7 @@ class _Checker:
         self.entry, self.card, self.file = entry, entry.card, display_path(entry.path)
         self.report = DataReport()
 
-    def add(self, loc: tuple, message: str, severity: str = "error") -> None:
+    def add(self, loc: tuple, message: str, severity: Literal["error", "warning"] = "error") -> None:
         field_name = ".".join(str(p) for p in loc)
         self.report.problems.append(Problem(self.file, self.entry.line(*loc), field_name, message, severity))
 
@@ -145,6 +146,8 @@ def _hub_unreachable(entry: CardEntry, suite: str | None, data_dir: Path | None)
 
 def _stream_sample(entry: CardEntry, role: str, spec, sample: int) -> Sample:
     card, hub = entry.card, entry.card.source.hub
+    if hub is None:
+        raise UserError(f"card '{card.name}': streaming a sample needs a Hub source (source.hub)")
     import datasets
 
     try:

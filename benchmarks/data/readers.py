@@ -59,8 +59,8 @@ def read_json(path: Path) -> pa.Table:
 
 def read_delimited(path: Path, delimiter: str, columns: list[str] | None) -> pa.Table:
     """CSV/TSV as strings (no NA guessing: 'NA' and 'null' stay text). Header row unless `columns`."""
-    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
-    reader = csv.reader((line for _, line in _lines(path)), delimiter=delimiter, quoting=quoting)
+    reader = csv.reader((line for _, line in _lines(path)), delimiter=delimiter,
+                        quoting=csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL)
     header = columns
     rows = []
     lineno = 0

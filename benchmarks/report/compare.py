@@ -161,7 +161,7 @@ def compare(suite: Suite, cards: dict[str, Card], store_units: list[dict], runs_
             continue
         except DataError as exc:
             reason = str(exc)
-        main_only = {card.report_split: {card.main_metric}}
+        main_only: dict[str, set[str]] = {card.report_split: {card.main_metric}}
         if needed != main_only:  # the card alone may still compare; only the aggregate is lost
             try:
                 replays[name] = _CardReplay(card, main_only, units_a[name], units_b[name], runs_dir)
@@ -171,8 +171,8 @@ def compare(suite: Suite, cards: dict[str, Card], store_units: list[dict], runs_
                 reason = str(exc)
         skipped.append(S.Skipped(name=name, reason=reason))
     if not replays:
-        reasons = "; ".join(f"{s.name}: {s.reason}" for s in skipped)
-        raise UserError(f"nothing to compare between '{req.a}' and '{req.b}' in suite '{suite.name}': {reasons}")
+        skip_reasons = "; ".join(f"{s.name}: {s.reason}" for s in skipped)
+        raise UserError(f"nothing to compare between '{req.a}' and '{req.b}' in suite '{suite.name}': {skip_reasons}")
 
     observed, boot, diffs = {}, {}, []
     for name, rep in replays.items():

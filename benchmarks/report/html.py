@@ -13,6 +13,8 @@ import hashlib
 import html
 import io
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 from polyglue.report import schema as S
 from polyglue.report.compare_render import MARK, grouped_skips, verdict
@@ -98,7 +100,8 @@ def leaderboard_chart(board) -> str | None:
         return None
     from matplotlib.figure import Figure
 
-    panels = [(board.aggregate_name, lambda row: row.aggregate, lambda ref: ref.aggregate)]
+    panels: list[tuple[str, Callable[..., Any], Callable[..., Any]]] = [
+        (board.aggregate_name, lambda row: row.aggregate, lambda ref: ref.aggregate)]
     panels += [(c, lambda row, c=c: row.cells[c], lambda ref, c=c: ref.cells.get(c)) for c in board.cards]
     panels = [p for p in panels if any(p[1](row).n for row in board.rows)]  # cards nobody ran are not drawn
     if not panels:
@@ -169,8 +172,8 @@ def _suite_section(board, doc: S.SuiteLeaderboard, spread: str) -> str:
         out.append("<h3>Measured − published</h3><table class=\"deltas\"><thead><tr><th>model</th><th class=\"text\">reference</th>"
                    f"<th>{esc(board.aggregate_name)}</th>" + "".join(f"<th>{esc(c)}</th>" for c in board.cards) + "</tr></thead><tbody>")
         for d in board.deltas:
-            cells = "".join(f"<td>{esc(signed(d.cells.get(c)) + (' (other split)' if c in d.split_mismatch else ''))}</td>" for c in board.cards)
-            out.append(f"<tr><td>{esc(d.model)}</td><td class=\"text\">{esc(d.reference)}</td><td>{esc(signed(d.aggregate))}</td>{cells}</tr>")
+            delta_cells = "".join(f"<td>{esc(signed(d.cells.get(c)) + (' (other split)' if c in d.split_mismatch else ''))}</td>" for c in board.cards)
+            out.append(f"<tr><td>{esc(d.model)}</td><td class=\"text\">{esc(d.reference)}</td><td>{esc(signed(d.aggregate))}</td>{delta_cells}</tr>")
         out.append("</tbody></table>")
     chart = leaderboard_chart(board)
     if chart:

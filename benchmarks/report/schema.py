@@ -12,11 +12,11 @@ renaming, removing or changing the meaning of a field bumps MAJOR (and the file 
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION: Final = "1.1"
 
 
 class _Model(BaseModel):

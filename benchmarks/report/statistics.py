@@ -65,8 +65,8 @@ class SeedStats:
 
     @property
     def ci95(self) -> tuple[float, float] | None:
-        half = self.ci95_half
-        return None if half is None else (self.mean - half, self.mean + half)
+        half, mean = self.ci95_half, self.mean
+        return None if half is None or mean is None else (mean - half, mean + half)
 
     @property
     def seed_invariant(self) -> bool | None:

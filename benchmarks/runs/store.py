@@ -273,7 +273,8 @@ class Store:
     # ------------------------------------------------------------------ queries
 
     def units(self, suite: str | None = None, status: str | None = "done") -> list[dict]:
-        sql, args = "SELECT u.*, r.env_json FROM units u LEFT JOIN runs r ON u.run_id = r.run_id WHERE 1=1", []
+        sql = "SELECT u.*, r.env_json FROM units u LEFT JOIN runs r ON u.run_id = r.run_id WHERE 1=1"
+        args: list[str] = []
         if suite is not None:
             sql, args = sql + " AND u.suite = ?", args + [suite]
         if status is not None:

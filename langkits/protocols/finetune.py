@@ -106,7 +106,7 @@ def use_raw_cls(model) -> None:
 
 def dropout_kwargs(settings) -> dict:
     """Config overrides for the card's dropout fields (BERT-family names, the ones the recipes use)."""
-    out = {}
+    out: dict[str, float] = {}
     if settings.hidden_dropout is not None:
         out.update(hidden_dropout_prob=settings.hidden_dropout, attention_probs_dropout_prob=settings.hidden_dropout)
     if settings.classifier_dropout is not None:
@@ -213,6 +213,8 @@ def _train_and_score(ctx, *, frozen: bool, adapter=None) -> UnitResult:
             best = (result.score, lr, result, state)
         if lr != grid[-1]:
             del model  # one model in memory at a time; the winner is rebuilt from its weights
+    if best is None or encoded is None:  # the grid always holds at least one learning rate
+        raise RuntimeError(f"card '{card.name}': no learning rate was trained (empty learning-rate grid)")
     score, lr, result, state = best
     if lr != grid[-1]:
         model = fresh_model()

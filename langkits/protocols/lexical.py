@@ -20,14 +20,14 @@ from polyglue.langkits.protocols.finetune import selection_data
 from polyglue.langkits.tasks import head_for
 
 TAGGER_ALPHAS = (1e-6, 1e-5, 1e-4)
-QA_GRID = {"word": {"max_span": (1, 2, 3, 5), "window": (3, 5, 10)}, "char": {"max_span": (2, 4, 8), "window": (5, 10, 20)}}
+QA_GRID: dict[str, dict[str, tuple[int, ...]]] = {"word": {"max_span": (1, 2, 3, 5), "window": (3, 5, 10)}, "char": {"max_span": (2, 4, 8), "window": (5, 10, 20)}}
 MAX_SELECTION_ITEMS = 1000
 """The QA window grid is searched on at most this many validation questions (a seeded sample)."""
 
 
 def _choose(scores: dict, main: str):
     better = max if metric_lib.higher_is_better(main) else min
-    return better(scores, key=scores.get)
+    return better(scores, key=lambda config: scores[config])
 
 
 def _result(ctx, head, eval_ex: dict, predict, extras: dict, timings: dict) -> UnitResult:

@@ -20,6 +20,7 @@ Two CHID recipe options (card `protocol`):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -105,7 +106,7 @@ class ChoiceHead(TaskHead):
             return []
         enc = tokenizer(firsts, seconds, truncation="only_first", max_length=max_length)
         keys = [k for k in ("input_ids", "token_type_ids") if k in enc]
-        features = [{k: [] for k in keys} for _ in examples.items]
+        features: list[dict[str, Any]] = [{k: [] for k in keys} for _ in examples.items]
         for row, e in enumerate(owners):
             for k in keys:
                 features[e][k].append(enc[k][row])

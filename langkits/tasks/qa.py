@@ -19,6 +19,7 @@ with the best start + end score over all windows of the question.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -108,7 +109,7 @@ class QAHead(TaskHead):
         features = []
         for f, e in enumerate(enc["overflow_to_sample_mapping"]):
             seq_ids = enc.sequence_ids(f)
-            offsets = [o if s == context_seq else None for o, s in zip(enc["offset_mapping"][f], seq_ids)]
+            offsets: list[Any] = [o if s == context_seq else None for o, s in zip(enc["offset_mapping"][f], seq_ids)]
             ids = enc["input_ids"][f]
             cls = ids.index(tokenizer.cls_token_id) if tokenizer.cls_token_id in ids else 0
             start_pos = end_pos = cls

@@ -199,7 +199,7 @@ class KathbathCorpus:
                 truth_split[cols[0].strip()] = cols[3].strip()
         by_name = {name: role for role, name in roles.items()}
         queries: dict[str, list[Utterance]] = {role: [] for role in roles}
-        rules = set()
+        rules: set[str] = set()
         for path in audio_files(queries_dir, self.root):
             utt = Utterance(id=self._relative(path), path=path, language=self._language_of(path))
             folder = next((p for p in path.relative_to(queries_dir).parts[:-1] if p in by_name), None)
@@ -225,7 +225,7 @@ def _text(path: Path) -> str:
 
 def _hash_role(query_id: str, roles: dict[str, str]) -> str:
     """Stable half/half assignment of a query to validation or test."""
-    order = [r for r in ("validation", "test") if r in roles] or list(roles)
+    order: list[str] = [r for r in ("validation", "test") if r in roles] or list(roles)
     return order[hashlib.sha256(query_id.encode()).digest()[0] % len(order)]
 
 

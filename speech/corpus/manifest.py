@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from polyglue.cards.schema import Card
+from polyglue.cards.schema import Card, LayoutSource
 from polyglue.data.confine import confined, regular_file
 from polyglue.errors import DataError, UserError
 from polyglue.speech.audio import refuse_unsupported
@@ -20,14 +20,22 @@ from polyglue.speech.corpus.kathbath import read_trials
 from polyglue.speech.languages import language_key
 
 
+def layout_of(card: Card) -> LayoutSource:
+    """The corpus layout a speech card names (`source.layout`); text cards have none."""
+    layout = card.source.layout
+    if layout is None:
+        raise UserError(f"card '{card.name}': a speech task needs source.layout (kathbath or audio-manifest)")
+    return layout
+
+
 class ManifestCorpus:
     """Reads the manifest files a card names, relative to `root` (`DIR/<suite>/`)."""
 
     def __init__(self, root: Path, card: Card):
         self.root = Path(root)
         self.card = card
-        self.files = card.source.layout.files or {}
-        self.columns = {role: column for column, role in card.fields.items()}
+        self.files = layout_of(card).files or {}
+        self.columns: dict[str, str] = {role: column for column, role in card.fields.items()}
 
     def _path(self, split: str) -> Path:
         if split not in self.files:

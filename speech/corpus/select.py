@@ -15,7 +15,7 @@ from polyglue.cards.schema import Card
 from polyglue.errors import UserError
 from polyglue.speech.corpus import Trial, Utterance
 from polyglue.speech.corpus.kathbath import KathbathCorpus
-from polyglue.speech.corpus.manifest import ManifestCorpus
+from polyglue.speech.corpus.manifest import ManifestCorpus, layout_of
 from polyglue.speech.languages import select_languages
 
 
@@ -30,7 +30,7 @@ class TaskData:
     note: str | None = None
 
     def languages_extra(self) -> dict:
-        out = {"present": self.present, "missing": self.missing}
+        out: dict[str, object] = {"present": self.present, "missing": self.missing}
         if self.note:
             out["note"] = self.note
         return out
@@ -39,7 +39,7 @@ class TaskData:
 def corpus_root(data_dir: Path | None, suite: str, card: Card) -> Path:
     if data_dir is None:
         raise UserError(
-            f"card '{card.name}' reads the '{card.source.layout.name}' layout from disk: give --data-dir DIR "
+            f"card '{card.name}' reads the '{layout_of(card).name}' layout from disk: give --data-dir DIR "
             f"with the corpus in DIR/{suite}/"
         )
     return Path(data_dir) / suite
@@ -75,7 +75,8 @@ def load_task_data(card: Card, root: Path, *, requested: list[str] | None, limit
     roles = card.splits.roles()
     verification = card.task == "speaker-verification"
     data = TaskData()
-    if card.source.layout.name == "kathbath":
+    corpus: KathbathCorpus | ManifestCorpus
+    if layout_of(card).name == "kathbath":
         corpus = KathbathCorpus(root)
         for role, spec in roles.items():
             if card.task == "keyword-spotting":

@@ -9,6 +9,7 @@ validation WER win. Records hold the normalised reference (`gold`) and hypothesi
 from __future__ import annotations
 
 import time
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -63,7 +64,8 @@ def run(ctx) -> UnitResult:
     records: list[dict] = []
     for lang, train in unit.groups(utts["train"]).items():
         key = lang or "all"
-        text = {u.id: normalize_transcript(u.transcript, u.language) for items in utts.values() for u in items if lang is None or u.language == lang}
+        # `utts` holds only transcribed utterances (filtered above), so `transcript` is a str here.
+        text = {u.id: normalize_transcript(cast(str, u.transcript), u.language) for items in utts.values() for u in items if lang is None or u.language == lang}
         vocab = CharVocab.build([text[u.id] for u in train])
         valid = [u for u in utts.get("validation", []) if lang is None or u.language == lang]
         selection_split = "validation"
@@ -96,13 +98,13 @@ def run(ctx) -> UnitResult:
         result = fit(build, loss_of, len(train), validate, settings, ctx.step)
         unit.timings["train_s"] = unit.timings.get("train_s", 0.0) + result.train_s
         selections[key] = {**result.selection(), "steps": settings.steps, "vocabulary": "".join(vocab.chars),
-                           "selection_split": selection_split, "layer_weights": result.model.featurizer.layer_weights()}
+                           "selection_split": selection_split, "layer_weights": cast(WeightedLayerSum, result.model.featurizer).layer_weights()}
         t0 = time.perf_counter()
         for role in scored:
             items = [u for u in utts[role] if lang is None or u.language == lang]
             if not items:
                 continue
-            hyp = _decode(result.model, batcher, vocab, items, settings.batch_size)
+            hyp = _decode(cast(Recognizer, result.model), batcher, vocab, items, settings.batch_size)
             gold = [text[u.id] for u in items]
             per_language.setdefault(key, {})[role] = compute(card.metrics, gold, hyp)
             records += [{"split": role, "id": u.id, "gold": g, "pred": h, "language": u.language} for u, g, h in zip(items, gold, hyp)]

@@ -17,6 +17,7 @@ whose utterances were all dropped). Head `xvector` is the earlier TDNN+BN varian
 from __future__ import annotations
 
 import time
+from typing import cast
 
 import numpy as np
 import torch
@@ -145,8 +146,8 @@ def run(ctx) -> UnitResult:
         eval_batcher = Batcher(features, ctx.device)
         settings = unit.fit_settings(len(train), optimizer="adamw", grad_clip=GRAD_CLIP)
         valid = group_trials.get("validation") or []
-        if valid and _unscorable(valid):
-            unscorable[f"validation@{key}"] = _unscorable(valid)
+        if valid and (why := _unscorable(valid)):
+            unscorable[f"validation@{key}"] = why
             valid = []
 
         embedder = IndicSpeakerEmbedder if head == "indic_asv" else SpeakerEmbedder
@@ -171,14 +172,14 @@ def run(ctx) -> UnitResult:
             threshold = eer_threshold([t.label for t in valid], _score(model, eval_batcher, valid, settings.batch_size))
         selections[key] = {**result.selection(), "steps": settings.steps, "speakers": len(speakers), "threshold": threshold,
                            "selection_split": "validation" if valid else "none (final step)",
-                           "layer_weights": model.featurizer.layer_weights()}
+                           "layer_weights": cast(WeightedLayerSum, model.featurizer).layer_weights()}
         t0 = time.perf_counter()
         for role in scored:
             role_trials = group_trials.get(role) or []
             if not role_trials:
                 continue
-            if _unscorable(role_trials):
-                unscorable[f"{role}@{key}"] = _unscorable(role_trials)
+            if why := _unscorable(role_trials):
+                unscorable[f"{role}@{key}"] = why
                 continue
             scores = _score(model, eval_batcher, role_trials, settings.batch_size)
             gold = [t.label for t in role_trials]

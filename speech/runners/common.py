@@ -174,7 +174,7 @@ def mean_over_languages(per_language: dict[str, dict[str, dict[str, float]]]) ->
 def with_breakdown(names: list[str], records: list[dict], score_field: str = "pred", **context) -> dict[str, float]:
     """A pooled head: metrics over all records, plus `name@lang` over each language's records."""
     out = compute(names, [r["gold"] for r in records], [r[score_field] for r in records], **context)
-    languages = sorted({r.get("language") for r in records if r.get("language")})
+    languages = sorted({lang for r in records if (lang := r.get("language"))})
     for lang in languages:
         subset = [r for r in records if r.get("language") == lang]
         for name, value in compute(names, [r["gold"] for r in subset], [r[score_field] for r in subset]).items():

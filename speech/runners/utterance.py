@@ -11,6 +11,7 @@ knows the languages that have training data.
 from __future__ import annotations
 
 import time
+from typing import cast
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,7 +67,7 @@ def target(utt: Utterance, task: str, pooled: bool, raw_ids: bool = False) -> st
 
 def _classes(unit: SpeechUnit, train: list[Utterance]) -> list[str]:
     card, task = unit.card, unit.card.task
-    seen = sorted({target(u, task, unit.pooled, unit.ctx.settings.speaker_ids == "raw") for u in train} - {None})
+    seen = sorted({label for u in train if (label := target(u, task, unit.pooled, unit.ctx.settings.speaker_ids == "raw")) is not None})
     if task == "speaker-id" or card.labels is None:
         return seen
     unknown = [label for label in seen if label not in card.labels]
@@ -102,7 +103,8 @@ def _train_group(unit: SpeechUnit, train: list[Utterance], evals: dict[str, list
     features = unit.features
     train_batcher = unit.train_batcher(unit.ctx.settings.crop_seconds or recipe.crop_seconds)
     eval_batcher = Batcher(features, unit.ctx.device)
-    targets = torch.tensor([index[target(u, task, unit.pooled, unit.ctx.settings.speaker_ids == "raw")] for u in train])
+    # `train` keeps only utterances whose target is in `index` (filtered above), so none is None here.
+    targets = torch.tensor([index[cast(str, target(u, task, unit.pooled, unit.ctx.settings.speaker_ids == "raw"))] for u in train])
     settings = unit.fit_settings(len(train), optimizer="adam", grad_clip=recipe.grad_clip)
     main = card.main_metric
     valid_gold = [target(u, task, unit.pooled, unit.ctx.settings.speaker_ids == "raw") for u in valid]
@@ -122,7 +124,7 @@ def _train_group(unit: SpeechUnit, train: list[Utterance], evals: dict[str, list
     result = fit(build, loss_of, len(train), validate, settings, unit.ctx.step)
     unit.timings["train_s"] = unit.timings.get("train_s", 0.0) + result.train_s
     selection = {**result.selection(), "selection_split": selection_split, "steps": settings.steps,
-                 "classes": len(classes), "layer_weights": result.model.featurizer.layer_weights()}
+                 "classes": len(classes), "layer_weights": cast(WeightedLayerSum, result.model.featurizer).layer_weights()}
     return result.model, classes, eval_batcher, settings.batch_size, selection
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from typing import cast
 
 import numpy as np
 
@@ -37,8 +38,8 @@ class HFUpstream:
         self.dtype = "float32"
         """Extraction precision: `float32` (the official code's) or `bfloat16` (autocast on a CUDA GPU that has it)."""
         self._model = None
-        self._config = None
-        self._preprocessor = None
+        self._config: dict | None = None
+        self._preprocessor: dict | None = None
 
     # ------------------------------------------------------------------ configs (no weights)
 
@@ -55,6 +56,8 @@ class HFUpstream:
                 self._config = json.loads(config_path.read_text())
             else:
                 self._load()
+        if self._config is None:
+            raise RuntimeError(f"{self._target()}: loading the model did not yield its config")
         return self._config
 
     def preprocessor(self) -> dict:
@@ -68,6 +71,8 @@ class HFUpstream:
                 self._load()
             else:
                 self._preprocessor = {"do_normalize": True, "sampling_rate": SAMPLE_RATE_HZ, "defaults": True}
+        if self._preprocessor is None:
+            raise RuntimeError(f"{self._target()}: loading the model did not yield its preprocessor settings")
         return self._preprocessor
 
     @property
@@ -148,7 +153,7 @@ class HFUpstream:
                 frames = model._get_feat_extract_output_lengths(lengths)
             for row, i in enumerate(batch):
                 out[i] = stacked[row, : int(frames[row])].numpy()
-        return out
+        return cast(list[np.ndarray], out)  # `_batches` covers every index, so no slot is left None
 
 
 def _normalize(wav: np.ndarray) -> np.ndarray:
@@ -162,7 +167,8 @@ def _batches(lengths: list[int], batched: bool) -> list[list[int]]:
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
     if not batched:
         return [[i] for i in order]
-    out, current = [], []
+    out: list[list[int]] = []
+    current: list[int] = []
     for i in order:
         longest = lengths[current[0]] if current else lengths[i]
         if current and longest * (len(current) + 1) > MAX_BATCH_SAMPLES:
