@@ -142,14 +142,12 @@ class Registry:
         name = doc.data.get("name") if doc is not None and isinstance(doc.data, dict) else None
         if isinstance(name, str):
             self.declared.setdefault(name, set()).add(Path(path).resolve())
-        if model is None:
+        if model is None or doc is None:
             if isinstance(name, str):
                 self.broken.setdefault(name, Path(path))
             return
-        table = self.suites if isinstance(model, Suite) else self.cards
-        entry_cls = SuiteEntry if isinstance(model, Suite) else CardEntry
         kind = "suite" if isinstance(model, Suite) else "card"
-        other = table.get(model.name)
+        other: SuiteEntry | CardEntry | None = self.suites.get(model.name) if isinstance(model, Suite) else self.cards.get(model.name)
         if other is not None:
             if other.path.resolve() == Path(path).resolve():
                 return
@@ -162,7 +160,10 @@ class Registry:
                 )
             )
             return
-        table[model.name] = entry_cls(model, Path(path), doc)
+        if isinstance(model, Suite):
+            self.suites[model.name] = SuiteEntry(model, Path(path), doc)
+        else:
+            self.cards[model.name] = CardEntry(model, Path(path), doc)
 
     # ------------------------------------------------------------------ cross-file checks
 
@@ -185,8 +186,8 @@ class Registry:
                         f, entry.line("train_from"), "train_from",
                         f"card '{card.train_from}' has labels {src.card.labels}, this card {card.labels}: a model trained there cannot predict these",
                     ))
-        for entry in self.suites.values():
-            out += self._check_suite(entry)
+        for suite_entry in self.suites.values():
+            out += self._check_suite(suite_entry)
         return list(dict.fromkeys(out))  # a shared kit file's problems once, not once per card
 
     def _check_suite(self, entry: SuiteEntry) -> list[Problem]:
@@ -217,12 +218,13 @@ class Registry:
         for i, ref in enumerate(suite.references):
             for key in ref.scores:
                 card_name, _, metric = key.partition(".")
-                loc = ("references", i, "scores", key)
+                ref_loc = ("references", i, "scores", key)
                 if card_name not in suite.cards:
-                    out.append(Problem(f, entry.line(*loc), f"references[{i}].scores", f"'{card_name}' is not a card of this suite"))
+                    out.append(Problem(f, entry.line(*ref_loc), f"references[{i}].scores", f"'{card_name}' is not a card of this suite"))
                 elif metric and metric not in vocab.METRICS:
-                    out.append(Problem(f, entry.line(*loc), f"references[{i}].scores", f"unknown metric '{metric}'"))
-        for i, item in enumerate(suite.submission.files if suite.submission else []):
+                    out.append(Problem(f, entry.line(*ref_loc), f"references[{i}].scores", f"unknown metric '{metric}'"))
+        files = suite.submission.files if suite.submission else []
+        for i, item in enumerate(files):
             loc, where = ("submission", "files", i), f"submission.files[{i}]"
             card_entry = self.cards.get(item.card)
             if item.card not in suite.cards:
@@ -232,7 +234,7 @@ class Registry:
                 if spec is None or spec.labels != "hidden":
                     hidden = [r for r, sp in card_entry.card.splits.roles().items() if sp.labels == "hidden"]
                     out.append(Problem(f, entry.line(*loc, "split"), f"{where}.split", f"card '{item.card}' has no hidden-label split '{item.split}' (hidden: {', '.join(hidden) or 'none'})"))
-            if [x.file for x in suite.submission.files].count(item.file) > 1:
+            if [x.file for x in files].count(item.file) > 1:
                 out.append(Problem(f, entry.line(*loc, "file"), f"{where}.file", f"file '{item.file}' is listed twice"))
         return out
 

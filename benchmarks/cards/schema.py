@@ -175,8 +175,10 @@ class ProtocolDefaults(Strict):
     """Metric that picks the checkpoint when it is not the main metric (CLUB POS: seqeval F1)."""
     patience: int | None = Field(None, ge=1)
     """Early stopping: stop after this many evaluations without improvement (needs `selection: best`)."""
-    eval_every: int | Literal["epoch"] = "epoch"
-    """Evaluation interval: `epoch`, or every N optimisation steps (the last step is always evaluated)."""
+    eval_every: int | Literal["epoch"] | None = None
+    """Evaluation interval: `epoch` (text), or every N optimisation steps (the config's `eval_step`; ASV: its
+    checkpoint interval); the last step is always evaluated. None: the task's default — every epoch for
+    text protocols, 5 evenly spaced evaluations for speech heads."""
     selection_split: Literal["validation", "holdout"] = "validation"
     """`validation`, or a seeded 10% hold-out of train, so the reported validation score is never
     the one that chose the checkpoint (cards without a validation split always use the hold-out)."""
@@ -212,9 +214,7 @@ class ProtocolDefaults(Strict):
     """Settings of the `lora` protocol (used only by it; units of other protocols do not carry them)."""
 
     # ---- speech recipe (IndicSUPERB fidelity, issue 11): the official configs' values as card defaults
-    eval_every: int | None = Field(None, ge=1)
-    """Score validation every this many steps (the config's `eval_step`; ASV: its checkpoint interval); the best
-    checkpoint is the one scored. None: 5 evenly spaced evaluations. The final step is always evaluated."""
+    # (`eval_every` above also sets the speech heads' checkpoint interval; the best checkpoint is the one scored.)
     audio_effects: Literal["none", "indic-asv-sox"] = "none"
     """Waveform effects before the upstream: `indic-asv-sox` = sox `gain -3`, `silence 1 0.1 0.1% -1 0.1 0.1%`
     on training and trial audio (IndicSUPERB indic_asv); part of the feature-cache key."""

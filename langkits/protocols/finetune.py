@@ -84,7 +84,7 @@ def _config(ctx, learning_rate: float, frozen: bool, batch: tuple[int, int] | No
         # The probe is polyglue's own protocol: best epoch on the selection split, whatever the card's recipe.
         selection="best" if frozen else s.selection,
         patience=None if frozen else s.patience,
-        eval_every="epoch" if frozen else s.eval_every,
+        eval_every="epoch" if frozen or s.eval_every is None else s.eval_every,
     )
 
 

@@ -112,7 +112,7 @@ def run(ctx) -> UnitResult:
         scores[value] = metrics.compute([main], y_sel, models[value].predict(scaled_sel))[main]
         ctx.step(1)
     better = max if metrics.higher_is_better(main) else min
-    best = better(scores, key=scores.get)
+    best = better(scores, key=lambda value: scores[value])
     x_train_s, *x_rest = _scaled(x_train, *x_eval.values(), *x_blind.values())
     x_eval_s, x_blind_s = x_rest[: len(x_eval)], x_rest[len(x_eval) :]
     # With a validation split the grid was fitted on all of train already; else refit on all of it.

@@ -79,7 +79,7 @@ def run(ctx) -> UnitResult:
             selection_split = "train hold-out (10%)"
         settings = CTCSettings(
             steps=s.max_steps or steps_for(s.epochs, len(train), s.batch_size), batch_size=s.batch_size,
-            learning_rate=s.learning_rate, eval_every=s.eval_every, weight_decay=s.weight_decay, seed=ctx.seed,
+            learning_rate=s.learning_rate, eval_every=s.eval_every if isinstance(s.eval_every, int) else None, weight_decay=s.weight_decay, seed=ctx.seed,
         )
         model = load_ctc_model(folder, vocab, ctx.device)
 

@@ -115,7 +115,7 @@ class SpeechUnit:
             weight_decay=s.weight_decay if weight_decay is None else weight_decay,
             warmup_ratio=s.warmup_ratio,
             grad_clip=grad_clip,
-            eval_every=s.eval_every,
+            eval_every=s.eval_every if isinstance(s.eval_every, int) else None,  # `epoch` is a text interval
             seed=self.ctx.seed,
         )
 
