@@ -20,8 +20,8 @@ from polyglue.contract import UnitResult
 from polyglue.speech.corpus import Utterance
 from polyglue.speech.featurizer import WeightedLayerSum
 from polyglue.speech.heads.ctc import BiLSTMCTC, greedy_decode, spec_augment
-from polyglue.speech.runners.common import SpeechUnit, compute, holdout, mean_over_languages
-from polyglue.speech.text import CharVocab, normalize_transcript
+from polyglue.speech.runners.common import SpeechUnit, asr_language_data, compute, mean_over_languages
+from polyglue.speech.text import CharVocab
 from polyglue.speech.training import Batcher, fit
 
 GRAD_CLIP = 1.0
@@ -64,15 +64,7 @@ def run(ctx) -> UnitResult:
     records: list[dict] = []
     for lang, train in unit.groups(utts["train"]).items():
         key = lang or "all"
-        # `utts` holds only transcribed utterances (filtered above), so `transcript` is a str here.
-        text = {u.id: normalize_transcript(cast(str, u.transcript), u.language) for items in utts.values() for u in items if lang is None or u.language == lang}
-        vocab = CharVocab.build([text[u.id] for u in train])
-        valid = [u for u in utts.get("validation", []) if lang is None or u.language == lang]
-        selection_split = "validation"
-        if not valid:
-            fit_idx, sel_idx = holdout(len(train), ctx.seed)
-            valid, train = [train[i] for i in sel_idx], [train[i] for i in fit_idx]
-            selection_split = "train hold-out (10%)"
+        train, valid, text, vocab, selection_split = asr_language_data(utts, lang, train, ctx.seed)
         batcher = Batcher(features, ctx.device)
         settings = unit.fit_settings(len(train), optimizer="adam", grad_clip=GRAD_CLIP)
         labels = [torch.tensor(vocab.encode(text[u.id]), dtype=torch.long) for u in train]

@@ -21,8 +21,7 @@ import time
 from polyglue.contract import UnitResult
 from polyglue.errors import UserError
 from polyglue.speech.audio import read_audio
-from polyglue.speech.runners.common import SpeechUnit, compute, holdout, mean_over_languages
-from polyglue.speech.text import CharVocab, normalize_transcript
+from polyglue.speech.runners.common import SpeechUnit, asr_language_data, compute, mean_over_languages
 
 
 class _LazyAudio:
@@ -68,15 +67,7 @@ def run(ctx) -> UnitResult:
         if not train:
             split_dir = unit.root / (lang or "") / card.splits.train.name
             raise UserError(f"{split_dir / 'transcription.txt'}: no training transcripts for language '{key}'")
-        text = {u.id: normalize_transcript(u.transcript or "", u.language) for items in utts.values() for u in items
-                if lang is None or u.language == lang}
-        vocab = CharVocab.build([text[u.id] for u in train])
-        valid = [u for u in utts.get("validation", []) if lang is None or u.language == lang]
-        selection_split = "validation"
-        if not valid:
-            fit_idx, sel_idx = holdout(len(train), ctx.seed)
-            valid, train = [train[i] for i in sel_idx], [train[i] for i in fit_idx]
-            selection_split = "train hold-out (10%)"
+        train, valid, text, vocab, selection_split = asr_language_data(utts, lang, train, ctx.seed)
         settings = CTCSettings(
             steps=s.max_steps or steps_for(s.epochs, len(train), s.batch_size), batch_size=s.batch_size,
             learning_rate=s.learning_rate, eval_every=s.eval_every if isinstance(s.eval_every, int) else None, weight_decay=s.weight_decay, seed=ctx.seed,

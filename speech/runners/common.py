@@ -189,3 +189,21 @@ def better_score(metric: str, value: float) -> float:
 
 def compute(names: list[str], gold, pred, **context) -> dict[str, float]:
     return metrics.compute(names, gold, pred, **context)
+
+
+def asr_language_data(utts: dict[str, list[Utterance]], lang: str | None, train: list[Utterance], seed: int):
+    """One language's ASR data as IndicSUPERB prepares it: normalised transcripts of every transcribed
+    utterance, the character vocabulary of the training transcripts, and the selection split
+    (validation, else a seeded hold-out of train). Returns `(train, valid, text, vocab, selection_split)`."""
+    from polyglue.speech.text import CharVocab, normalize_transcript
+
+    text = {u.id: normalize_transcript(u.transcript or "", u.language) for items in utts.values() for u in items
+            if lang is None or u.language == lang}
+    vocab = CharVocab.build([text[u.id] for u in train])
+    valid = [u for u in utts.get("validation", []) if lang is None or u.language == lang]
+    selection_split = "validation"
+    if not valid:
+        fit_idx, sel_idx = holdout(len(train), seed)
+        valid, train = [train[i] for i in sel_idx], [train[i] for i in fit_idx]
+        selection_split = "train hold-out (10%)"
+    return train, valid, text, vocab, selection_split
