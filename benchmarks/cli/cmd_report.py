@@ -97,7 +97,8 @@ def report_cmd(
 
             write_output(render(view, fmt, [definitions(reg, store, s) for s in suites], units), out)
             return
-        boards = [build(*definitions(reg, store, s), units, matches, include_debug=include_debug) for s in suites]
+        # model-index sees debug rows too, so that it can refuse them by name with their reasons
+        boards = [build(*definitions(reg, store, s), units, matches, include_debug=include_debug or fmt == "model-index") for s in suites]
         if bootstrap_se:
             if not 100 <= bootstrap_se <= 100_000:
                 raise UserError(f"--bootstrap-se {bootstrap_se}: use between 100 and 100000 resamples (or 0 for none)")

@@ -38,7 +38,7 @@ def test_given_a_run_then_results_json_describes_it_and_validates_against_its_sc
     unit = next(u for u in doc["units"] if u["card"] == "core-sent0" and u["seed"] == 1)
     assert set(unit["metrics"]) == {"validation", "test"} and set(unit["metrics"]["test"]) == {"accuracy", "f1"}
     assert unit["settings"]["name"] == "probe" and unit["settings"]["max_length"] == 128
-    assert unit["comparability"] == {"comparable": True, "debug": False, "reasons": [], "overrides": []}
+    assert unit["comparability"] == {"comparable": True, "debug": False, "reasons": [], "overrides": [], "deviations": []}
     assert unit["duration_s"] > 0 and unit["timings"]["total_s"] > 0 and unit["predictions_path"]
     assert doc["environment"]["packages"]["polyglue"] and doc["environment"]["python"]
     # The store agrees with the file, and the archived copy is the same run.
@@ -61,7 +61,9 @@ def test_given_a_second_run_then_results_json_marks_debug_units_and_the_first_fi
 
 def test_given_latex_format_then_a_booktabs_table_with_mean_ci_and_dagger_for_debug_rows(finished, cli):
     cards, runs, _ = finished
-    result = cli("report", "--suite", "core", "--cards", cards, "--runs-dir", runs, "--format", "latex")
+    hidden = cli("report", "--suite", "core", "--cards", cards, "--runs-dir", runs, "--format", "latex")
+    assert hidden.code == 0 and "quick" not in hidden.out  # debug units are no results unless asked for
+    result = cli("report", "--suite", "core", "--cards", cards, "--runs-dir", runs, "--format", "latex", "--include-debug")
     assert result.code == 0, result.err
     text = result.out
     for piece in ("\\begin{tabular}{llrrr}", "\\toprule", "\\midrule", "\\bottomrule", "\\end{table}", "\\label{tab:polyglue-core}"):

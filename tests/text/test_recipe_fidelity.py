@@ -359,4 +359,4 @@ def test_an_override_on_the_command_line_prints_one_line_before_the_run(cli, tmp
     assert result.code == 0, result.err
     notes = [line for line in result.err.splitlines() if "not be comparable" in line]
     assert notes == ["note: these rows will not be comparable with published results "
-                     "(--limit 16: a debug run, not the full unit; protocol.batch_size=8 overrides the card's 32)"]
+                     "(protocol.batch_size=8 overrides the card's 32; --limit 16: a debug run, not the full unit)"]
