@@ -30,7 +30,7 @@ def _one_error_line(result) -> str:
         (["run", "--bogus"], "No such option: --bogus"),
         (["frobnicate"], "No such command 'frobnicate'"),
         (["run", "--suite", "core", "--model", "bow", "--seeds", "abc"], "--seeds"),
-        (["run", "--model", "bow"], "Missing option '--suite'"),
+        (["run", "--model", "bow"], "give --suite S"),
         (["report", "--format", "xx"], "--format xx"),
         (["run", "--suite", "core", "--model", "bow", "--seeds", "1000000000000"], "at most 1000 seeds"),
         (["run", "--suite", "core", "--model", "bow", "--protocol", "bogus"], "--protocol bogus"),
