@@ -32,9 +32,11 @@ class Loaded:
     error: str | None = None
 
 
-def entry_points(group: str) -> list[metadata.EntryPoint]:
-    """The group's entry points, sorted by name (no plugin code runs)."""
-    return sorted(metadata.entry_points(group=group), key=lambda ep: ep.name)
+@lru_cache(maxsize=None)
+def entry_points(group: str) -> tuple[metadata.EntryPoint, ...]:
+    """The group's entry points, sorted by name (no plugin code runs); scanned once per process,
+    since every installed distribution's metadata is read (validation asks once per card)."""
+    return tuple(sorted(metadata.entry_points(group=group), key=lambda ep: ep.name))
 
 
 def package_of(ep: metadata.EntryPoint) -> str:
