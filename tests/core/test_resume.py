@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ import time
 import pytest
 
 from tests.fixtures.core_suite import write_suite
+from tests.fixtures.store_rows import units
 
 ENTRY = "import sys; from polyglue.cli import main; sys.exit(main(sys.argv[1:]))"
 
@@ -19,17 +19,6 @@ ENTRY = "import sys; from polyglue.cli import main; sys.exit(main(sys.argv[1:]))
 def bench(*args, **kwargs) -> subprocess.Popen:
     env = dict(os.environ, POLYGLUE_DEBUG="1")
     return subprocess.Popen([sys.executable, "-c", ENTRY, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, **kwargs)
-
-
-def units(db) -> dict[str, dict]:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    conn.row_factory = sqlite3.Row
-    try:
-        return {r["key"]: dict(r) for r in conn.execute("SELECT * FROM units")}
-    except sqlite3.OperationalError:
-        return {}
-    finally:
-        conn.close()
 
 
 @pytest.mark.slow

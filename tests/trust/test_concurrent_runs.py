@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 
 from tests.fixtures.core_suite import write_suite
+from tests.fixtures.store_rows import units as _units
 
 ENTRY = "import sys; from polyglue.cli import main; sys.exit(main(sys.argv[1:]))"
 
@@ -22,17 +22,6 @@ def _bench(cards, runs, *extra) -> subprocess.Popen:
 def _run_here(cli, cards, runs, *extra):
     """The same run in this process (cheaper than a new interpreter; its lease is this test's pid)."""
     return cli("run", "--suite", "core", "--cards", cards, "--model", "bow", "--seeds", "2", "--runs-dir", runs, "--quiet", *extra)
-
-
-def _units(db) -> dict[str, dict]:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    conn.row_factory = sqlite3.Row
-    try:
-        return {r["key"]: dict(r) for r in conn.execute("SELECT * FROM units")}
-    except sqlite3.OperationalError:
-        return {}
-    finally:
-        conn.close()
 
 
 def test_three_processes_share_the_units_and_compute_each_once(tmp_path, cli):
