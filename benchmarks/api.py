@@ -19,7 +19,7 @@ from typing import Any
 from polyglue.errors import UserError
 
 #: Run-level settings `evaluate(**overrides)` takes besides the card protocol settings.
-RUN_OVERRIDES = ("max_steps", "limit", "languages", "feature_storage", "lora")
+RUN_OVERRIDES = ("max_steps", "limit", "languages", "feature_storage", "lora", "prompt", "prefix")
 DEFAULT_RUNS_DIR = Path("runs")
 
 
@@ -87,12 +87,14 @@ def model_specs(models: Any) -> list[str]:
     raise UserError("models: a spec string ('bow', 'hf:...'), a list of them, or a dict {row label: model or spec}")
 
 
-def _lora_override(value) -> dict | None:
-    """`lora={"r": 16, ...}` (the `lora` protocol's settings, `polyglue.cards.schema.LoraSettings`); None values dropped."""
+def _lora_override(value, kind: str = "lora") -> dict | None:
+    """`lora={"r": 16, ...}` (the `lora` protocol's settings, `polyglue.cards.schema.LoraSettings`), likewise
+    `prompt={...}` and `prefix={...}`; None values dropped."""
     if value is None:
         return None
     if not isinstance(value, Mapping):
-        raise UserError("lora: a dict of lora settings, e.g. {'r': 16, 'target_modules': ['query', 'value']}")
+        example = {"lora": "{'r': 16, 'target_modules': ['query', 'value']}"}.get(kind, "{'num_virtual_tokens': 20}")
+        raise UserError(f"{kind}: a dict of {kind} settings, e.g. {example}")
     picked = {str(k): v for k, v in value.items() if v is not None}
     return picked or None
 
@@ -157,6 +159,8 @@ def plan(
             "languages": sorted(languages) if languages else None,
             "feature_storage": run_settings.get("feature_storage"),
             "lora": _lora_override(run_settings.get("lora")),
+            "prompt": _lora_override(run_settings.get("prompt"), "prompt"),
+            "prefix": _lora_override(run_settings.get("prefix"), "prefix"),
         },
     )
     return plan_run(registry, request), registry
@@ -222,6 +226,8 @@ def evaluate(
         **overrides: `max_steps`, `limit`, `languages` (debug caps make rows debug and not comparable),
             any card protocol setting (`learning_rate=3e-5`: the rows are marked not comparable),
             `lora` (with `protocol="lora"`: a dict of `r`, `alpha`, `dropout`, `target_modules`, `recipe`),
+            `prompt` (with `protocol="prompt"`: `num_virtual_tokens`, `init`, `init_text`), `prefix` (with
+            `protocol="prefix"`: `num_virtual_tokens`, `projection`, `encoder_hidden_size`),
             and `backend`, `threads`, `force`, `show_progress`.
 
     Returns:

@@ -129,6 +129,42 @@ class LoraSettings(Strict):
         return targets
 
 
+class PromptSettings(Strict):
+    """The `prompt` protocol: soft prompt tuning (Lester et al. 2021, through `peft`).
+
+    `num_virtual_tokens` trainable embeddings are prepended to every input; the encoder is
+    frozen and the task head trained in full.
+    """
+
+    num_virtual_tokens: int = Field(20, ge=1, le=512)
+    """Virtual tokens prepended to the input (they count against `max_length`'s position budget)."""
+    init: Literal["random", "text", "sample_vocab"] = "random"
+    """Initial prompt: random, the embeddings of `init_text`'s tokens (repeated to length), or random vocabulary rows."""
+    init_text: str | None = None
+    """The text whose token embeddings start the prompt (needs `init: text`)."""
+
+    @model_validator(mode="after")
+    def _text(self):
+        if (self.init == "text") != (self.init_text is not None):
+            raise ValueError("init_text is set exactly when init is 'text'")
+        return self
+
+
+class PrefixSettings(Strict):
+    """The `prefix` protocol: prefix tuning (Li & Liang 2021, through `peft`).
+
+    Trainable key/value vectors for `num_virtual_tokens` positions in every attention layer;
+    the encoder is frozen and the task head trained in full.
+    """
+
+    num_virtual_tokens: int = Field(20, ge=1, le=512)
+    """Prefix length in every layer."""
+    projection: bool = False
+    """Reparametrise the prefix through a two-layer MLP (the paper's stabiliser; more trainable parameters)."""
+    encoder_hidden_size: int | None = Field(None, ge=1)
+    """Hidden size of that MLP (None: the model's hidden size)."""
+
+
 class ProtocolDefaults(Strict):
     """Defaults of how a card is evaluated; CLI flags may override some of them.
 
@@ -212,6 +248,10 @@ class ProtocolDefaults(Strict):
     """Speech cards over several languages: `per-language` heads or one `pooled` head (task default when absent)."""
     lora: LoraSettings | None = None
     """Settings of the `lora` protocol (used only by it; units of other protocols do not carry them)."""
+    prompt: PromptSettings | None = None
+    """Settings of the `prompt` protocol (used only by it)."""
+    prefix: PrefixSettings | None = None
+    """Settings of the `prefix` protocol (used only by it)."""
 
     # ---- speech recipe (IndicSUPERB fidelity, issue 11): the official configs' values as card defaults
     # (`eval_every` above also sets the speech heads' checkpoint interval; the best checkpoint is the one scored.)

@@ -215,7 +215,7 @@ TASK_METRICS: dict[str, frozenset[str]] = {
     "query-by-example": frozenset({"mtwv", "map"}),
 }
 
-ProtocolName = Literal["probe", "finetune", "lora", "superb", "qbe"]
+ProtocolName = Literal["probe", "finetune", "lora", "prompt", "prefix", "superb", "qbe"]
 
 HeadName = Literal[
     "logistic",

@@ -15,7 +15,7 @@ def run_cmd(
     suite: Annotated[Optional[str], typer.Option("--suite", help="Suite to run (see `bench list suites`); or `suites:` in --config.")] = None,
     model: Annotated[Optional[list[str]], typer.Option("--model", help="Encoder: bow, hf:<id or path>, fbank, s3prl:<name>; repeatable; `label=spec` names the row.")] = None,
     tasks: Annotated[Optional[str], typer.Option("--tasks", help="Comma-separated card names (default: all cards of the suite).")] = None,
-    protocol: Annotated[Optional[str], typer.Option("--protocol", help="Text protocol: finetune (official recipe), probe (frozen features) or lora (low-rank adapters, peft).")] = None,
+    protocol: Annotated[Optional[str], typer.Option("--protocol", help="Text protocol: finetune (official recipe), probe (frozen features), lora (low-rank adapters, peft; also ASR), prompt (soft prompt tuning) or prefix (prefix tuning).")] = None,
     seeds: Annotated[Optional[int], typer.Option("--seeds", help="Seeds per (card, encoder); default: the suite's own (1 unless suite.yaml says). Reports show mean ± spread.")] = None,
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Local data root: suite S reads DIR/S/.")] = None,
     allow_unverified_data: Annotated[bool, typer.Option("--allow-unverified-data", help="Read pinned cards' --data-dir folders that have no manifest.json (not written by `bench fetch`); their rows are marked not comparable.")] = False,
@@ -31,6 +31,10 @@ def run_cmd(
     lora_alpha: Annotated[Optional[float], typer.Option("--lora-alpha", help="--protocol lora: scale numerator, update x alpha/r (card: protocol.lora.alpha).")] = None,
     lora_dropout: Annotated[Optional[float], typer.Option("--lora-dropout", help="--protocol lora: adapter dropout (card: protocol.lora.dropout).")] = None,
     lora_targets: Annotated[Optional[str], typer.Option("--lora-targets", help="--protocol lora: comma-separated module names that get adapters (card: protocol.lora.target_modules).")] = None,
+    virtual_tokens: Annotated[Optional[int], typer.Option("--virtual-tokens", help="--protocol prompt|prefix: virtual tokens (card: protocol.prompt/prefix.num_virtual_tokens).")] = None,
+    prompt_init: Annotated[Optional[str], typer.Option("--prompt-init", help="--protocol prompt: random, text or sample_vocab (card: protocol.prompt.init).")] = None,
+    prompt_init_text: Annotated[Optional[str], typer.Option("--prompt-init-text", help="--protocol prompt with --prompt-init text: the text whose embeddings start the prompt.")] = None,
+    prefix_projection: Annotated[Optional[bool], typer.Option("--prefix-projection/--no-prefix-projection", help="--protocol prefix: reparametrise the prefix through an MLP (card: protocol.prefix.projection).")] = None,
     backend: Annotated[str, typer.Option("--backend", help="local or ray.")] = "local",
     address: Annotated[Optional[str], typer.Option("--address", help="Ray cluster address (with --backend ray), e.g. auto.")] = None,
     retries: Annotated[int, typer.Option("--retries", help="Ray: times a unit whose worker died is retried before it is recorded as failed.")] = 2,
@@ -101,6 +105,8 @@ def run_cmd(
         "r": lora_r, "alpha": lora_alpha, "dropout": lora_dropout, "recipe": recipe,
         "target_modules": [t.strip() for t in lora_targets.split(",") if t.strip()] if lora_targets is not None else None,
     }
+    prompt = {"num_virtual_tokens": virtual_tokens if protocol != "prefix" else None, "init": prompt_init, "init_text": prompt_init_text}
+    prefix = {"num_virtual_tokens": virtual_tokens if protocol == "prefix" else None, "projection": prefix_projection}
     reg = registry(cards)
     plans = []
     for name in suites:
@@ -110,7 +116,7 @@ def run_cmd(
         planned, _ = api.plan(
             name, models, tasks=names, protocol=protocol, seeds=seeds, data_dir=data_dir, device=device,
             threads=threads, backend=backend, registry=reg, max_steps=max_steps, limit=limit, languages=language_list,
-            feature_storage=feature_storage, lora=lora, allow_unverified_data=allow_unverified_data, **settings,
+            feature_storage=feature_storage, lora=lora, prompt=prompt, prefix=prefix, allow_unverified_data=allow_unverified_data, **settings,
         )
         plans.append(planned)  # every suite is planned before any unit runs
     from polyglue.runs.comparability import override_notice

@@ -23,7 +23,10 @@ unit's extras (`extras["comparability"]`), so every report format reads the same
 
 from __future__ import annotations
 
-from polyglue.cards.schema import Card, LoraSettings
+from polyglue.cards.schema import Card, LoraSettings, PrefixSettings, PromptSettings
+
+#: Protocol blocks whose keys are compared one by one (a flag that sets one key names that key).
+PEFT_SETTINGS = {"lora": LoraSettings, "prompt": PromptSettings, "prefix": PrefixSettings}
 
 #: Settings whose override turns a unit into a debug run, with the flag that sets them.
 DEBUG_SETTINGS = {"limit": "--limit", "max_steps": "--max-steps"}
@@ -52,11 +55,11 @@ def assess(card: Card, config: dict, overrides: dict, *, default_protocol: str, 
             continue  # the default stored form
         elif key == "feature_storage":
             reasons.append(f"--feature-storage {value}: features stored quantised (close to, not equal to, fp16 features)")
-        elif key == "lora":
-            card_lora = card_defaults.get("lora") or LoraSettings.model_validate({}).model_dump()
+        elif key in PEFT_SETTINGS:
+            card_block = card_defaults.get(key) or PEFT_SETTINGS[key].model_validate({}).model_dump()
             for sub, sub_value in value.items():
-                if sub_value is not None and card_lora.get(sub) != sub_value:
-                    reasons.append(f"lora.{sub}={sub_value} overrides the card's {card_lora.get(sub)}")
+                if sub_value is not None and card_block.get(sub) != sub_value:
+                    reasons.append(f"{key}.{sub}={sub_value} overrides the card's {card_block.get(sub)}")
         elif key == "languages":
             reasons.append(f"--languages {','.join(value)}: a subset of the card's languages")
         elif card_defaults.get(key) != value:

@@ -34,12 +34,20 @@ RUNNERS: dict[tuple[str, str], str] = {
             "token-classification", "extractive-qa", "multiple-choice",
         )
     },
+    # Prompt and prefix tuning where peft's prompt learning fits the task (the matrix and why:
+    # `polyglue.langkits.protocols.lora.SUPPORT`, docs/text-suites.md).
+    **{(task, "prompt"): "polyglue.langkits.protocols.lora:run_prompt" for task in ("single-classification", "pair-classification", "regression")},
+    **{
+        (task, "prefix"): "polyglue.langkits.protocols.lora:run_prefix"
+        for task in ("single-classification", "pair-classification", "regression", "token-classification", "extractive-qa")
+    },
     ("keyword-spotting", "superb"): "polyglue.speech.runners.utterance:run",
     ("language-id", "superb"): "polyglue.speech.runners.utterance:run",
     ("speaker-id", "superb"): "polyglue.speech.runners.utterance:run",
     ("speaker-verification", "superb"): "polyglue.speech.runners.asv:run",
     ("asr", "superb"): "polyglue.speech.runners.asr:run",
     ("asr", "finetune"): "polyglue.speech.runners.asr_finetune:run",
+    ("asr", "lora"): "polyglue.speech.runners.asr_finetune:run_lora",
     ("query-by-example", "qbe"): "polyglue.speech.runners.qbe:run",
 }
 

@@ -28,7 +28,14 @@ TASK_DEFAULT_PROTOCOL = {
     "query-by-example": "qbe",
 }
 
-TEXT_PROTOCOLS = ("probe", "finetune", "lora")
+TEXT_PROTOCOLS = ("probe", "finetune", "lora", "prompt", "prefix")
+
+#: Protocols with a settings block of their own (`protocol.<name>`), resolved only for their units.
+PEFT_PROTOCOLS = ("lora", "prompt", "prefix")
+
+#: Text protocols that also switch a speech card of a mixed suite, where its task has a runner
+#: (LoRA on the wav2vec2 upstream of `(asr, lora)`): the same method on both sides.
+SHARED_PROTOCOLS = ("lora",)
 
 #: Protocols that belong to another one's leaderboard row. QbE is SUPERB's frozen-upstream
 #: protocol for the query-by-example task (DTW instead of a trained head), not a user choice.
@@ -53,7 +60,7 @@ def protocol_name(card: Card, encoder: EncoderSpec, requested: str | None) -> st
                     f"--protocol {requested} does not apply to text card '{card.name}' (use {' or '.join(protocols_for(card.task))})"
                 )
             return requested
-    elif requested is not None and requested not in TEXT_PROTOCOLS and has_runner(card.task, requested):
+    elif requested is not None and (requested not in TEXT_PROTOCOLS or requested in SHARED_PROTOCOLS) and has_runner(card.task, requested):
         # A speech protocol (e.g. a plugin's) for this task; text protocols of a mixed suite leave speech cards as they are.
         return requested
     return card.protocol.default or TASK_DEFAULT_PROTOCOL[card.task]
@@ -67,22 +74,24 @@ def official_protocol(card: Card, encoder: EncoderSpec) -> str:
 def resolve(card: Card, encoder: EncoderSpec, requested: str | None, overrides: dict) -> dict:
     """The full protocol config: card defaults, then a named recipe, then overrides that are not None.
 
-    The `lora` block is resolved (defaults filled in) for `lora` units only; other units do
-    not carry it, so their keys are the same as before the block existed.
+    The `lora`, `prompt` and `prefix` blocks are resolved (defaults filled in) for units of
+    that protocol only; other units do not carry them, so their keys are the same as before
+    the blocks existed.
     """
-    config = {"name": protocol_name(card, encoder, requested), **card.protocol.model_dump(exclude={"default"})}
-    lora_override = overrides.get("lora") or {}
-    if config["name"] == "lora":
-        from polyglue.runs.lora_config import resolve_lora
+    from polyglue.runs.lora_config import FLAGS, resolve_peft
 
-        config.update(resolve_lora(card, config, lora_override, encoder))
-    else:
-        if lora_override and card.modality == "text":
-            flags = ", ".join(sorted({"recipe": "--recipe"}.get(k, f"--lora-{k.replace('target_modules', 'targets')}") for k in lora_override))
-            raise UserError(f"{flags}: only the lora protocol uses these settings (add --protocol lora); card '{card.name}' runs '{config['name']}'")
-        config.pop("lora", None)
+    config = {"name": protocol_name(card, encoder, requested), **card.protocol.model_dump(exclude={"default"})}
+    for kind in PEFT_PROTOCOLS:
+        override = overrides.get(kind) or {}
+        if config["name"] == kind:
+            config.update(resolve_peft(card, config, kind, override, encoder))
+            continue
+        if override and (card.modality == "text" or kind not in SHARED_PROTOCOLS):
+            flags = ", ".join(sorted(FLAGS[kind].get(k, f"{kind}={{'{k}': ...}}") for k in override))
+            raise UserError(f"{flags}: only the {kind} protocol uses these settings (add --protocol {kind}); card '{card.name}' runs '{config['name']}'")
+        config.pop(kind, None)
     for key, value in overrides.items():
-        if value is not None and key != "lora":
+        if value is not None and key not in PEFT_PROTOCOLS:
             config[key] = value
     if overrides.get("learning_rate") is not None:
         config["lr_grid"] = None  # one learning rate named on the command line replaces the card's grid

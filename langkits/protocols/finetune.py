@@ -174,7 +174,9 @@ def _train_and_score(ctx, *, frozen: bool, adapter=None) -> UnitResult:
         model = fresh_model()
         if encoded is None:
             t0 = time.perf_counter()
-            max_length = hf_text.usable_length(ctx.settings.max_length, tokenizer, model)
+            # A soft prompt takes positions before the text (`reserved_positions`): the text keeps the rest.
+            reserved = getattr(adapter, "reserved_positions", 0)
+            max_length = hf_text.usable_length(ctx.settings.max_length + reserved, tokenizer, model) - reserved
             encoded = {
                 "train": train_head.encode(train_ex, tokenizer, max_length),
                 "select": select_head.encode(select_ex, tokenizer, max_length),
