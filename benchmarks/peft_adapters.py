@@ -131,6 +131,8 @@ def prefix_problem(model: Any, settings: Any) -> str | None:
     """Why prefix tuning cannot reach `model` (None when it does): the wrapped forward must run and
     change the output. A model whose attention ignores `past_key_values` would otherwise train the
     head alone while the record says "prefix"."""
+    import warnings
+
     import torch
 
     peft = peft_lib("prefix")
@@ -138,10 +140,10 @@ def prefix_problem(model: Any, settings: Any) -> str | None:
     ids = torch.tensor([[5, 6, 7, 8]])
     inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
     try:
-        with torch.no_grad():
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # transformers' deprecation notices from peft's model inspection
             without = _first_output(model(**inputs)).clone()
-        wrapped = peft.get_peft_model(model, prefix_config(peft, model, settings))
-        with torch.no_grad():
+            wrapped = peft.get_peft_model(model, prefix_config(peft, model, settings))
             with_prefix = _first_output(wrapped(**inputs))
     except Exception as exc:  # noqa: BLE001 - any failure of the wrapped forward means "not supported"
         return f"the wrapped forward fails ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
