@@ -311,7 +311,9 @@ def _one_layer(config: Any) -> Any:
 def adapter_files(model: Any, info: dict) -> dict[str, bytes]:
     """`save_pretrained`'s files of a peft model, plus `polyglue_adapter.json` (`info`)."""
     with tempfile.TemporaryDirectory() as tmp:
-        model.save_pretrained(tmp)
+        # The base model's own embeddings are never trained here (a CTC layer of a new vocabulary size
+        # is a `modules_to_save` head, not a resized embedding), so peft need not save them.
+        model.save_pretrained(tmp, save_embedding_layers=False)
         files = {p.name: p.read_bytes() for p in Path(tmp).iterdir() if p.is_file()}
     files[ADAPTER_INFO] = json.dumps(info, indent=2).encode()
     return files

@@ -9,6 +9,13 @@ the best checkpoint scored with greedy decoding, WER and CER on every scored spl
 (test_known and test). It is a different protocol from the frozen BiLSTM-CTC `superb`
 runner and reports say which one ran (`extras.asr_protocol`).
 
+`run_lora` is the `(asr, lora)` protocol: the same loop with LoRA adapters (through the shared
+`polyglue.peft_adapters` layer) on the upstream's attention projections (`q_proj`, `v_proj`
+unless `protocol.lora.target_modules` says otherwise, as the LoRA recipes' W_q and W_v), the
+CTC layer trained in full and everything else, the feature encoder included, frozen. Per
+language it records the parameter counts and returns the adapter and CTC layer as artifacts
+named `<language>.<peft file>`; `load_trained_lora` rebuilds one language's model.
+
 Not reproduced: fairseq's exact fine-tuning config (its schedule, masking, layerdrop and
 steps are not in the IndicSUPERB repository) and LM decoding (KenLM beam search); the run
 records `decoding: greedy (no language model)`.
@@ -20,6 +27,7 @@ import time
 
 from polyglue.contract import UnitResult
 from polyglue.errors import UserError
+from polyglue.peft_adapters import adapter_files
 from polyglue.speech.audio import read_audio
 from polyglue.speech.runners.common import SpeechUnit, asr_language_data, compute, mean_over_languages
 
@@ -44,7 +52,45 @@ def _upstream_folder(ctx) -> str:
     return str(path)
 
 
-def run(ctx) -> UnitResult:
+#: LoRA targets of a wav2vec2 upstream when the card names none (peft has no default for the model type).
+WAV2VEC2_LORA_TARGETS = ["q_proj", "v_proj"]
+
+
+def run_lora(ctx) -> UnitResult:
+    """CTC fine-tuning of LoRA adapters and the CTC layer only (the `(asr, lora)` protocol)."""
+    from polyglue.cards.schema import LoraSettings
+    from polyglue.peft_adapters import PeftAdapter, peft_lib
+
+    peft_lib("lora")
+
+    def adapter():
+        return PeftAdapter("lora", ctx.settings.lora or LoraSettings.model_validate({}), card_name=ctx.card.name,
+                           encoder_label=ctx.encoder.label, default_targets=WAV2VEC2_LORA_TARGETS, head_names=["lm_head"])
+
+    return run(ctx, adapter)
+
+
+def load_trained_lora(folder, language: str, base=None):
+    """One language's trained `(asr, lora)` model from the unit's artifacts folder (base weights from `base`, else the recorded upstream)."""
+    import json
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    import peft
+    import transformers
+
+    folder = Path(folder)
+    info = json.loads((folder / f"{language}.polyglue_adapter.json").read_text())
+    with tempfile.TemporaryDirectory() as tmp:
+        for p in folder.glob(f"{language}.*"):
+            shutil.copy(p, Path(tmp) / p.name[len(language) + 1:])
+        model = transformers.Wav2Vec2ForCTC.from_pretrained(str(base or info["upstream"]), **info["model_kwargs"])
+        return peft.PeftModel.from_pretrained(model, tmp)
+
+
+def run(ctx, adapter_factory=None) -> UnitResult:
+    """CTC fine-tuning (the `finetune` protocol); `adapter_factory()` gives a `PeftAdapter` that wraps each language's model."""
     import json
 
     from polyglue.speech.ctc_finetune import CTCSettings, finetune, greedy, load_ctc_model, steps_for
@@ -60,6 +106,8 @@ def run(ctx) -> UnitResult:
     scored = [r for r in card.splits.scored_roles() if utts.get(r)]
     s = ctx.settings
     per_language: dict[str, dict] = {}
+    artifacts: dict[str, bytes] = {}
+    lora_block: dict = {}
     selections: dict[str, dict] = {}
     records: list[dict] = []
     for lang, train in unit.groups(utts.get("train", [])).items():
@@ -73,6 +121,9 @@ def run(ctx) -> UnitResult:
             learning_rate=s.learning_rate, eval_every=s.eval_every if isinstance(s.eval_every, int) else None, weight_decay=s.weight_decay, seed=ctx.seed,
         )
         model = load_ctc_model(folder, vocab, ctx.device)
+        adapter = adapter_factory() if adapter_factory is not None else None
+        if adapter is not None:
+            model = adapter.wrap(model)
 
         def decode(model, items):
             return greedy(model, [read_audio(u.path) for u in items], vocab, normalize=normalize, layer_norm=layer_norm, device=ctx.device)
@@ -87,6 +138,15 @@ def run(ctx) -> UnitResult:
         selections[key] = {"best_step": result.best_step, "validation_wer": result.validation_wer, "checkpoints": result.history,
                            "steps": settings.steps, "learning_rate": settings.learning_rate, "vocabulary": "".join(vocab.chars),
                            "selection_split": selection_split}
+        if adapter is not None:
+            selections[key]["parameters"] = dict(adapter.counts)
+            kwargs = {"vocab_size": len(vocab) + 1, "pad_token_id": 0, "ctc_zero_infinity": True, "ctc_loss_reduction": "mean"}
+            files = adapter_files(result.model, {"upstream": folder, "card": card.name, "language": key, "protocol": "lora",
+                                                 "model_class": "Wav2Vec2ForCTC", "model_kwargs": kwargs,
+                                                 "vocabulary": "".join(vocab.chars), "parameters": adapter.counts})
+            artifacts.update({f"{key}.{name}": data for name, data in files.items()})
+            lora_block = {**adapter.settings.model_dump(), "head_modules": ["lm_head"],
+                          "target_modules_used": sorted(next(iter(result.model.peft_config.values())).target_modules or [])}
         t0 = time.perf_counter()
         for role in scored:
             items = [u for u in utts[role] if lang is None or u.language == lang]
@@ -108,4 +168,11 @@ def run(ctx) -> UnitResult:
                            "character vocabulary after the IndicSUPERB normaliser", "WER/CER on test_known and test"],
         n_examples={role: len(items) for role, items in utts.items()},
     )
-    return UnitResult(metrics=result_metrics, predictions=records, extras=extras)
+    if adapter_factory is None:
+        return UnitResult(metrics=result_metrics, predictions=records, extras=extras)
+    extras["asr_protocol"] = "lora: LoRA adapters (peft) on the upstream's attention, CTC layer trained in full, CTC fine-tuning"
+    extras["protocol"] = "lora: low-rank adapters (peft), task head trained in full"
+    extras["lora"] = lora_block
+    counts = [s["parameters"] for s in selections.values()]
+    extras["parameters"] = counts[0] if len(counts) == 1 else {k: sum(c[k] for c in counts) for k in counts[0]}
+    return UnitResult(metrics=result_metrics, predictions=records, extras=extras, artifacts=artifacts)

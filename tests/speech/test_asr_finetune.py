@@ -59,3 +59,59 @@ def test_finetune_protocol_is_registered_for_asr_and_needs_a_wav2vec2_folder():
 
     with pytest.raises(UserError, match="hf:<local wav2vec2 folder>"):
         _upstream_folder(Ctx())
+
+
+def test_lora_on_the_wav2vec2_upstream_trains_only_adapters_and_the_ctc_layer_and_resumes(cli, tmp_path, kathbath_dir, tiny_w2v2):
+    """`--protocol lora` on the ASR card: q/v adapters + CTC layer learn (hand-counted), the feature
+    encoder and the rest stay as pretrained, loss falls, the adapter reloads, a rerun reuses the unit."""
+    pytest.importorskip("peft")
+    import json
+
+    from tests.speech.conftest import read_units
+
+    from polyglue.speech.runners.asr_finetune import load_trained_lora
+
+    runs = tmp_path / "runs"
+    args = ("run", "--suite", "indicsuperb", "--tasks", "indicsuperb-asr", "--model", f"w2v=hf:{tiny_w2v2}", "--protocol", "lora",
+            "--languages", "hi", "--max-steps", "16", "--learning-rate", "0.005", "--lora-r", "4", "-o", "protocol.eval_every=4",
+            "--data-dir", kathbath_dir, "--runs-dir", runs, "-q")
+    first = cli(*args)
+    assert first.code == 0, first.err
+    [unit] = read_units(runs).values()
+    extras = unit["extras"]
+    config = json.loads((tiny_w2v2 / "config.json").read_text())
+    hidden, layers = config["hidden_size"], config["num_hidden_layers"]
+    [selection] = extras["selection"].values()
+    vocab = len(selection["vocabulary"]) + 1
+    params = extras["parameters"]
+    assert params["adapter"] == layers * 2 * (4 * hidden + hidden * 4)  # q_proj, v_proj: A (r x d) + B (d x r)
+    assert params["head"] == hidden * vocab + vocab
+    assert params["trainable"] == params["adapter"] + params["head"]
+    assert extras["lora"]["target_modules_used"] == ["q_proj", "v_proj"]
+    history = selection["checkpoints"]
+    assert [h["step"] for h in history] == [4, 8, 12, 16]
+    assert history[-1]["loss"] < history[0]["loss"]
+    folder = runs / extras["artifacts"]
+    assert {"hi.adapter_config.json", "hi.adapter_model.safetensors", "hi.polyglue_adapter.json"} <= {p.name for p in folder.iterdir()}
+
+    import torch
+    from transformers import Wav2Vec2ForCTC
+
+    model = load_trained_lora(folder, "hi", base=tiny_w2v2)
+    pretrained = Wav2Vec2ForCTC.from_pretrained(str(tiny_w2v2)).wav2vec2.state_dict()
+    kept = {n.split("wav2vec2.", 1)[1].replace("base_layer.", ""): p for n, p in model.named_parameters() if ".wav2vec2." in n and "lora_" not in n}
+    assert kept and all(torch.equal(p, pretrained[n]) for n, p in kept.items() if n in pretrained)
+    assert any(p.abs().sum() > 0 for n, p in model.named_parameters() if "lora_B" in n)
+
+    second = cli(*args)
+    assert second.code == 0, second.err
+    assert "0 run, 1 reused" in second.err
+
+
+def test_lora_on_the_asr_card_refuses_an_unknown_target_module_in_one_line(cli, tmp_path, kathbath_dir, tiny_w2v2):
+    pytest.importorskip("peft")
+    result = cli("run", "--suite", "indicsuperb", "--tasks", "indicsuperb-asr", "--model", f"w2v=hf:{tiny_w2v2}", "--protocol", "lora",
+                 "--languages", "hi", "--lora-targets", "query", "--data-dir", kathbath_dir, "--runs-dir", tmp_path / "runs", "-q")
+    assert result.code == 2 and "Traceback" not in result.err
+    [line] = [l for l in result.err.splitlines() if "'query'" in l]
+    assert "card 'indicsuperb-asr' field protocol.lora.target_modules" in line and "q_proj" in line
