@@ -8,9 +8,16 @@ memory, and FLOPs per example. Conventions (stated in every record, because pape
   (m×k)·(k×n) is 2·m·n·k (FLOPs = 2 × multiply-adds); element-wise ops, softmax, LayerNorm and
   GELU count 0. Inputs are the unit's own evaluation features, unpadded (batch 1).
 * Latency and throughput are wall-clock inference (`torch.inference_mode`, the same autocast
-  as prediction) over the first evaluation features (`SAMPLE` at batch 1 after one warm-up
-  example, then `THROUGHPUT_BATCHES` batches); CUDA is synchronised before each clock read.
-  FLOPs and tokens per example are the mean over the first `FLOP_SAMPLE` of them.
+  as prediction) over the first evaluation features; CUDA is synchronised before each clock
+  read. The sample rule: after one warm-up example, batch-1 forwards continue until at least
+  `MIN_SAMPLE` examples and `LATENCY_BUDGET_S` seconds, or `SAMPLE` examples, whichever comes
+  first; then batches of the card's size until at least one batch and `THROUGHPUT_BUDGET_S`
+  seconds, or `THROUGHPUT_BATCHES` batches. A slow model is timed on fewer examples (each is
+  long enough to time), a fast one on more; the counts are recorded (`sample`, `batches`).
+* FLOPs and tokens per example are the mean over the first `FLOP_SAMPLE` features. A count
+  depends only on the architecture and the input length, so counts are kept per process by
+  (model class, config, parameter counts, length) and a later unit of the same model and
+  lengths (another seed or learning rate, the selection pass) reuses them (`flops_cached`).
 * Peak memory: on CUDA the allocator's peak during the measurement; on CPU the process's
   peak resident set size (`ru_maxrss`), which includes everything the process loaded.
 
@@ -29,11 +36,37 @@ from polyglue.accel import autocast, is_cuda, to_device
 from polyglue.langkits.batching import collate, feature_length
 
 SAMPLE = 8
-"""Examples timed at batch size 1."""
+"""At most this many examples timed at batch size 1."""
+MIN_SAMPLE = 3
+"""At least this many."""
+LATENCY_BUDGET_S = 0.1
+"""Batch-1 timing stops once this long has been timed (and `MIN_SAMPLE` reached)."""
+THROUGHPUT_BUDGET_S = 0.25
+"""Throughput timing stops once this long has been timed (after at least one batch)."""
 FLOP_SAMPLE = 4
 """Of those, examples FLOP-counted (the counter's dispatch makes a forward several times slower)."""
 THROUGHPUT_BATCHES = 2
-"""Batches of the card's batch size timed for throughput (after the batch-1 pass has warmed up)."""
+"""At most this many batches of the card's batch size timed for throughput (after the batch-1 pass has warmed up)."""
+
+_FLOPS: dict[tuple, int] = {}
+"""FLOPs per (model identity, input length), for the life of the process (see the module docstring)."""
+
+
+def model_identity(model: Any, counts: dict) -> tuple:
+    """What fixes a model's FLOPs at a given input length: its class, config and parameter counts."""
+    import hashlib
+    import json
+
+    config = getattr(model, "config", None)
+    as_dict = config.to_dict() if hasattr(config, "to_dict") else {}
+    digest = hashlib.sha1(json.dumps(as_dict, sort_keys=True, default=str).encode()).hexdigest()
+    return (type(model).__name__, digest, counts.get("total"), counts.get("trainable"))
+
+
+def _input_shapes(feature: dict, pad_id: int) -> tuple:
+    """The tensor shapes of one example's batch (length, and choices for multiple choice): what its FLOPs depend on."""
+    batch = collate([feature], pad_id)
+    return tuple(sorted((k, tuple(v.shape)) for k, v in batch.items() if hasattr(v, "shape")))
 
 
 def parameter_counts(model: Any) -> dict[str, int]:
@@ -108,29 +141,50 @@ def measure(
         forward(sample[:1])  # warm-up
         _sync(device)
         t0 = time.perf_counter()
+        timed = 0
         for feature in sample:
             forward([feature])
+            timed += 1
+            if timed >= MIN_SAMPLE:
+                _sync(device)
+                if time.perf_counter() - t0 >= LATENCY_BUDGET_S:
+                    break
         _sync(device)
-        latency = (time.perf_counter() - t0) / len(sample)
+        latency = (time.perf_counter() - t0) / timed
 
         batches = [features[i : i + batch_size] for i in range(0, len(features), batch_size)][:THROUGHPUT_BATCHES]
         t0 = time.perf_counter()
+        done: list[list[dict]] = []
         for batch_features in batches:
             forward(batch_features)
-        _sync(device)
-        throughput = sum(len(b) for b in batches) / max(time.perf_counter() - t0, 1e-9)
+            done.append(batch_features)
+            _sync(device)
+            if time.perf_counter() - t0 >= THROUGHPUT_BUDGET_S:
+                break
+        throughput = sum(len(b) for b in done) / max(time.perf_counter() - t0, 1e-9)
 
         counted = sample[:FLOP_SAMPLE]
-        flops = [count_flops(partial(forward, [feature])) for feature in counted]
-    tokens = [feature_length(f) for f in counted]
+        identity = model_identity(model, record["parameters"])
+        tokens = [feature_length(f) for f in counted]
+        shapes = [(identity, _input_shapes(f, pad_id)) for f in counted]
+        cached = 0
+        flops = []
+        for feature, key in zip(counted, shapes):
+            if key in _FLOPS:
+                cached += 1
+            else:
+                _FLOPS[key] = count_flops(partial(forward, [feature]))
+            flops.append(_FLOPS[key])
     record.update(
         latency_ms_batch1=round(1000 * latency, 4),
         throughput_per_s=round(throughput, 2),
         throughput_batch_size=batch_size,
         flops_per_example=int(sum(flops) / len(flops)),
         tokens_per_example=round(sum(tokens) / len(tokens), 2),
-        sample=len(sample),
+        sample=timed,
+        batches=len(done),
         flop_sample=len(counted),
+        flops_cached=cached,
         device=str(device),
         flop_convention="torch.utils.flop_counter: 2 per multiply-add, matmuls only, batch 1, unpadded",
     )
