@@ -179,8 +179,9 @@ def check_prefix_support(card_name: str, spec: Any, head_class: str, settings: A
         small = _one_layer(config)
         small.num_labels = 2
         _PREFIX_SUPPORT[key] = prefix_problem(getattr(transformers, head_class).from_config(small), settings)
-    if _PREFIX_SUPPORT[key] is not None:
-        raise prefix_error(card_name, spec.label, getattr(config, "model_type", "?"), _PREFIX_SUPPORT[key])
+    problem = _PREFIX_SUPPORT[key]
+    if problem is not None:
+        raise prefix_error(card_name, spec.label, getattr(config, "model_type", "?"), problem)
 
 
 def prefix_error(card_name: str, label: str, model_type: str, problem: str) -> UserError:
@@ -223,6 +224,12 @@ class PeftAdapter:
         self.default_targets, self.head_names = default_targets, head_names
         self.counts: dict[str, int] = {}
         self.model_class = ""
+
+    @staticmethod
+    def targets_used(model: Any) -> list[str]:
+        """The module names a wrapped LoRA model's adapter targets (peft's resolved list)."""
+        config = next(iter(model.peft_config.values()))
+        return sorted(config.target_modules or [])
 
     @property
     def reserved_positions(self) -> int:
@@ -289,7 +296,7 @@ class PeftAdapter:
         result.extras["parameters"] = dict(self.counts)
         block = {**self.settings.model_dump(), "head_modules": self.head_names or head_modules(model.get_base_model())}
         if self.kind == "lora":
-            block["target_modules_used"] = sorted(next(iter(model.peft_config.values())).target_modules or [])
+            block["target_modules_used"] = self.targets_used(model)
         result.extras[self.kind] = block
         result.artifacts.update(adapter_files(model, {**info, "protocol": self.kind, "model_class": self.model_class,
                                                       "parameters": self.counts}))

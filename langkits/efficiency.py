@@ -58,7 +58,7 @@ def model_identity(model: Any, counts: dict) -> tuple:
     import json
 
     config = getattr(model, "config", None)
-    as_dict = config.to_dict() if hasattr(config, "to_dict") else {}
+    as_dict = config.to_dict() if config is not None and hasattr(config, "to_dict") else {}
     digest = hashlib.sha1(json.dumps(as_dict, sort_keys=True, default=str).encode()).hexdigest()
     return (type(model).__name__, digest, counts.get("total"), counts.get("trainable"))
 

@@ -26,7 +26,9 @@ from __future__ import annotations
 from polyglue.cards.schema import Card, LoraSettings, PrefixSettings, PromptSettings
 
 #: Protocol blocks whose keys are compared one by one (a flag that sets one key names that key).
-PEFT_SETTINGS = {"lora": LoraSettings, "prompt": PromptSettings, "prefix": PrefixSettings}
+PEFT_SETTINGS: dict[str, type[LoraSettings | PromptSettings | PrefixSettings]] = {
+    "lora": LoraSettings, "prompt": PromptSettings, "prefix": PrefixSettings,
+}
 
 #: Settings whose override turns a unit into a debug run, with the flag that sets them.
 DEBUG_SETTINGS = {"limit": "--limit", "max_steps": "--max-steps"}

@@ -50,7 +50,9 @@ class TextPeftAdapter(PeftAdapter):
     def __init__(self, ctx: Any, kind: str = "lora") -> None:
         from polyglue.cards.schema import LoraSettings, PrefixSettings, PromptSettings
 
-        default = {"lora": LoraSettings, "prompt": PromptSettings, "prefix": PrefixSettings}[kind]
+        default: type[LoraSettings | PromptSettings | PrefixSettings] = {
+            "lora": LoraSettings, "prompt": PromptSettings, "prefix": PrefixSettings,
+        }[kind]
         settings = getattr(ctx.settings, kind, None) or default.model_validate({})
         path = getattr(ctx.encoder, "local_path", None)
         super().__init__(kind, settings, card_name=ctx.card.name, encoder_label=ctx.encoder.label,

@@ -146,7 +146,7 @@ def run(ctx, adapter_factory=None) -> UnitResult:
                                                  "vocabulary": "".join(vocab.chars), "parameters": adapter.counts})
             artifacts.update({f"{key}.{name}": data for name, data in files.items()})
             lora_block = {**adapter.settings.model_dump(), "head_modules": ["lm_head"],
-                          "target_modules_used": sorted(next(iter(result.model.peft_config.values())).target_modules or [])}
+                          "target_modules_used": adapter.targets_used(result.model)}
         t0 = time.perf_counter()
         for role in scored:
             items = [u for u in utts[role] if lang is None or u.language == lang]

@@ -26,6 +26,7 @@ EXPECTED = {
     "missing_source.yaml": (1, "source", "required field is missing"),
     "joint_on_classification.yaml": (20, "protocol.choice_decoding", "applies to multiple-choice cards"),
     "patience_with_final.yaml": (20, "protocol.patience", "needs `selection: best`"),
+    "zero_virtual_tokens.yaml": (20, "protocol.prompt.num_virtual_tokens", "greater than or equal to 1"),
 }
 
 
