@@ -61,6 +61,10 @@ def main() -> None:
     model_dir = small_bert(work / "model", texts, hidden=args.hidden, layers=args.layers, heads=max(1, args.hidden // 64))
     cards, data = write_suite(work, args, texts, labels)
 
+    import os
+
+    load_before = os.getloadavg()
+    seconds: dict[str, list[dict]] = {"finetune": [], "lora": []}
     speed: dict[str, list[float]] = {"finetune": [], "lora": []}
     share: dict[str, list[float]] = {"finetune": [], "lora": []}
     trainable: dict[str, int] = {}
@@ -71,6 +75,9 @@ def main() -> None:
             timings = result.extras["timings"]
             speed[protocol].append(args.train * args.epochs / timings["train_s"])
             share[protocol].append(timings["efficiency_s"] / timings["total_s"])
+            record = result.extras["efficiency"]
+            seconds[protocol].append({"efficiency_s": timings["efficiency_s"], "total_s": timings["total_s"], "train_s": timings["train_s"],
+                                      "sample": record.get("sample"), "batches": record.get("batches"), "flops_cached": record.get("flops_cached")})
             trainable[protocol] = result.extras["parameters"]["trainable"]
             accuracy[protocol].append(result.metrics["validation"]["accuracy"])
     med = {p: statistics.median(v) for p, v in speed.items()}
@@ -83,10 +90,14 @@ def main() -> None:
         "efficiency_share_of_unit": {p: round(statistics.median(v), 4) for p, v in share.items()},
         "validation_accuracy": accuracy,
         "repeats": args.repeats,
+        "units": seconds,
+        "load_average_1_5_15": {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]},
     }
     print(f"train examples/s: finetune {med['finetune']:.1f}, lora {med['lora']:.1f} -> ratio {payload['lora_over_finetune']} (target >= 1.3)")
     print(f"trainable parameters: {trainable}")
     print(f"efficiency measurement share of the unit: {payload['efficiency_share_of_unit']} (target <= 0.05)")
+    print(f"per unit: {seconds}")
+    print(f"load average before/after: {payload['load_average_1_5_15']}")
     if args.out:
         write_json(args.out, payload)
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 from polyglue.cards.schema import Card, LoraSettings, PrefixSettings, PromptSettings
 
 #: Protocol blocks whose keys are compared one by one (a flag that sets one key names that key).
-PEFT_SETTINGS: dict[str, type[LoraSettings | PromptSettings | PrefixSettings]] = {
+PEFT_SETTINGS: dict[str, type[LoraSettings] | type[PromptSettings] | type[PrefixSettings]] = {
     "lora": LoraSettings, "prompt": PromptSettings, "prefix": PrefixSettings,
 }
 

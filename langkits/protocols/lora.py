@@ -50,10 +50,10 @@ class TextPeftAdapter(PeftAdapter):
     def __init__(self, ctx: Any, kind: str = "lora") -> None:
         from polyglue.cards.schema import LoraSettings, PrefixSettings, PromptSettings
 
-        default: type[LoraSettings | PromptSettings | PrefixSettings] = {
+        defaults: dict[str, type[LoraSettings] | type[PromptSettings] | type[PrefixSettings]] = {
             "lora": LoraSettings, "prompt": PromptSettings, "prefix": PrefixSettings,
-        }[kind]
-        settings = getattr(ctx.settings, kind, None) or default.model_validate({})
+        }
+        settings = getattr(ctx.settings, kind, None) or defaults[kind].model_validate({})
         path = getattr(ctx.encoder, "local_path", None)
         super().__init__(kind, settings, card_name=ctx.card.name, encoder_label=ctx.encoder.label,
                          tokenizer_path=str(path) if path is not None else None)
