@@ -40,10 +40,11 @@ def sentences(n: int, seed: int = 0) -> tuple[list[str], list[int]]:
     return texts, labels
 
 
-def small_bert(folder: Path, corpus: list[str], *, hidden: int, layers: int, heads: int) -> Path:
+def small_bert(folder: Path, corpus: list[str], *, hidden: int, layers: int, heads: int, intermediate: int | None = None) -> Path:
     from polyglue.langkits.encoders.tiny import build_tiny_bert
 
-    return build_tiny_bert(folder, corpus, vocab_size=2000, hidden_size=hidden, layers=layers, heads=heads, max_positions=512)
+    return build_tiny_bert(folder, corpus, vocab_size=2000, hidden_size=hidden, layers=layers, heads=heads, max_positions=512,
+                           intermediate_size=intermediate)
 
 
 class Timer:

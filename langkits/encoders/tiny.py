@@ -39,8 +39,10 @@ def deterministic_vocab(tok, corpus: list[str], vocab_size: int) -> dict[str, in
     return {token: i for i, token in enumerate(tokens)}
 
 
-def build_tiny_bert(out_dir: Path, corpus: list[str], *, seed: int = 0, vocab_size: int = 1000, hidden_size: int = 64, layers: int = 2, heads: int = 2, max_positions: int = 256) -> Path:
-    """Build a WordPiece tokenizer from `corpus` (deterministically), save it with a random BertModel in `out_dir`."""
+def build_tiny_bert(out_dir: Path, corpus: list[str], *, seed: int = 0, vocab_size: int = 1000, hidden_size: int = 64, layers: int = 2, heads: int = 2, max_positions: int = 256,
+                    intermediate_size: int | None = None) -> Path:
+    """Build a WordPiece tokenizer from `corpus` (deterministically), save it with a random BertModel in `out_dir`
+    (feed-forward width `intermediate_size`, default 2 x hidden; BERT's own is 4 x)."""
     from polyglue.torch_compat import prepare
 
     prepare()
@@ -68,7 +70,7 @@ def build_tiny_bert(out_dir: Path, corpus: list[str], *, seed: int = 0, vocab_si
     torch.manual_seed(seed)
     config = BertConfig(
         vocab_size=tok.get_vocab_size(), hidden_size=hidden_size, num_hidden_layers=layers, num_attention_heads=heads,
-        intermediate_size=2 * hidden_size, max_position_embeddings=max_positions,
+        intermediate_size=intermediate_size or 2 * hidden_size, max_position_embeddings=max_positions,
     )
     BertModel(config).save_pretrained(out_dir)
     return out_dir
