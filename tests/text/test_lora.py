@@ -45,12 +45,20 @@ def test_given_a_tiny_bert_when_lora_wraps_it_then_one_training_run_changes_only
     assert adapter.counts["head"] == 32 * 3 + 3
     assert adapter.counts["trainable"] == adapter.counts["adapter"] + adapter.counts["head"]
     assert adapter.counts["total"] == adapter.counts["frozen"] + adapter.counts["head"] + adapter.counts["adapter"]
+    from polyglue.langkits.training import _param_groups
+
+    # the training loop's optimiser holds the trainable parameters only (it never iterates the frozen encoder)
+    assert sum(p.numel() for g in _param_groups(model, 0.01) for p in g["params"]) == adapter.counts["trainable"]
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
     ids = torch.randint(5, 50, (4, 12))
-    for _ in range(3):
+    for step in range(3):
         loss = model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=torch.tensor([0, 1, 2, 1])).loss
         loss.backward()
+        if step == 0:  # peft freezes the base: no gradient is computed or stored for it (embeddings included)
+            frozen = [n for n, p in model.named_parameters() if not p.requires_grad]
+            assert any("word_embeddings" in n for n in frozen)
+            assert all(p.grad is None for p in model.parameters() if not p.requires_grad)
         optimizer.step()
         optimizer.zero_grad()
     changed = {n for n, p in model.named_parameters() if not torch.equal(before[n], p.detach())}
