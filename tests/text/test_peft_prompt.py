@@ -130,3 +130,21 @@ def test_given_a_card_with_zero_virtual_tokens_then_validation_names_the_field()
 
     with pytest.raises(ValidationError, match="prefix.num_virtual_tokens"):
         ProtocolDefaults.model_validate({"prefix": {"num_virtual_tokens": 0}})
+
+
+def test_given_a_text_initialised_prompt_then_it_starts_as_that_texts_token_embeddings(text_bert):
+    import torch
+    import transformers
+
+    from polyglue.cards.schema import PromptSettings
+    from polyglue.peft_adapters import PeftAdapter
+
+    tok = transformers.AutoTokenizer.from_pretrained(str(text_bert))
+    text = tok.decode(tok("the movie")["input_ids"][1:-1])
+    ids = tok(text)["input_ids"]  # peft tokenises the init text as the tokenizer's call does: [CLS] ... [SEP] included
+    base = transformers.AutoModelForSequenceClassification.from_pretrained(str(text_bert), num_labels=2)
+    words = base.bert.embeddings.word_embeddings.weight.detach().clone()
+    adapter = PeftAdapter("prompt", PromptSettings(num_virtual_tokens=len(ids), init="text", init_text=text),
+                          card_name="toy", encoder_label="tiny", tokenizer_path=str(text_bert))
+    model = adapter.wrap(base)
+    assert torch.equal(model.prompt_encoder["default"].embedding.weight.detach(), words[ids])
