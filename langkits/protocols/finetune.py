@@ -247,7 +247,7 @@ def _train_and_score(ctx, *, frozen: bool, adapter=None) -> UnitResult:
 
     with kept.exclusive() if kept is not None else nullcontext():
         found = kept.load() if kept is not None else None
-        if found is not None:  # the source unit's model (trained here before, or by another unit or process)
+        if kept is not None and found is not None:  # the source unit's model (trained here before, or by another unit or process)
             t0 = time.perf_counter()
             model = fresh_model()
             load_weights(model, found[0])
