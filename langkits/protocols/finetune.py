@@ -140,8 +140,12 @@ def _train_and_score(ctx, *, frozen: bool, adapter=None) -> UnitResult:
         h.window_chars = ctx.settings.max_length - 16
         h.settings = ctx.settings
     train_ex = train_head.examples(train_card, train_split)
-    select_ex = select_head.examples(select_card, select_split)
     eval_ex = {role: head.examples(card, split) for role, split in scored.items()}
+    # Fine-tuning that selects on the card's own validation split reads the same examples there:
+    # encoded once, and the last evaluation's outputs are the validation predictions when the
+    # scored weights are the last evaluated ones (no second pass over validation).
+    shared = "validation" if not frozen and select_where == "validation" and select_card is card and "validation" in eval_ex else None
+    select_ex = eval_ex[shared] if shared else select_head.examples(select_card, select_split)
     for h in (head, train_head, select_head):
         h.prepare(train_ex)
     timings["load_s"] = time.perf_counter() - t0
@@ -176,15 +180,17 @@ def _train_and_score(ctx, *, frozen: bool, adapter=None) -> UnitResult:
         encoded = None
         max_length = ctx.settings.max_length
         train_s = select_s = 0.0
+        last_outputs: list = []
         for lr in grid:
             model = fresh_model()
             if encoded is None:
                 t0 = time.perf_counter()
                 max_length = hf_text.usable_length(ctx.settings.max_length, tokenizer, model)
+                select_features = select_head.encode(select_ex, tokenizer, max_length)
                 encoded = {
                     "train": train_head.encode(train_ex, tokenizer, max_length),
-                    "select": select_head.encode(select_ex, tokenizer, max_length),
-                    **{role: head.encode(ex, tokenizer, max_length) for role, ex in eval_ex.items()},
+                    "select": select_features,
+                    **{role: select_features if role == shared else head.encode(ex, tokenizer, max_length) for role, ex in eval_ex.items()},
                 }
                 timings["encode_s"] = time.perf_counter() - t0
                 if not encoded["train"]:
@@ -193,6 +199,7 @@ def _train_and_score(ctx, *, frozen: bool, adapter=None) -> UnitResult:
 
             def select(m):
                 outputs = predict(m, encoded["select"], select_head.outputs, pad_id=pad_id, batch_size=eval_batch, device=ctx.device)
+                last_outputs[:] = [outputs]
                 return select_head.score(select_ex, select_head.decode(select_ex, encoded["select"], outputs))[main]
 
             while True:
@@ -221,6 +228,9 @@ def _train_and_score(ctx, *, frozen: bool, adapter=None) -> UnitResult:
         if best is None or encoded is None:  # the grid always holds at least one learning rate
             raise RuntimeError(f"card '{card.name}': no learning rate was trained (empty learning-rate grid)")
         score, lr, result, state = best
+        # The scored weights are the last evaluated ones: the last learning rate, and `final` or a best evaluation that was the last.
+        last_weights = lr == grid[-1] and bool(result.history) and result.epoch == result.history[-1]["epoch"]
+        ready.update({shared: last_outputs[0]} if shared and last_weights and last_outputs else {})
         if lr != grid[-1]:
             model = fresh_model()
         model.load_state_dict(state, strict=False)
@@ -245,6 +255,7 @@ def _train_and_score(ctx, *, frozen: bool, adapter=None) -> UnitResult:
         }
         return model, encoded, max_length, record
 
+    ready: dict = {}  # role -> outputs already computed by the last evaluation
     with kept.exclusive() if kept is not None else nullcontext():
         found = kept.load() if kept is not None else None
         if kept is not None and found is not None:  # the source unit's model (trained here before, or by another unit or process)
@@ -267,7 +278,10 @@ def _train_and_score(ctx, *, frozen: bool, adapter=None) -> UnitResult:
     t0 = time.perf_counter()
     metrics, records = {}, []
     for role, ex in eval_ex.items():
-        outputs = predict(model, encoded[role], head.outputs, pad_id=pad_id, batch_size=eval_batch, device=ctx.device)
+        if role in ready:
+            outputs = ready[role]
+        else:
+            outputs = predict(model, encoded[role], head.outputs, pad_id=pad_id, batch_size=eval_batch, device=ctx.device)
         preds = head.decode(ex, encoded[role], outputs)
         metrics[role] = head.score(ex, preds)
         records += head.records(ex, preds, role)
