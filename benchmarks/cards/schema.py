@@ -167,6 +167,10 @@ class ProtocolDefaults(Strict):
     """Overrides the dropout before the task head; `null` keeps the checkpoint's (falls back to hidden dropout)."""
     max_steps: int | None = Field(None, ge=1)
     """Cap on optimisation steps (speech recipes count steps, not epochs)."""
+    group_by_length: bool = True
+    """Fine-tuning batches: of similar lengths (less padding, as Trainer's `group_by_length`), or `false`:
+    uniformly shuffled, as the official recipes' samplers (Trainer's default `RandomSampler`, a shuffled
+    `DataLoader`); the probe always groups."""
     selection: Literal["best", "final"] = "best"
     """Which weights are scored: `final` (the model after the last epoch, as `run_glue.py` reports) or
     `best` (the best evaluation on the selection split). With `final`, the best evaluation is still

@@ -77,6 +77,7 @@ def _config(ctx, learning_rate: float, frozen: bool, batch: tuple[int, int] | No
         warmup_ratio=0.0 if frozen else s.warmup_ratio,
         weight_decay=0.0 if frozen else s.weight_decay,
         max_steps=s.max_steps,
+        group_by_length=True if frozen else s.group_by_length,
         seed=ctx.seed,
         device=ctx.device,
         **({} if frozen else {
@@ -248,7 +249,7 @@ def _train_and_score(ctx, *, frozen: bool, adapter=None) -> UnitResult:
                 "steps": result.steps, "max_length": max_length, "batch_size": batch[0],
                 "gradient_accumulation": batch[1], "oom_halvings": halvings,
                 "epochs": PROBE_EPOCHS if frozen else s.epochs, "max_steps": s.max_steps,
-                "length_grouping": True, "real_token_fraction": round(result.real_token_fraction, 4),
+                "length_grouping": True if frozen else s.group_by_length, "real_token_fraction": round(result.real_token_fraction, 4),
             },
             "n_examples": {"train": len(train_ex), "selection": len(select_ex)},
             "n_features": {"train": len(encoded["train"]), "select": len(encoded["select"])},
