@@ -30,6 +30,7 @@ def test_validation_is_predicted_once_per_evaluation_and_scores_as_the_last_eval
     extras = unit["extras"]
     history = extras["selection"]["history"][str(extras["selection"]["learning_rate"])]
     assert extras["selection"]["mode"] == "final"
+    assert extras["training"]["length_grouping"] is False  # shuffled batches, as run_glue.py's RandomSampler
     assert unit["metrics"]["validation"]["accuracy"] == history[-1]["validation"]
     blind = sum(extras.get("hidden_predictions", {}).get("splits", {}).values())
     # One validation pass per evaluation, plus the hidden test split predicted for submission.
