@@ -8,7 +8,7 @@ random sampler; polyglue groups batches by length. A second Trainer run with
 included), their ratio (target <= 1.0), validation accuracy per epoch of each (must agree
 within noise), and the fraction of real (non-padding) tokens in training batches with and
 without length grouping (target >= 0.85 with it). Pairs of runs alternate; medians are
-reported, for wall time and for this process's CPU seconds (the steadier figure on a shared
+reported (after a short warm-up of both loops), for wall time and for this process's CPU seconds (the steadier figure on a shared
 machine, where other jobs stretch wall time unevenly), with the load average.
 
     .venv/bin/python -m perf.text_finetune_vs_trainer [--train 1600] [--epochs 3] [--repeats 2] [--out FILE]
@@ -57,12 +57,13 @@ def write_suite(work: Path, args, texts, labels) -> tuple[Path, Path]:
     return cards, work / "data"
 
 
-def run_ours(cards: Path, data: Path, model: Path, seed: int):
+def run_ours(cards: Path, data: Path, model: Path, seed: int, max_steps: int | None = None):
     from polyglue.cards.registry import Registry
     from polyglue.runs.execute import execute
     from polyglue.runs.plan import RunRequest, plan_run
 
-    plan = plan_run(Registry.discover([cards]), RunRequest(suite=SUITE, models=[f"hf:{model}"], protocol="finetune", data_dir=data, device="cpu"))
+    plan = plan_run(Registry.discover([cards]), RunRequest(suite=SUITE, models=[f"hf:{model}"], protocol="finetune", data_dir=data, device="cpu",
+                                                            overrides={"max_steps": max_steps}))
     task = plan.tasks[0]
     with Timer() as t:
         result = execute(task)
@@ -135,6 +136,11 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="polyglue-perf-finetune-"))
     model_dir = small_bert(work / "model", texts, hidden=128, layers=2, heads=4)
     cards, data = write_suite(work, args, texts, labels)
+
+    # Warm-up, not counted: imports and first kernels of both loops (else the first run measured pays them).
+    run_ours(cards, data, model_dir, seed=0, max_steps=2)
+    warm = argparse.Namespace(**{**vars(args), "train": 64, "epochs": 1})
+    run_trainer(texts[:96], labels[:96], warm, model_dir, work / "trainer-warm-up", seed=0, sampling="group_by_length")
 
     ours_s, trainer_s, ours_acc, trainer_acc, fractions_seen = [], [], [], [], []
     grouped_s, grouped_acc = [], []  # Trainer with length grouping too: is the loop itself lean?
