@@ -133,3 +133,31 @@ def test_a_corrupt_or_half_written_model_is_never_read(bench, trains, tmp_path):
     (folder / "manifest.json").unlink()
     assert kept.load() is None
     assert KeptModels(runs, "0" * 32).load() is None
+
+
+def test_two_processes_sharing_a_runs_dir_train_the_model_once(tmp_path, text_data, text_bert):
+    """ViquiQuAD and XQuAD-ca started at the same time in two `bench run` processes: one trains, the other waits and loads."""
+    import os
+    import subprocess
+    import sys
+
+    runs = tmp_path / "runs"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    procs = [
+        subprocess.Popen([str(Path(sys.executable).with_name("bench")), "run", *COMMON, "--tasks", card, "--model", f"tiny=hf:{text_bert}",
+                          "--protocol", "finetune", "--data-dir", str(text_data), "--runs-dir", str(runs)],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for card in ("xquad-ca", "viquiquad")
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err
+    store = Store(runs)
+    try:
+        units = {u["card"]: u for u in store.units()}
+    finally:
+        store.close()
+    kept = [_extras(units[c])["trained_model"] for c in ("viquiquad", "xquad-ca")]
+    assert sorted(k["trained_here"] for k in kept) == [False, True]
+    assert kept[0]["source_unit"] == kept[1]["source_unit"] == units["viquiquad"]["key"]
+    assert _metrics(units["viquiquad"]) and _metrics(units["xquad-ca"])
