@@ -25,6 +25,7 @@ naming the file, so nothing already finished is lost.
 from __future__ import annotations
 
 import contextlib
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -76,13 +77,26 @@ def check_lm_file(path: str | Path, lexicon: str | Path | None = None) -> Path:
 
 
 def files_sha256(*paths: str | Path | None) -> str:
-    """Content hash of the LM (and lexicon): it goes into the unit key, so a retrained LM at the same path makes new units."""
+    """Content hash of the LM (and lexicon): it goes into the unit key, so a retrained LM at the same path makes new units.
+
+    Hashed once per process per file version (path, size, mtime): planning asks once per encoder.
+    """
     import hashlib
 
+    parts = [_file_sha256(str(Path(p).resolve()), *_version(Path(p))) for p in paths if p is not None]
+    return parts[0] if len(parts) == 1 else hashlib.sha256("".join(parts).encode()).hexdigest()
+
+
+def _version(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=16)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
     from polyglue.hashing import file_sha256
 
-    parts = [file_sha256(Path(p)) for p in paths if p is not None]
-    return parts[0] if len(parts) == 1 else hashlib.sha256("".join(parts).encode()).hexdigest()
+    return file_sha256(Path(path))
 
 
 def read_lexicon(lm_path: Path, lexicon: Path | None) -> list[str]:
