@@ -91,7 +91,14 @@ def resolve(card: Card, encoder: EncoderSpec, requested: str | None, overrides: 
             config[key] = value
     if overrides.get("learning_rate") is not None:
         config["lr_grid"] = None  # one learning rate named on the command line replaces the card's grid
-    if config.get("lm_path"):
+    if card.task != "asr" or not config.get("lm_path"):
+        # Only ASR units decode with an LM (a suite-wide `-o protocol.lm_path=...` leaves the other cards as they are).
+        given = [k for k in LM_DECODING if k != "lm_path" and overrides.get(k) is not None]
+        if given and card.task == "asr":
+            raise UserError(f"protocol.{given[0]} is a setting of LM decoding: give protocol.lm_path too (an ARPA or KenLM binary file)")
+        for key in LM_DECODING:  # units without an LM keep the keys they had before these settings existed
+            config.pop(key, None)
+    else:
         # Checked now, before anything trains: a missing or garbage LM is one line and exit 2.
         from pathlib import Path
 
@@ -104,6 +111,9 @@ def resolve(card: Card, encoder: EncoderSpec, requested: str | None, overrides: 
         config["lm_sha256"] = files_sha256(config["lm_path"], config.get("lm_lexicon"))
     return config
 
+
+#: ASR beam-search settings: carried (and hashed) only by units that decode with an LM.
+LM_DECODING = ("lm_path", "lm_lexicon", "lm_weight", "word_score", "beam_width")
 
 #: Settings that locate a file whose content hash is in the config too: the key follows the content, not the path.
 PATH_SETTINGS = ("lm_path", "lm_lexicon")

@@ -85,3 +85,20 @@ def test_the_card_vocabulary_of_protocols_equals_the_built_in_runner_table():
     from polyglue.runs.dispatch import RUNNERS
 
     assert set(RUNNERS) == {(task, p) for task, protocols in vocab.TASK_PROTOCOLS.items() for p in protocols}
+
+
+def test_lm_settings_live_only_in_asr_units_that_have_an_lm(asr_card, tmp_path):
+    from polyglue.encoders import parse_encoder
+    from polyglue.errors import UserError
+    from polyglue.runs.protocol import LM_DECODING, resolve
+    from tests.speech.test_lm_decoding import write_arpa
+
+    fbank = parse_encoder("fbank")
+    assert not set(LM_DECODING) & set(resolve(asr_card, fbank, None, {}))  # keys of LM-less units are unchanged
+    lm = write_arpa(tmp_path / "lm.arpa")
+    with_lm = resolve(asr_card, fbank, None, {"lm_path": str(lm)})
+    assert with_lm["lm_path"] == str(lm.resolve()) and with_lm["beam_width"] == 1024 and len(with_lm["lm_sha256"]) == 64
+    asv = Registry.discover().card("indicsuperb-asv").card
+    assert "lm_path" not in resolve(asv, fbank, None, {"lm_path": str(lm)})  # a suite-wide -o leaves other tasks alone
+    with pytest.raises(UserError, match="give protocol.lm_path too"):
+        resolve(asr_card, fbank, None, {"lm_weight": 2.0})
