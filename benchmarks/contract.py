@@ -54,6 +54,8 @@ class ProtocolSettings(ProtocolDefaults):
     """Speech: ISO 639-1 codes the run is restricted to (`--languages`)."""
     langkit_sha256: str | None = None
     """Hash of the user language kit next to the card, so editing it makes new units."""
+    lm_sha256: str | None = None
+    """ASR: content hash of `lm_path` (and `lm_lexicon`), set at planning; the key holds it instead of the paths."""
     feature_storage: Literal["fp16", "int8"] = "fp16"
     """Speech: how cached upstream features are stored (`--feature-storage`); int8 is per-channel quantised."""
     source_model: str | None = None
