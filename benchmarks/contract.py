@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Literal, Protocol
 
 from pydantic import Field
 
@@ -54,8 +54,13 @@ class ProtocolSettings(ProtocolDefaults):
     """Speech: ISO 639-1 codes the run is restricted to (`--languages`)."""
     langkit_sha256: str | None = None
     """Hash of the user language kit next to the card, so editing it makes new units."""
+    lm_sha256: str | None = None
+    """ASR: content hash of `lm_path` (and `lm_lexicon`), set at planning; the key holds it instead of the paths."""
     feature_storage: Literal["fp16", "int8"] = "fp16"
     """Speech: how cached upstream features are stored (`--feature-storage`); int8 is per-channel quantised."""
+    source_model: str | None = None
+    """A `train_from` unit that evaluates its source unit's kept model: a hash of the source's card and
+    settings, so a changed source card or recipe makes a new unit (set at planning, never by a card)."""
 
 
 @dataclass
@@ -79,6 +84,34 @@ class UnitResult:
 
 Runner = Callable[["RunContext"], UnitResult]
 """The runner signature."""
+
+
+class TrainedModels(Protocol):
+    """One trained model kept for reuse, named by the key of the unit that trains it.
+
+    A `train_from` card (XQuAD-ca, trained on ViquiQuAD) evaluates the model of its source
+    unit (the training card's unit with the same encoder, seed and settings) instead of
+    training a second copy. Both units get a handle with the source unit's `key`: the first
+    to run trains inside `exclusive()` and `save`s; every later one (this run, a rerun, a
+    second process) `load`s it. The runs layer implements it (`polyglue.runs.models`);
+    runners see only this interface. A unit without a handle trains as it always did.
+    """
+
+    key: str
+    """The source unit's key: the identity of the model (never another unit's)."""
+
+    def load(self) -> tuple[Path, dict] | None:
+        """(folder, metadata) of a complete copy whose files match their recorded hashes; None if
+        missing, half-written or corrupt (such a copy is never read)."""
+        ...
+
+    def save(self, files: dict[str, bytes], meta: dict) -> str:
+        """Keep the model's files atomically (temporary folder, then rename); returns where (runs-dir relative)."""
+        ...
+
+    def exclusive(self) -> ContextManager[None]:
+        """Held while checking for and training the model, so two processes never train it twice."""
+        ...
 
 
 @dataclass
@@ -105,6 +138,8 @@ class RunContext:
     step: StepCallback = null_step
     kit_loader: Callable[[], Any] | None = None
     """Builds the card's language kit on first use (set by the dispatcher; kits are text-side code)."""
+    trained_models: TrainedModels | None = None
+    """The kept model this unit reuses or keeps for a `train_from` card (None: train, keep nothing)."""
 
     @cached_property
     def kit(self):

@@ -2,7 +2,7 @@
 
 AdamW with Trainer's parameter groups (no decay on biases and LayerNorm weights), linear
 warm-up and decay, gradient clipping (1.0 unless the card says), gradient accumulation,
-length-grouped batches with dynamic padding, bf16 autocast on CUDA and
+length-grouped (or, as the official samplers, shuffled) batches with dynamic padding, bf16 autocast on CUDA and
 `torch.inference_mode` for evaluation. After every epoch, or every `eval_every` steps, and
 at the last step, a `select` callback scores the model on the selection split.
 

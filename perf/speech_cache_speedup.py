@@ -8,7 +8,15 @@ one-off extraction time and the cache's bytes per stored value.
 
     .venv/bin/python perf/speech_cache_speedup.py [--size small|base] [--epochs 20]
 
-Target (issue 4): training with the cache at least 10x faster than recomputing.
+`--task asv` measures the IndicSUPERB ASV head instead (`indic_asv`: 5 TDNN layers, AM-softmax,
+AdamW, clip 1000, batch 8 here): the official sox effects (`gain -3`, `silence ...`) applied
+once at extraction and the trimmed features cropped from the cache (`crop: cached`), against
+reading, trimming, cropping and encoding the waveform at every step (`crop: reencode`, what the
+official code does), for `--steps` steps over the same batches:
+
+    .venv/bin/python perf/speech_cache_speedup.py --task asv --size base [--steps 12]
+
+Target (issues 4 and 11): training with the cache at least 10x faster than recomputing.
 """
 
 from __future__ import annotations
@@ -36,7 +44,12 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--speakers", type=int, default=4)
     parser.add_argument("--per-speaker", type=int, default=8)
+    parser.add_argument("--task", choices=("sid", "asv"), default="sid")
+    parser.add_argument("--steps", type=int, default=12, help="--task asv: training steps of each run")
     args = parser.parse_args()
+    if args.task == "asv":
+        asv(args)
+        return
 
     work = Path(tempfile.mkdtemp(prefix="polyglue-perf-speech-"))
     os.environ["POLYGLUE_CACHE"] = str(work / "cache")
@@ -127,6 +140,68 @@ def main() -> None:
     print(f"speed-up, training only (second and later runs): {recompute_s / cached_s:.1f}x")
     print(f"speed-up, first run (extraction + training):     {recompute_s / (extract_s + cached_s):.1f}x")
     print(f"cache: {data_bytes / values:.3f} bytes per stored value ({values} values), index {index_bytes / len(train + valid):.0f} bytes per utterance")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def asv(args) -> None:
+    """The ASV head on cached, trimmed features vs trimming and encoding every crop."""
+    work = Path(tempfile.mkdtemp(prefix="polyglue-perf-asv-"))
+    os.environ["POLYGLUE_CACHE"] = str(work / "cache")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    import torch
+
+    from polyglue.demo.speech_corpus import CorpusSize, write_kathbath_corpus
+    from polyglue.encoders import parse_encoder
+    from polyglue.features import FeatureCache
+    from polyglue.speech.audio import read_audio
+    from polyglue.speech.corpus.kathbath import KathbathCorpus
+    from polyglue.speech.effects import SoxEffects
+    from polyglue.speech.featcache import UpstreamFeatures
+    from polyglue.speech.runners.asv import CROP_SECONDS, GRAD_CLIP, IndicSpeakerEmbedder
+    from polyglue.speech.tiny import build_tiny_wav2vec2
+    from polyglue.speech.training import Batcher, FitSettings, ReencodeBatcher, fit
+    from polyglue.speech.upstreams import build_upstream
+
+    size = CorpusSize(train_speakers=args.speakers, train_per_speaker=args.per_speaker, valid_per_speaker=1, test_known_per_speaker=1,
+                      test_speakers=1, test_per_speaker=1, words=(6, 7))
+    write_kathbath_corpus(work / "corpus", ("hindi",), size=size, tasks=("utterances",))
+    train = KathbathCorpus(work / "corpus").utterances("hi", "train")
+    seconds = sum(len(read_audio(u.path)) for u in train) / 16000
+    model_dir = build_tiny_wav2vec2(work / "w2v", **SIZES[args.size])
+    features = UpstreamFeatures(build_upstream(parse_encoder(f"hf:{model_dir}")), FeatureCache(), effects=SoxEffects())
+    t0 = time.perf_counter()
+    features.prepare(train)
+    extract_s = time.perf_counter() - t0
+    trimmed = sum(features.samples_after_effects(u) for u in train) / 16000
+    speakers = sorted({u.speaker for u in train})
+    targets = torch.tensor([speakers.index(u.speaker) for u in train])
+    settings = FitSettings(steps=args.steps, batch_size=8, learning_rates=(1e-4,), optimizer="adamw", weight_decay=0.01,
+                           grad_clip=GRAD_CLIP, evaluations=1, seed=0)
+    batchers = {
+        "cached": Batcher(features, "cpu", crop_frames=int(CROP_SECONDS * 1000 / features.upstream.frame_shift_ms)),
+        "reencode": ReencodeBatcher(features, "cpu", crop_seconds=CROP_SECONDS),
+    }
+    times = {}
+    for name, batcher in batchers.items():
+        def loss_of(model, idx, rng, batcher=batcher):
+            x, lengths = batcher([train[i] for i in idx], rng)
+            return model.loss(model(x, lengths), targets[idx])
+
+        t0 = time.perf_counter()
+        fit(lambda: IndicSpeakerEmbedder(features.layers, features.hidden, len(speakers)), loss_of, len(train), None, settings)
+        times[name] = time.perf_counter() - t0
+    layers, hidden = features.layers, features.hidden
+    print(f"corpus: {len(train)} train utterances, {seconds:.0f} s of audio ({trimmed:.0f} s after the sox effects); "
+          f"upstream: random wav2vec2 '{args.size}' ({layers} hidden states x {hidden}); indic_asv head, {args.steps} steps, batch 8, "
+          f"{CROP_SECONDS:.0f} s crops")
+    print(f"cpu threads: {torch.get_num_threads()}, load average: {os.getloadavg()[0]:.1f}")
+    print(f"{'':34s}{'wall s':>10s}")
+    print(f"{'trim + crop + encode every step':34s}{times['reencode']:10.1f}")
+    print(f"{'cached trimmed features':34s}{times['cached']:10.1f}")
+    print(f"{'one-off extraction (with effects)':34s}{extract_s:10.1f}")
+    print(f"speed-up, training only: {times['reencode'] / times['cached']:.1f}x; "
+          f"first run (extraction + training): {times['reencode'] / (extract_s + times['cached']):.1f}x")
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -48,12 +48,17 @@ def small_bert(folder: Path, corpus: list[str], *, hidden: int, layers: int, hea
 
 
 class Timer:
+    """Wall seconds (`seconds`) and this process's CPU seconds (`cpu_seconds`, all threads): on a
+    shared machine the CPU figure is the steadier one, as other jobs stretch wall time unevenly."""
+
     def __enter__(self):
         self.start = time.perf_counter()
+        self.cpu_start = time.process_time()
         return self
 
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self.start
+        self.cpu_seconds = time.process_time() - self.cpu_start
 
 
 def write_json(path: Path, payload: dict) -> None:

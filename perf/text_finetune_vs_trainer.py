@@ -8,7 +8,8 @@ random sampler; polyglue groups batches by length. A second Trainer run with
 included), their ratio (target <= 1.0), validation accuracy per epoch of each (must agree
 within noise), and the fraction of real (non-padding) tokens in training batches with and
 without length grouping (target >= 0.85 with it). Pairs of runs alternate; medians are
-reported.
+reported (after a short warm-up of both loops), for wall time and for this process's CPU seconds (the steadier figure on a shared
+machine, where other jobs stretch wall time unevenly), with the load average.
 
     .venv/bin/python -m perf.text_finetune_vs_trainer [--train 1600] [--epochs 3] [--repeats 2] [--out FILE]
 """
@@ -16,6 +17,7 @@ reported.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 from pathlib import Path
@@ -55,16 +57,17 @@ def write_suite(work: Path, args, texts, labels) -> tuple[Path, Path]:
     return cards, work / "data"
 
 
-def run_ours(cards: Path, data: Path, model: Path, seed: int):
+def run_ours(cards: Path, data: Path, model: Path, seed: int, max_steps: int | None = None):
     from polyglue.cards.registry import Registry
     from polyglue.runs.execute import execute
     from polyglue.runs.plan import RunRequest, plan_run
 
-    plan = plan_run(Registry.discover([cards]), RunRequest(suite=SUITE, models=[f"hf:{model}"], protocol="finetune", data_dir=data, device="cpu"))
+    plan = plan_run(Registry.discover([cards]), RunRequest(suite=SUITE, models=[f"hf:{model}"], protocol="finetune", data_dir=data, device="cpu",
+                                                            overrides={"max_steps": max_steps}))
     task = plan.tasks[0]
     with Timer() as t:
         result = execute(task)
-    return t.seconds, result
+    return t.seconds, t.cpu_seconds, result
 
 
 def run_trainer(texts, labels, args, model_dir: Path, out_dir: Path, seed: int, sampling: str = "random"):
@@ -93,7 +96,7 @@ def run_trainer(texts, labels, args, model_dir: Path, out_dir: Path, seed: int, 
                           data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=metrics)
         trainer.remove_callback(PrinterCallback)
         trainer.train()
-    return t.seconds, accuracies
+    return t.seconds, t.cpu_seconds, accuracies
 
 
 def padding_fractions(model_dir: Path, texts, args) -> dict:
@@ -134,19 +137,28 @@ def main() -> None:
     model_dir = small_bert(work / "model", texts, hidden=128, layers=2, heads=4)
     cards, data = write_suite(work, args, texts, labels)
 
+    # Warm-up, not counted: imports and first kernels of both loops (else the first run measured pays them).
+    run_ours(cards, data, model_dir, seed=0, max_steps=2)
+    warm = argparse.Namespace(**{**vars(args), "train": 64, "epochs": 1})
+    run_trainer(texts[:96], labels[:96], warm, model_dir, work / "trainer-warm-up", seed=0, sampling="group_by_length")
+
     ours_s, trainer_s, ours_acc, trainer_acc, fractions_seen = [], [], [], [], []
     grouped_s, grouped_acc = [], []  # Trainer with length grouping too: is the loop itself lean?
+    cpu: dict[str, list[float]] = {"polyglue": [], "trainer": [], "trainer_group_by_length": []}
     for run in range(args.repeats):
-        seconds, result = run_ours(cards, data, model_dir, seed=0)
+        seconds, cpu_s, result = run_ours(cards, data, model_dir, seed=0)
         ours_s.append(seconds)
+        cpu["polyglue"].append(cpu_s)
         history = result.extras["selection"]["history"][str(args.lr)]
         ours_acc.append([round(h["validation"], 4) for h in history])
         fractions_seen.append(result.extras["training"]["real_token_fraction"])
-        seconds, accs = run_trainer(texts, labels, args, model_dir, work / f"trainer-{run}", seed=0)
+        seconds, cpu_s, accs = run_trainer(texts, labels, args, model_dir, work / f"trainer-{run}", seed=0)
         trainer_s.append(seconds)
+        cpu["trainer"].append(cpu_s)
         trainer_acc.append([round(a, 4) for a in accs])
-        seconds, accs = run_trainer(texts, labels, args, model_dir, work / f"trainer-grouped-{run}", seed=0, sampling="group_by_length")
+        seconds, cpu_s, accs = run_trainer(texts, labels, args, model_dir, work / f"trainer-grouped-{run}", seed=0, sampling="group_by_length")
         grouped_s.append(seconds)
+        cpu["trainer_group_by_length"].append(cpu_s)
         grouped_acc.append([round(a, 4) for a in accs])
     median = statistics.median
     result = {
@@ -157,11 +169,15 @@ def main() -> None:
         "time_ratio_median": round(median(o / t for o, t in zip(ours_s, trainer_s)), 3),
         "trainer_group_by_length_s": [round(s, 2) for s in grouped_s],
         "time_ratio_vs_grouped_trainer_median": round(median(o / g for o, g in zip(ours_s, grouped_s)), 3),
+        "cpu_s": {k: [round(s, 2) for s in v] for k, v in cpu.items()},
+        "cpu_ratio_vs_grouped_trainer_median": round(median(o / g for o, g in zip(cpu["polyglue"], cpu["trainer_group_by_length"])), 3),
+        "load_average_1min": round(os.getloadavg()[0], 2),
         "validation_accuracy_per_epoch": {"polyglue": ours_acc, "trainer": trainer_acc, "trainer_group_by_length": grouped_acc},
         "real_token_fraction": {**padding_fractions(model_dir, texts, args), "polyglue_training_batches": fractions_seen},
     }
     print(f"fine-tune: polyglue {median(ours_s):.1f}s vs Trainer {median(trainer_s):.1f}s, ratio {result['time_ratio_median']:.3f} (target <= 1.0)")
-    print(f"same padding (Trainer train_sampling_strategy=group_by_length): {median(grouped_s):.1f}s, ratio {result['time_ratio_vs_grouped_trainer_median']:.3f}")
+    print(f"same padding (Trainer train_sampling_strategy=group_by_length): {median(grouped_s):.1f}s, ratio {result['time_ratio_vs_grouped_trainer_median']:.3f}"
+          f" (CPU seconds: ratio {result['cpu_ratio_vs_grouped_trainer_median']:.3f}; load average {result['load_average_1min']})")
     print(f"validation accuracy per epoch: polyglue {ours_acc} / Trainer {trainer_acc} / grouped Trainer {grouped_acc}")
     fr = result["real_token_fraction"]
     print(f"real-token fraction: {fr['with_length_grouping']:.3f} with length grouping, {fr['without_length_grouping']:.3f} without (target >= 0.85)")

@@ -77,8 +77,11 @@ def _batch(wavs: list[np.ndarray], normalize: bool, layer_norm: bool, device: st
     return x.to(device), mask, lengths
 
 
-def greedy(model, wavs: list[np.ndarray], vocab: CharVocab, *, normalize: bool, layer_norm: bool, device: str, batch_size: int = 8) -> list[str]:
-    """Greedy CTC transcripts (one utterance per pass for group-norm models, so padding never changes them)."""
+def ctc_log_probs(model, wavs: list[np.ndarray], *, normalize: bool, layer_norm: bool, device: str, batch_size: int = 8) -> list[np.ndarray]:
+    """Per utterance, the CTC log-probabilities over (blank + characters), size (frames, vocab + 1).
+
+    One utterance per pass for group-norm models, so padding never changes them.
+    """
     model.eval()
     out = []
     step = batch_size if layer_norm else 1
@@ -86,13 +89,21 @@ def greedy(model, wavs: list[np.ndarray], vocab: CharVocab, *, normalize: bool, 
         for start in range(0, len(wavs), step):
             chunk = wavs[start : start + step]
             x, mask, lengths = _batch(chunk, normalize, layer_norm, device)
-            logits = model(x, attention_mask=mask).logits  # size (batch, frames, vocab + 1)
+            log_probs = torch.log_softmax(model(x, attention_mask=mask).logits.float(), dim=-1)  # size (batch, frames, vocab + 1)
             frames = model._get_feat_extract_output_lengths(lengths)
-            for row in range(len(chunk)):
-                ids = logits[row, : int(frames[row])].argmax(-1).tolist()
-                merged = [i for k, i in enumerate(ids) if i != 0 and (k == 0 or i != ids[k - 1])]
-                out.append(vocab.decode(merged))
+            out += [log_probs[row, : int(frames[row])].cpu().numpy() for row in range(len(chunk))]
     return out
+
+
+def greedy_ids(log_probs: np.ndarray) -> list[int]:
+    """Greedy CTC path of one utterance: argmax per frame, repeats merged, blanks (id 0) dropped."""
+    ids = log_probs.argmax(-1).tolist()
+    return [i for k, i in enumerate(ids) if i != 0 and (k == 0 or i != ids[k - 1])]
+
+
+def greedy(model, wavs: list[np.ndarray], vocab: CharVocab, *, normalize: bool, layer_norm: bool, device: str, batch_size: int = 8) -> list[str]:
+    """Greedy CTC transcripts."""
+    return [vocab.decode(greedy_ids(lp)) for lp in ctc_log_probs(model, wavs, normalize=normalize, layer_norm=layer_norm, device=device, batch_size=batch_size)]
 
 
 def finetune(model, train_wavs, train_ids: list[list[int]], validate: Callable[[torch.nn.Module], float] | None,

@@ -176,6 +176,10 @@ class ProtocolDefaults(Strict):
 
     default: ProtocolName | None = None
     """Protocol used when `--protocol` is not given (task-type default when absent)."""
+    official_protocol: ProtocolName | None = None
+    """The protocol the published rows were produced with, when it is not `default` (IndicSUPERB ASR:
+    `finetune`, the paper's fine-tuning, while `default: superb` is the fork's frozen BiLSTM-CTC).
+    Only rows of this protocol can be comparable; it must have a runner for the card's task."""
     max_length: int = Field(128, ge=8, le=8192)
     """Maximum input length in sub-word tokens."""
     epochs: float = Field(3.0, gt=0)
@@ -203,6 +207,10 @@ class ProtocolDefaults(Strict):
     """Overrides the dropout before the task head; `null` keeps the checkpoint's (falls back to hidden dropout)."""
     max_steps: int | None = Field(None, ge=1)
     """Cap on optimisation steps (speech recipes count steps, not epochs)."""
+    group_by_length: bool = True
+    """Fine-tuning batches: of similar lengths (less padding, as Trainer's `group_by_length`), or `false`:
+    uniformly shuffled, as the official recipes' samplers (Trainer's default `RandomSampler`, a shuffled
+    `DataLoader`); the probe always groups."""
     selection: Literal["best", "final"] = "best"
     """Which weights are scored: `final` (the model after the last epoch, as `run_glue.py` reports) or
     `best` (the best evaluation on the selection split). With `final`, the best evaluation is still
@@ -270,6 +278,19 @@ class ProtocolDefaults(Strict):
     feature_dtype: Literal["float32", "bfloat16"] = "float32"
     """Precision of speech feature extraction: float32 as the official code, or bfloat16 (autocast, CUDA only);
     recorded in the feature-cache key and the unit's upstream identity."""
+    lm_path: str | None = None
+    """ASR: an ARPA or KenLM binary word n-gram for beam search (flashlight's lexicon decoder, as fairseq's
+    `--w2l-decoder kenlm`; extra `lm`), reported as `wer_lm`/`cer_lm` next to greedy `wer`/`cer`. Its content
+    hash, not the path, goes into the unit key."""
+    lm_lexicon: str | None = None
+    """ASR: the decoder's word list (`lexicon.lst`: `word<TAB>c h a r |`); default: the ARPA file's 1-grams."""
+    lm_weight: float = 4.0
+    """ASR LM weight: the median of the per-language `--lm-weight` values (1 to 5) in IndicWav2Vec's
+    `w2v_inference/scripts/paper_results.sh`."""
+    word_score: float = -2.0
+    """ASR word insertion score: the median of the same script's `--word-score` values (-1 to -4)."""
+    beam_width: int = Field(1024, ge=1)
+    """ASR beam size with an LM (the same script's `--beam 1024`)."""
     speaker_ids: Literal["per-language", "raw"] = "per-language"
     """Pooled speaker-id classes: `<language>/<id>` (ids that repeat across languages stay apart) or the raw id
     (`indic_sid_multi`: `name.split('-')[1]`, equal ids in two languages merge)."""
@@ -308,6 +329,12 @@ class ProtocolDefaults(Strict):
             found.append((("protocol", "sentence_head"), f"`sentence_head` applies to sentence classification and regression cards, not to task '{task}'"))
         if task != "multiple-choice" and self.choice_decoding != "independent":
             found.append((("protocol", "choice_decoding"), f"joint decoding applies to multiple-choice cards, not to task '{task}'"))
+        if self.official_protocol is not None and self.official_protocol not in vocab.TASK_PROTOCOLS[task]:
+            found.append((("protocol", "official_protocol"), f"no '{self.official_protocol}' runner for {task} tasks (use {' or '.join(vocab.TASK_PROTOCOLS[task])})"))
+        if task != "asr":
+            for key in ("lm_path", "lm_lexicon", "lm_weight", "word_score", "beam_width"):
+                if getattr(self, key) != getattr(defaults, key):
+                    found.append((("protocol", key), f"`{key}` applies to asr cards, not to task '{task}'"))
         allowed = {"span-markers": ("single-classification", "pair-classification"), "chid-official": ("multiple-choice",)}
         if self.input_template in allowed and task not in allowed[self.input_template]:
             found.append((("protocol", "input_template"), f"template '{self.input_template}' applies to {' or '.join(allowed[self.input_template])} cards, not to task '{task}'"))

@@ -147,6 +147,8 @@ MetricName = Literal[
     "min_dcf",
     "wer",
     "cer",
+    "wer_lm",
+    "cer_lm",
     "mtwv",
     "map",
 ]
@@ -171,6 +173,8 @@ METRICS: dict[str, tuple[bool, str]] = {
     "min_dcf": (False, "Minimum normalised detection cost (P_target 0.01, C_miss = C_fa = 1)."),
     "wer": (False, "Word error rate (jiwer)."),
     "cer": (False, "Character error rate (jiwer)."),
+    "wer_lm": (False, "Word error rate after beam search with the user's KenLM n-gram (pyctcdecode)."),
+    "cer_lm": (False, "Character error rate after beam search with the user's KenLM n-gram (pyctcdecode)."),
     "mtwv": (True, "Maximum term-weighted value of query-by-example detection."),
     "map": (True, "Mean average precision of query-by-example ranking."),
 }
@@ -211,11 +215,25 @@ TASK_METRICS: dict[str, frozenset[str]] = {
     "language-id": frozenset({"accuracy", "macro_f1"}),
     "speaker-id": frozenset({"accuracy", "macro_f1"}),
     "speaker-verification": frozenset({"eer", "min_dcf"}),
-    "asr": frozenset({"wer", "cer"}),
+    "asr": frozenset({"wer", "cer"}),  # wer_lm/cer_lm are added by the runner when the user gives an LM
     "query-by-example": frozenset({"mtwv", "map"}),
 }
 
 ProtocolName = Literal["probe", "finetune", "lora", "prompt", "prefix", "superb", "qbe"]
+
+_TEXT_PROTOCOLS = ("probe", "finetune", "lora")
+#: The built-in runners' protocols per task type (`polyglue.runs.dispatch.RUNNERS`, which a test keeps equal);
+#: card fields that name a protocol are checked against it.
+TASK_PROTOCOLS: dict[str, tuple[str, ...]] = {
+    **{task: _TEXT_PROTOCOLS for task in (
+        "single-classification", "pair-classification", "regression", "token-classification", "extractive-qa", "multiple-choice")},
+    "keyword-spotting": ("superb",),
+    "language-id": ("superb",),
+    "speaker-id": ("superb",),
+    "speaker-verification": ("superb",),
+    "asr": ("superb", "finetune"),
+    "query-by-example": ("qbe",),
+}
 
 HeadName = Literal[
     "logistic",

@@ -124,6 +124,11 @@ def run_cmd(
     notice = override_notice([t.comparability for plan in plans for t in plan.tasks])
     if notice:
         print(notice, file=sys.stderr)
+    from polyglue.runs.protocol import lm_notice
+
+    lm_line = lm_notice([t for plan in plans for t in plan.tasks])
+    if lm_line:
+        print(lm_line, file=sys.stderr)
     for plan in plans:
         for note in plan.skipped:
             print(f"skipped: {note}", file=sys.stderr)

@@ -33,6 +33,13 @@ PEFT_SETTINGS: dict[str, type[LoraSettings] | type[PromptSettings] | type[Prefix
 #: Settings whose override turns a unit into a debug run, with the flag that sets them.
 DEBUG_SETTINGS = {"limit": "--limit", "max_steps": "--max-steps"}
 
+#: How a reason names a protocol that is not the published rows' one.
+PROTOCOL_TITLES = {"superb": "SUPERB-style protocol 'superb' (frozen upstream, trained head)"}
+
+#: ASR language-model decoding settings: they only add the `wer_lm`/`cer_lm` metrics (greedy `wer`/`cer`
+#: are unchanged), and the paper reports both, so giving an LM keeps a row comparable.
+LM_SETTINGS = frozenset({"lm_path", "lm_lexicon", "lm_weight", "word_score", "beam_width"})
+
 
 def assess(card: Card, config: dict, overrides: dict, *, default_protocol: str, unverified_copy: str | None = None) -> dict:
     """`{"comparable": bool, "debug": bool, "reasons": [...]}` for one planned unit.
@@ -48,7 +55,7 @@ def assess(card: Card, config: dict, overrides: dict, *, default_protocol: str, 
     debug = False
     card_defaults = card.protocol.model_dump()
     for key, value in overrides.items():
-        if value is None:
+        if value is None or key in LM_SETTINGS:
             continue
         if key in DEBUG_SETTINGS:
             debug = True
@@ -68,7 +75,12 @@ def assess(card: Card, config: dict, overrides: dict, *, default_protocol: str, 
             # `--learning-rate`, `--batch-size`, `-o protocol.<field>=...` or a run config's `overrides:`
             reasons.append(f"protocol.{key}={value} overrides the card's {card_defaults.get(key)}")
     if config["name"] != default_protocol:
-        reasons.append(f"protocol '{config['name']}' instead of the card's '{default_protocol}'")
+        if card.protocol.official_protocol == default_protocol:
+            # e.g. IndicSUPERB ASR: the card's SUPERB-style frozen-upstream default, not the paper's fine-tuning
+            title = PROTOCOL_TITLES.get(config["name"], f"protocol '{config['name']}'")
+            reasons.append(f"{title}, not the paper's protocol '{default_protocol}'")
+        else:
+            reasons.append(f"protocol '{config['name']}' instead of the card's '{default_protocol}'")
     # The card's own documented departures from the official code (`deviations:`): shown with every row.
     return {"comparable": not reasons, "debug": debug, "reasons": reasons, "overrides": list(reasons), "deviations": list(card.deviations)}
 

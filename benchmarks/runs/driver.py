@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from polyglue.cards import vocab
@@ -200,6 +200,8 @@ def run_tasks(
             if not force and store.status(task.key) == "done":
                 store.relabel(task.key, task.label)
                 reused_keys.add(task.key)
+            elif task.trained_model is not None:  # kept models live under the runs dir (`polyglue.runs.models`)
+                todo.append(replace(task, options={**task.options, "runs_dir": str(Path(runs_dir).resolve())}))
             else:
                 todo.append(task)
         reused = len(reused_keys)

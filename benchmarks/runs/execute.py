@@ -37,6 +37,12 @@ def build_context(task: UnitTask, step: StepCallback = null_step) -> RunContext:
         train_data = DataResolver(train_card, train_path, suite=task.unit.suite, data_dir=data_dir, limit=settings.limit)
     cache = FeatureCache(Path(task.cache_dir) / "features" if task.cache_dir else None, budget=task.options.get("cache_budget"))
 
+    trained_models = None
+    if task.trained_model is not None and task.options.get("runs_dir"):
+        from polyglue.runs.models import KeptModels
+
+        trained_models = KeptModels(Path(task.options["runs_dir"]), task.trained_model)
+
     def load_kit():
         from polyglue.langkits.registry import get_kit
 
@@ -57,6 +63,7 @@ def build_context(task: UnitTask, step: StepCallback = null_step) -> RunContext:
         threads=task.options.get("threads"),
         step=step,
         kit_loader=load_kit,
+        trained_models=trained_models,
     )
 
 

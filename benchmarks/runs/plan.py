@@ -7,7 +7,7 @@ error, so a long run never dies on its tenth unit for a typo.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from polyglue.cards.registry import Registry
@@ -95,6 +95,9 @@ def plan_run(registry: Registry, req: RunRequest) -> Plan:
         same[identity] = label
 
     suite = suite_entry.suite
+    # Cards of this suite whose trained model a `train_from` card of the suite evaluates (ViquiQuAD for XQuAD-ca).
+    in_suite = {e.card.name: e for e in registry.suite_cards(req.suite)}
+    sources = {e.card.train_from for e in in_suite.values() if e.card.train_from in in_suite}
     n_seeds = req.seeds if req.seeds is not None else suite.seeds
     tasks: list[UnitTask] = []
     skipped: list[str] = []
@@ -118,6 +121,10 @@ def plan_run(registry: Registry, req: RunRequest) -> Plan:
                 raise UserError(f"card '{card.name}': no '{config['name']}' runner for {card.task} tasks")
             comparability = assess(card, config, req.overrides, default_protocol=protocols.official_protocol(card, enc),
                                    unverified_copy=unverified_copy)
+            keeps = card.name in sources and _reusable(config, enc)
+            source = _source_unit(suite, in_suite.get(card.train_from or ""), enc, identities[enc.label], req, config)
+            if source is not None:
+                config["source_model"] = source[1]
             for seed in range(n_seeds):
                 unit = Unit(
                     suite=suite.name,
@@ -145,6 +152,7 @@ def plan_run(registry: Registry, req: RunRequest) -> Plan:
                         device=req.device,
                         options={"threads": req.threads} if req.threads else {},
                         comparability=comparability,
+                        trained_model=unit.key if keeps else replace(source[0], seed=seed).key if source else None,
                     )
                 )
     if unverified and not req.allow_unverified_data:
@@ -153,6 +161,34 @@ def plan_run(registry: Registry, req: RunRequest) -> Plan:
         raise UserError(f"nothing to run: {'; '.join(skipped) or 'no cards selected'}")
     _check_data_available(registry, req, {t.unit.card for t in tasks} | {t.train_card["name"] for t in tasks if t.train_card})
     return Plan(tasks, skipped, suite.model_dump(mode="json"))
+
+
+def _reusable(config: dict, enc: EncoderSpec) -> bool:
+    """Whether the unit's runner keeps and reuses trained models: full fine-tuning of a model with weights."""
+    return config["name"] == "finetune" and enc.has_weights
+
+
+def _source_unit(suite, train_entry, enc: EncoderSpec, identity: str, req: RunRequest, config: dict) -> tuple[Unit, str] | None:
+    """A `train_from` unit's source: (the training card's unit at seed 0, the hash that ties this unit to it).
+
+    Only when the training card is in the same suite and resolves to exactly the same settings,
+    so the kept model is the one this unit would have trained itself; otherwise None (it trains its own)."""
+    if train_entry is None or not _reusable(config, enc):
+        return None
+    train_card = train_entry.card
+    src_config = protocols.resolve(train_card, enc, req.protocol, req.overrides)
+    kit_file = find_user_kit(train_card.langkit, train_entry.path)
+    if kit_file is not None:
+        src_config["langkit_sha256"] = kit_file_hash(kit_file)
+    if src_config != config:
+        return None
+    unit = Unit(
+        suite=suite.name, suite_version=suite.version, card=train_card.name, card_version=train_card.version,
+        card_hash=train_card.content_hash()[:16], dataset_revision=train_card.source.revision,
+        encoder_identity=identity, protocol=src_config["name"], protocol_hash=protocols.config_hash(src_config), seed=0,
+    )
+    tie = protocols.config_hash({"card_hash": unit.card_hash, "revision": unit.dataset_revision, "protocol_hash": unit.protocol_hash})
+    return unit, tie
 
 
 def _unverified_copy(req: RunRequest, suite: str, card) -> str | None:

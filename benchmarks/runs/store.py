@@ -367,23 +367,31 @@ def write_artifacts(runs_dir: Path, task: UnitTask, files: dict[str, bytes]) -> 
     The folder is written under a temporary name and renamed into place, so it is either
     complete or absent; a recomputed unit (`--force`) replaces it.
     """
+    rel = Path("artifacts") / task.unit.suite / task.unit.card / f"{task.encoder_slug()}-seed{task.unit.seed}-{task.key[:12]}"
+    write_folder(Path(runs_dir) / rel, files)
+    return str(rel)
+
+
+def write_folder(final: Path, files: dict[str, bytes]) -> None:
+    """Write `files` (plain names -> bytes) as the folder `final`: under a temporary name unique
+    to this process, then renamed into place, so readers see it complete or not at all."""
     import shutil
 
-    rel = Path("artifacts") / task.unit.suite / task.unit.card / f"{task.encoder_slug()}-seed{task.unit.seed}-{task.key[:12]}"
-    final = Path(runs_dir) / rel
-    tmp = final.with_name(final.name + ".tmp")
+    tmp = final.with_name(f"{final.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    for name, data in files.items():
-        if Path(name).name != name or name.startswith("."):
-            raise ValueError(f"artifact name '{name}' must be a plain file name")
-        with open(tmp / name, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
-    return str(rel)
+    try:
+        for name, data in files.items():
+            if Path(name).name != name or name.startswith("."):
+                raise ValueError(f"artifact name '{name}' must be a plain file name")
+            with open(tmp / name, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _jsonable(value):

@@ -56,6 +56,9 @@ class UnitTask:
     """Run-time options that do not change results (e.g. `languages` filters are in protocol_config instead)."""
     comparability: dict = field(default_factory=lambda: {"comparable": True, "debug": False, "reasons": [], "overrides": []})
     """Whether the unit is the card's official recipe (`polyglue.runs.comparability.assess`)."""
+    trained_model: str | None = None
+    """Key of the unit whose trained model this unit keeps (its own key: a `train_from` card's source)
+    or evaluates (a `train_from` unit: its source unit's key); see `polyglue.runs.models`."""
 
     @property
     def key(self) -> str:

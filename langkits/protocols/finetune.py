@@ -18,6 +18,7 @@ states from the feature cache (`polyglue.langkits.token_features`).
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 
 import numpy as np
 
@@ -27,6 +28,7 @@ from polyglue.data.materialize import SplitData
 from polyglue.errors import UserError
 from polyglue.contract import UnitResult
 from polyglue.langkits.protocols import hidden
+from polyglue.langkits.kept import load_weights, model_files
 from polyglue.langkits.tasks import head_for
 
 PROBE_LEARNING_RATE = 1e-3
@@ -75,6 +77,7 @@ def _config(ctx, learning_rate: float, frozen: bool, batch: tuple[int, int] | No
         warmup_ratio=0.0 if frozen else s.warmup_ratio,
         weight_decay=0.0 if frozen else s.weight_decay,
         max_steps=s.max_steps,
+        group_by_length=True if frozen else s.group_by_length,
         seed=ctx.seed,
         device=ctx.device,
         **({} if frozen else {
@@ -138,23 +141,19 @@ def _train_and_score(ctx, *, frozen: bool, adapter=None) -> UnitResult:
         h.window_chars = ctx.settings.max_length - 16
         h.settings = ctx.settings
     train_ex = train_head.examples(train_card, train_split)
-    select_ex = select_head.examples(select_card, select_split)
     eval_ex = {role: head.examples(card, split) for role, split in scored.items()}
+    # Fine-tuning that selects on the card's own validation split reads the same examples there:
+    # encoded once, and the last evaluation's outputs are the validation predictions when the
+    # scored weights are the last evaluated ones (no second pass over validation).
+    shared = "validation" if not frozen and select_where == "validation" and select_card is card and "validation" in eval_ex else None
+    select_ex = eval_ex[shared] if shared else select_head.examples(select_card, select_split)
     for h in (head, train_head, select_head):
         h.prepare(train_ex)
     timings["load_s"] = time.perf_counter() - t0
 
-    grid = [PROBE_LEARNING_RATE] if frozen else (ctx.settings.lr_grid or [ctx.settings.learning_rate])
-    higher = metric_lib.higher_is_better(main)
-    best = None  # (score, lr, result, trainable weights on CPU)
-    history: dict[str, list] = {}
-    # Out of memory: halve the batch and double the accumulation (same effective batch), retry, record it.
-    batch = (ctx.settings.batch_size, ctx.settings.gradient_accumulation)
-    halvings: list[dict] = []
-    encoded = None
-    train_s = select_s = 0.0
-
-    state_caches = []
+    kept = ctx.trained_models if not frozen and adapter is None else None
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    state_caches: list = []
 
     def fresh_model():
         ctx.seed_torch()
@@ -170,63 +169,122 @@ def _train_and_score(ctx, *, frozen: bool, adapter=None) -> UnitResult:
                 state_caches.append(state_cache)
         return adapter.wrap(m) if adapter is not None else m
 
-    for lr in grid:
-        model = fresh_model()
-        if encoded is None:
-            t0 = time.perf_counter()
-            # A soft prompt takes positions before the text (`reserved_positions`): the text keeps the rest.
-            reserved = getattr(adapter, "reserved_positions", 0)
-            max_length = hf_text.usable_length(ctx.settings.max_length + reserved, tokenizer, model) - reserved
-            encoded = {
-                "train": train_head.encode(train_ex, tokenizer, max_length),
-                "select": select_head.encode(select_ex, tokenizer, max_length),
-                **{role: head.encode(ex, tokenizer, max_length) for role, ex in eval_ex.items()},
-            }
-            timings["encode_s"] = time.perf_counter() - t0
-            if not encoded["train"]:
-                raise UserError(f"card '{card.name}': the training split gave no examples")
-        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        eval_batch = 2 * batch[0]
+    def fit():
+        """Train over the learning-rate grid; returns (model with the chosen weights, encoded features, max length, fit record)."""
+        grid = [PROBE_LEARNING_RATE] if frozen else (ctx.settings.lr_grid or [ctx.settings.learning_rate])
+        higher = metric_lib.higher_is_better(main)
+        best = None  # (score, lr, result, trainable weights on CPU)
+        history: dict[str, list] = {}
+        # Out of memory: halve the batch and double the accumulation (same effective batch), retry, record it.
+        batch = (ctx.settings.batch_size, ctx.settings.gradient_accumulation)
+        halvings: list[dict] = []
+        encoded = None
+        max_length = ctx.settings.max_length
+        train_s = select_s = 0.0
+        last_outputs: list = []
+        for lr in grid:
+            model = fresh_model()
+            if encoded is None:
+                t0 = time.perf_counter()
+                # A soft prompt takes positions before the text (`reserved_positions`): the text keeps the rest.
+                reserved = getattr(adapter, "reserved_positions", 0)
+                max_length = hf_text.usable_length(ctx.settings.max_length + reserved, tokenizer, model) - reserved
+                select_features = select_head.encode(select_ex, tokenizer, max_length)
+                encoded = {
+                    "train": train_head.encode(train_ex, tokenizer, max_length),
+                    "select": select_features,
+                    **{role: select_features if role == shared else head.encode(ex, tokenizer, max_length) for role, ex in eval_ex.items()},
+                }
+                timings["encode_s"] = time.perf_counter() - t0
+                if not encoded["train"]:
+                    raise UserError(f"card '{card.name}': the training split gave no examples")
+            eval_batch = 2 * batch[0]
 
-        def select(m):
-            outputs = predict(m, encoded["select"], select_head.outputs, pad_id=pad_id, batch_size=eval_batch, device=ctx.device)
-            return select_head.score(select_ex, select_head.decode(select_ex, encoded["select"], outputs))[main]
+            def select(m):
+                outputs = predict(m, encoded["select"], select_head.outputs, pad_id=pad_id, batch_size=eval_batch, device=ctx.device)
+                last_outputs[:] = [outputs]
+                return select_head.score(select_ex, select_head.decode(select_ex, encoded["select"], outputs))[main]
 
-        while True:
-            try:
-                result, state = train(
-                    model, encoded["train"], head.forward, _config(ctx, lr, frozen, batch), select, pad_id=pad_id,
-                    higher_is_better=higher, step=ctx.step, frozen=model.base_model if frozen else None,
-                )
-                break
-            except Exception as exc:  # noqa: BLE001 - only out-of-memory is retried, everything else re-raised
-                if not _is_oom(exc) or batch[0] == 1:
-                    raise
-                halvings.append({"learning_rate": lr, "from": {"batch_size": batch[0], "gradient_accumulation": batch[1]},
-                                 "to": {"batch_size": batch[0] // 2, "gradient_accumulation": batch[1] * 2}})
-                batch = (batch[0] // 2, batch[1] * 2)
-                eval_batch = 2 * batch[0]
-                del model
-                _empty_device_cache()
-                model = fresh_model()
-        train_s, select_s = train_s + result.train_s, select_s + result.select_s
-        history[str(lr)] = result.history
-        if best is None or (result.score > best[0] if higher else result.score < best[0]):
-            best = (result.score, lr, result, state)
+            while True:
+                try:
+                    result, state = train(
+                        model, encoded["train"], head.forward, _config(ctx, lr, frozen, batch), select, pad_id=pad_id,
+                        higher_is_better=higher, step=ctx.step, frozen=model.base_model if frozen else None,
+                    )
+                    break
+                except Exception as exc:  # noqa: BLE001 - only out-of-memory is retried, everything else re-raised
+                    if not _is_oom(exc) or batch[0] == 1:
+                        raise
+                    halvings.append({"learning_rate": lr, "from": {"batch_size": batch[0], "gradient_accumulation": batch[1]},
+                                     "to": {"batch_size": batch[0] // 2, "gradient_accumulation": batch[1] * 2}})
+                    batch = (batch[0] // 2, batch[1] * 2)
+                    eval_batch = 2 * batch[0]
+                    del model
+                    _empty_device_cache()
+                    model = fresh_model()
+            train_s, select_s = train_s + result.train_s, select_s + result.select_s
+            history[str(lr)] = result.history
+            if best is None or (result.score > best[0] if higher else result.score < best[0]):
+                best = (result.score, lr, result, state)
+            if lr != grid[-1]:
+                del model  # one model in memory at a time; the winner is rebuilt from its weights
+        if best is None or encoded is None:  # the grid always holds at least one learning rate
+            raise RuntimeError(f"card '{card.name}': no learning rate was trained (empty learning-rate grid)")
+        score, lr, result, state = best
+        # The scored weights are the last evaluated ones: the last learning rate, and `final` or a best evaluation that was the last.
+        last_weights = lr == grid[-1] and bool(result.history) and result.epoch == result.history[-1]["epoch"]
+        ready.update({shared: last_outputs[0]} if shared and last_weights and last_outputs else {})
         if lr != grid[-1]:
-            del model  # one model in memory at a time; the winner is rebuilt from its weights
-    if best is None or encoded is None:  # the grid always holds at least one learning rate
-        raise RuntimeError(f"card '{card.name}': no learning rate was trained (empty learning-rate grid)")
-    score, lr, result, state = best
-    if lr != grid[-1]:
-        model = fresh_model()
-    model.load_state_dict(state, strict=False)
-    timings.update(train_s=train_s, select_s=select_s)
+            model = fresh_model()
+        model.load_state_dict(state, strict=False)
+        del state
+        timings.update(train_s=train_s, select_s=select_s)
+        s = ctx.settings
+        record = {
+            "selection": {
+                "metric": main, "learning_rate": lr, "mode": "best" if frozen else s.selection,
+                "epoch": result.epoch, "score": score, "history": history,
+                # With `final`, the best evaluation is shown for information only (never the headline).
+                "best_epoch": result.best_epoch, "best_score": result.best_score, "stopped_early": result.stopped_early,
+            },
+            "training": {
+                "steps": result.steps, "max_length": max_length, "batch_size": batch[0],
+                "gradient_accumulation": batch[1], "oom_halvings": halvings,
+                "epochs": PROBE_EPOCHS if frozen else s.epochs, "max_steps": s.max_steps,
+                "length_grouping": True if frozen else s.group_by_length, "real_token_fraction": round(result.real_token_fraction, 4),
+            },
+            "n_examples": {"train": len(train_ex), "selection": len(select_ex)},
+            "n_features": {"train": len(encoded["train"]), "select": len(encoded["select"])},
+        }
+        return model, encoded, max_length, record
+
+    ready: dict = {}  # role -> outputs already computed by the last evaluation
+    with kept.exclusive() if kept is not None else nullcontext():
+        found = kept.load() if kept is not None else None
+        if kept is not None and found is not None:  # the source unit's model (trained here before, or by another unit or process)
+            t0 = time.perf_counter()
+            model = fresh_model()
+            load_weights(model, found[0])
+            record = found[1]
+            max_length = record["training"]["max_length"]
+            encoded = {role: head.encode(ex, tokenizer, max_length) for role, ex in eval_ex.items()}
+            timings["reload_s"] = time.perf_counter() - t0
+            trained = {"source_unit": kept.key, "path": record["path"], "trained_here": False}
+        else:
+            model, encoded, max_length, record = fit()
+            trained = None
+            if kept is not None:
+                path = kept.save(model_files(model, tokenizer), record)
+                trained = {"source_unit": kept.key, "path": path, "trained_here": True}
+    eval_batch = 2 * record["training"]["batch_size"]
 
     t0 = time.perf_counter()
     metrics, records = {}, []
     for role, ex in eval_ex.items():
-        outputs = predict(model, encoded[role], head.outputs, pad_id=pad_id, batch_size=eval_batch, device=ctx.device)
+        if role in ready:
+            outputs = ready[role]
+        else:
+            outputs = predict(model, encoded[role], head.outputs, pad_id=pad_id, batch_size=eval_batch, device=ctx.device)
         preds = head.decode(ex, encoded[role], outputs)
         metrics[role] = head.score(ex, preds)
         records += head.records(ex, preds, role)
@@ -243,22 +301,13 @@ def _train_and_score(ctx, *, frozen: bool, adapter=None) -> UnitResult:
         predictions=records,
         extras=hidden.note({
             "protocol": "probe: frozen encoder, linear head" if frozen else "finetune",
-            "selection": {
-                "on": select_where, "metric": main, "learning_rate": lr, "mode": "best" if frozen else ctx.settings.selection,
-                "epoch": result.epoch, "score": score, "history": history,
-                # With `final`, the best evaluation is shown for information only (never the headline).
-                "best_epoch": result.best_epoch, "best_score": result.best_score, "stopped_early": result.stopped_early,
-            },
-            "training": {
-                "steps": result.steps, "max_length": max_length, "batch_size": batch[0],
-                "gradient_accumulation": batch[1], "oom_halvings": halvings,
-                "epochs": PROBE_EPOCHS if frozen else s.epochs, "max_steps": s.max_steps,
-                "length_grouping": True, "real_token_fraction": round(result.real_token_fraction, 4),
-            },
-            "n_examples": {"train": len(train_ex), "selection": len(select_ex), **{r: len(e) for r, e in eval_ex.items()}},
-            "n_features": {k: len(v) for k, v in encoded.items()},
+            "selection": {"on": select_where, **record["selection"]},
+            "training": record["training"],
+            "n_examples": {**record["n_examples"], **{r: len(e) for r, e in eval_ex.items()}},
+            "n_features": {**record["n_features"], **{k: len(v) for k, v in encoded.items()}},
             "timings": {k: round(v, 3) for k, v in timings.items()},
             **({"token_states": _state_stats(state_caches)} if state_caches else {}),
+            **({"trained_model": trained} if trained is not None else {}),
         }, blind_skipped),
     )
     if adapter is not None:
@@ -269,7 +318,7 @@ def _train_and_score(ctx, *, frozen: bool, adapter=None) -> UnitResult:
 
     add_to(out, model, encoded[next(iter(eval_ex))] if eval_ex else [], head.outputs, pad_id=pad_id,
            batch_size=s.batch_size, device=ctx.device, counts=adapter.counts if adapter is not None else None)
-    del model, state
+    del model
     return out
 
 

@@ -15,12 +15,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from polyglue.errors import UserError
 from polyglue.contract import UnitResult
 from polyglue.speech.corpus import Utterance
 from polyglue.speech.featurizer import WeightedLayerSum
 from polyglue.speech.heads.ctc import BiLSTMCTC, greedy_decode, spec_augment
-from polyglue.speech.runners.common import SpeechUnit, asr_language_data, compute, mean_over_languages
+from polyglue.speech.runners.common import (
+    SpeechUnit, asr_language_data, asr_scores, compute, load_lm, lm_decoder, lm_extras, mean_over_languages, no_training_transcripts,
+)
 from polyglue.speech.text import CharVocab
 from polyglue.speech.training import Batcher, fit
 
@@ -40,13 +41,18 @@ class Recognizer(nn.Module):
         return self.head(features, lengths)
 
 
-def _decode(model: Recognizer, batcher: Batcher, vocab: CharVocab, utts: list[Utterance], batch_size: int) -> list[str]:
-    out = []
+def _decode(model: Recognizer, batcher: Batcher, vocab: CharVocab, utts: list[Utterance], batch_size: int, beam=None):
+    """Greedy transcripts, and with a beam-search decoder (`protocol.lm_path`) the LM's too (else None)."""
+    out: list[str] = []
+    with_lm: list[str] | None = [] if beam is not None else None
     with torch.no_grad():
         for start in range(0, len(utts), batch_size):
             x, lengths = batcher(utts[start : start + batch_size])
-            out += [vocab.decode(ids) for ids in greedy_decode(model(x, lengths), lengths)]
-    return out
+            log_probs = model(x, lengths)
+            out += [vocab.decode(ids) for ids in greedy_decode(log_probs, lengths)]
+            if with_lm is not None:
+                with_lm += [beam.decode(log_probs[row, : int(lengths[row])].float().cpu().numpy()) for row in range(len(lengths))]
+    return out, with_lm
 
 
 def run(ctx) -> UnitResult:
@@ -55,7 +61,9 @@ def run(ctx) -> UnitResult:
     utts = {role: [u for u in items if u.transcript is not None] for role, items in unit.data.utterances.items()}
     untranscribed = {role: len(unit.data.utterances[role]) - len(items) for role, items in utts.items()}
     if not utts.get("train"):
-        raise UserError(f"card '{card.name}': no transcribed training utterances (transcription.txt next to the audio)")
+        raise no_training_transcripts(unit, None if unit.pooled or not unit.data.present else unit.data.present[0])
+    lm = load_lm(ctx.settings)  # before features and training: an unreadable LM fails now
+    decoders: dict = {}
     unit.prepare([u for items in utts.values() for u in items])
     features = unit.features
     scored = [r for r in card.splits.scored_roles() if utts.get(r)]
@@ -64,6 +72,8 @@ def run(ctx) -> UnitResult:
     records: list[dict] = []
     for lang, train in unit.groups(utts["train"]).items():
         key = lang or "all"
+        if not train:
+            raise no_training_transcripts(unit, lang)
         train, valid, text, vocab, selection_split = asr_language_data(utts, lang, train, ctx.seed)
         batcher = Batcher(features, ctx.device)
         settings = unit.fit_settings(len(train), optimizer="adam", grad_clip=GRAD_CLIP)
@@ -83,7 +93,7 @@ def run(ctx) -> UnitResult:
             )
 
         def validate(model):
-            hyp = _decode(model, batcher, vocab, valid, settings.batch_size)
+            hyp, _ = _decode(model, batcher, vocab, valid, settings.batch_size)
             return -compute(["wer"], [text[u.id] for u in valid], hyp)["wer"]
 
         ctx.step(0, settings.steps * len(settings.learning_rates), f"training BiLSTM-CTC ({key})")
@@ -91,20 +101,27 @@ def run(ctx) -> UnitResult:
         unit.timings["train_s"] = unit.timings.get("train_s", 0.0) + result.train_s
         selections[key] = {**result.selection(), "steps": settings.steps, "vocabulary": "".join(vocab.chars),
                            "selection_split": selection_split, "layer_weights": cast(WeightedLayerSum, result.model.featurizer).layer_weights()}
+        beam = lm_decoder(lm, vocab.chars, ctx.settings)
+        if beam is not None:
+            decoders[key] = beam
         t0 = time.perf_counter()
         for role in scored:
             items = [u for u in utts[role] if lang is None or u.language == lang]
             if not items:
                 continue
-            hyp = _decode(cast(Recognizer, result.model), batcher, vocab, items, settings.batch_size)
+            hyp, hyp_lm = _decode(cast(Recognizer, result.model), batcher, vocab, items, settings.batch_size, beam)
             gold = [text[u.id] for u in items]
-            per_language.setdefault(key, {})[role] = compute(card.metrics, gold, hyp)
-            records += [{"split": role, "id": u.id, "gold": g, "pred": h, "language": u.language} for u, g, h in zip(items, gold, hyp)]
+            per_language.setdefault(key, {})[role] = asr_scores(list(card.metrics), gold, hyp, hyp_lm)
+            for n, (u, g, h) in enumerate(zip(items, gold, hyp)):
+                records.append({"split": role, "id": u.id, "gold": g, "pred": h, "language": u.language,
+                                **({"pred_lm": hyp_lm[n]} if hyp_lm is not None else {})})
         unit.timings["eval_s"] = unit.timings.get("eval_s", 0.0) + time.perf_counter() - t0
     result_metrics = per_language["all"] if "all" in per_language else mean_over_languages(per_language)
     extras = unit.extras(
         selection=selections,
         untranscribed=untranscribed,
+        asr_protocol="superb: frozen upstream, BiLSTM-CTC head (the SUPERB-style s3prl indic_asr recipe, not the paper's fine-tuning)",
+        lm_decoding=lm_extras(lm, decoders, ctx.settings),
         n_examples={role: len(items) for role, items in utts.items()},
     )
     return UnitResult(metrics=result_metrics, predictions=records, extras=extras)

@@ -9,6 +9,11 @@ the best checkpoint scored with greedy decoding, WER and CER on every scored spl
 (test_known and test). It is a different protocol from the frozen BiLSTM-CTC `superb`
 runner and reports say which one ran (`extras.asr_protocol`).
 
+With `protocol.lm_path` (an ARPA or KenLM binary word n-gram) every scored split is also
+decoded by beam search with the LM (`polyglue.speech.lm`, fairseq's `--w2l-decoder kenlm`
+through flashlight), reported as `wer_lm`/`cer_lm`; the LM loads before any training, so a
+broken file stops the unit at once. Without one, `extras.lm_decoding` says it was skipped.
+
 `run_lora` is the `(asr, lora)` protocol: the same loop with LoRA adapters (through the shared
 `polyglue.peft_adapters` layer) on the upstream's attention projections (`q_proj`, `v_proj`
 unless `protocol.lora.target_modules` says otherwise, as the LoRA recipes' W_q and W_v), the
@@ -17,8 +22,7 @@ language it records the parameter counts and returns the adapter and CTC layer a
 named `<language>.<peft file>`; `load_trained_lora` rebuilds one language's model.
 
 Not reproduced: fairseq's exact fine-tuning config (its schedule, masking, layerdrop and
-steps are not in the IndicSUPERB repository) and LM decoding (KenLM beam search); the run
-records `decoding: greedy (no language model)`.
+steps are not in the IndicSUPERB repository).
 """
 
 from __future__ import annotations
@@ -29,7 +33,12 @@ from polyglue.contract import UnitResult
 from polyglue.errors import UserError
 from polyglue.peft_adapters import adapter_files
 from polyglue.speech.audio import read_audio
-from polyglue.speech.runners.common import SpeechUnit, asr_language_data, compute, mean_over_languages
+from polyglue.speech.runners.common import (
+    SpeechUnit, asr_language_data, asr_scores, compute, load_lm, lm_decoder, lm_extras, mean_over_languages, no_training_transcripts,
+)
+
+#: Utterances decoded per pass when scoring (their log-probabilities are kept for the LM only that long).
+SCORE_CHUNK = 32
 
 
 class _LazyAudio:
@@ -93,7 +102,7 @@ def run(ctx, adapter_factory=None) -> UnitResult:
     """CTC fine-tuning (the `finetune` protocol); `adapter_factory()` gives a `PeftAdapter` that wraps each language's model."""
     import json
 
-    from polyglue.speech.ctc_finetune import CTCSettings, finetune, greedy, load_ctc_model, steps_for
+    from polyglue.speech.ctc_finetune import CTCSettings, ctc_log_probs, finetune, greedy, greedy_ids, load_ctc_model, steps_for
 
     folder = _upstream_folder(ctx)
     config = json.loads((ctx.encoder.local_path / "config.json").read_text())
@@ -105,6 +114,8 @@ def run(ctx, adapter_factory=None) -> UnitResult:
     utts = {role: [u for u in items if u.transcript is not None] for role, items in unit.data.utterances.items()}
     scored = [r for r in card.splits.scored_roles() if utts.get(r)]
     s = ctx.settings
+    lm = load_lm(s)  # before any training: an unreadable LM fails now, with nothing lost
+    decoders: dict = {}
     per_language: dict[str, dict] = {}
     artifacts: dict[str, bytes] = {}
     lora_block: dict = {}
@@ -113,8 +124,7 @@ def run(ctx, adapter_factory=None) -> UnitResult:
     for lang, train in unit.groups(utts.get("train", [])).items():
         key = lang or "all"
         if not train:
-            split_dir = unit.root / (lang or "") / card.splits.train.name
-            raise UserError(f"{split_dir / 'transcription.txt'}: no training transcripts for language '{key}'")
+            raise no_training_transcripts(unit, lang)
         train, valid, text, vocab, selection_split = asr_language_data(utts, lang, train, ctx.seed)
         settings = CTCSettings(
             steps=s.max_steps or steps_for(s.epochs, len(train), s.batch_size), batch_size=s.batch_size,
@@ -124,6 +134,21 @@ def run(ctx, adapter_factory=None) -> UnitResult:
         adapter = adapter_factory() if adapter_factory is not None else None
         if adapter is not None:
             model = adapter.wrap(model)
+        beam = lm_decoder(lm, vocab.chars, s)
+        if beam is not None:
+            decoders[key] = beam
+
+        def transcribe(model, items):
+            """Greedy transcripts and, with an LM, beam-search ones, from one forward pass per chunk."""
+            plain: list[str] = []
+            with_lm: list[str] | None = [] if beam is not None else None
+            for start in range(0, len(items), SCORE_CHUNK):
+                log_probs = ctc_log_probs(model, [read_audio(u.path) for u in items[start : start + SCORE_CHUNK]],
+                                          normalize=normalize, layer_norm=layer_norm, device=ctx.device)
+                plain += [vocab.decode(greedy_ids(lp)) for lp in log_probs]
+                if with_lm is not None and beam is not None:
+                    with_lm += [beam.decode(lp) for lp in log_probs]
+            return plain, with_lm
 
         def decode(model, items):
             return greedy(model, [read_audio(u.path) for u in items], vocab, normalize=normalize, layer_norm=layer_norm, device=ctx.device)
@@ -152,10 +177,12 @@ def run(ctx, adapter_factory=None) -> UnitResult:
             items = [u for u in utts[role] if lang is None or u.language == lang]
             if not items:
                 continue
-            hyp = decode(result.model, items)
+            hyp, hyp_lm = transcribe(result.model, items)
             gold = [text[u.id] for u in items]
-            per_language.setdefault(key, {})[role] = compute(card.metrics, gold, hyp)
-            records += [{"split": role, "id": u.id, "gold": g, "pred": h, "language": u.language} for u, g, h in zip(items, gold, hyp)]
+            per_language.setdefault(key, {})[role] = asr_scores(list(card.metrics), gold, hyp, hyp_lm)
+            for n, (u, g, h) in enumerate(zip(items, gold, hyp)):
+                records.append({"split": role, "id": u.id, "gold": g, "pred": h, "language": u.language,
+                                **({"pred_lm": hyp_lm[n]} if hyp_lm is not None else {})})
         unit.timings["eval_s"] = unit.timings.get("eval_s", 0.0) + time.perf_counter() - t0
     if not per_language:
         raise UserError(f"card '{card.name}': no transcribed utterances to train and score")
@@ -163,7 +190,8 @@ def run(ctx, adapter_factory=None) -> UnitResult:
     extras = unit.extras(
         selection=selections,
         asr_protocol="finetune: Wav2Vec2ForCTC fine-tuning (the IndicSUPERB paper's protocol, via transformers, not fairseq)",
-        decoding="greedy (no language model)",
+        decoding="greedy and beam search with the KenLM" if lm is not None else "greedy (no language model)",
+        lm_decoding=lm_extras(lm, decoders, s),
         official_elements=["upstream fine-tuned with a CTC layer", "feature encoder frozen",
                            "character vocabulary after the IndicSUPERB normaliser", "WER/CER on test_known and test"],
         n_examples={role: len(items) for role, items in utts.items()},
@@ -173,6 +201,6 @@ def run(ctx, adapter_factory=None) -> UnitResult:
     extras["asr_protocol"] = "lora: LoRA adapters (peft) on the upstream's attention, CTC layer trained in full, CTC fine-tuning"
     extras["protocol"] = "lora: low-rank adapters (peft), task head trained in full"
     extras["lora"] = lora_block
-    counts = [s["parameters"] for s in selections.values()]
+    counts = [sel["parameters"] for sel in selections.values()]
     extras["parameters"] = counts[0] if len(counts) == 1 else {k: sum(c[k] for c in counts) for k in counts[0]}
     return UnitResult(metrics=result_metrics, predictions=records, extras=extras, artifacts=artifacts)

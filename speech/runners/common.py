@@ -207,3 +207,57 @@ def asr_language_data(utts: dict[str, list[Utterance]], lang: str | None, train:
         valid, train = [train[i] for i in sel_idx], [train[i] for i in fit_idx]
         selection_split = "train hold-out (10%)"
     return train, valid, text, vocab, selection_split
+
+
+def load_lm(settings):
+    """The user's KenLM model for ASR beam search (`protocol.lm_path`), loaded before anything trains; None without one."""
+    if not settings.lm_path:
+        return None
+    from polyglue.speech.lm import KenLMModel
+
+    return KenLMModel(settings.lm_path, settings.lm_lexicon)
+
+
+def lm_decoder(lm, chars: list[str], settings):
+    """One language's beam-search decoder over `chars` (None without an LM)."""
+    if lm is None:
+        return None
+    from polyglue.speech.lm import KenLMDecoder
+
+    return KenLMDecoder(chars, lm, lm_weight=settings.lm_weight, word_score=settings.word_score, beam_width=settings.beam_width)
+
+
+def asr_scores(names: list[str], gold: list[str], greedy: list[str], with_lm: list[str] | None) -> dict[str, float]:
+    """Greedy WER/CER under the card's names, and with the LM under `<name>_lm` (the paper reports both)."""
+    out = compute(names, gold, greedy)
+    if with_lm is not None:
+        out.update({f"{name}_lm": value for name, value in compute(names, gold, with_lm).items()})
+    return out
+
+
+def lm_extras(lm, decoders: dict, settings) -> dict:
+    """What `extras["lm_decoding"]` says: the LM used and its settings, or that beam search was skipped."""
+    if lm is None:
+        return {"used": False, "note": "beam search with an LM skipped: no protocol.lm_path (greedy decoding only)"}
+    first = next(iter(decoders.values()), None)
+    return {
+        "used": True, "lm_path": str(lm.path), "lm_sha256": settings.lm_sha256, "lexicon": str(lm.lexicon) if lm.lexicon else "ARPA 1-grams",
+        "decoder": "flashlight LexiconDecoder (fairseq --w2l-decoder kenlm)", **(first.settings if first else {}),
+        "lexicon_words": {key: d.lexicon_size for key, d in decoders.items()},
+        "skipped_words": {key: d.skipped_words for key, d in decoders.items()},
+    }
+
+
+def no_training_transcripts(unit: SpeechUnit, lang: str | None):
+    """The one-line error for a language without transcribed training audio, naming the file that should hold them."""
+    from polyglue.errors import DataError
+
+    split = unit.card.splits.train.name if unit.card.splits.train else "train"
+    where = unit.root
+    layout = unit.card.source.layout
+    if layout is not None and layout.name == "kathbath":
+        from polyglue.speech.corpus.kathbath import KathbathCorpus
+
+        folder = KathbathCorpus(unit.root).language_dir(lang) if lang else unit.root
+        where = (folder or unit.root / (lang or "")) / split / "transcription.txt"
+    return DataError(f"{where}: no training transcripts for language '{lang or 'all'}' (ASR needs transcribed training audio)")
