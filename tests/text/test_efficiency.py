@@ -62,3 +62,76 @@ def test_given_features_then_measure_records_every_figure_with_its_convention():
     assert record["throughput_batch_size"] == 4
     assert record["peak_memory_mb"] > 0 and record["peak_memory_kind"] == "process peak RSS"
     assert "2 per multiply-add" in record["flop_convention"]
+
+
+PROBE_TEXTS = ["alpha bravo charlie delta", "echo foxtrot golf", "hotel alpha bravo", "charlie delta echo foxtrot golf"] * 3
+
+
+def _probe_parts(tmp_path, pair: bool):
+    """A frozen tiny BERT encoder (mean-pooled, as the probe uses it) and a fitted logistic head."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from polyglue.encoders import parse_encoder
+    from polyglue.features import FeatureCache
+    from polyglue.langkits.encoders.hf_text import HFTextEncoder
+    from polyglue.langkits.encoders.tiny import build_tiny_bert
+    from polyglue.langkits.protocols.probe import _Featurizer, _scaler
+
+    folder = build_tiny_bert(tmp_path / "bert", PROBE_TEXTS, vocab_size=200, hidden_size=D, layers=LAYERS, heads=HEADS)
+    encoder = HFTextEncoder(parse_encoder(f"hf:{folder}"), max_length=64, kit_name="default", device="cpu", cache=FeatureCache(tmp_path / "cache"))
+    featurize = _Featurizer(encoder, "tiny")
+    pairs = list(reversed(PROBE_TEXTS)) if pair else None
+    x = featurize(PROBE_TEXTS, pairs)
+    scale = _scaler(x)
+    y = np.arange(len(PROBE_TEXTS)) % CLASSES
+    head = LogisticRegression(max_iter=200).fit(scale(x), y)
+    return encoder, featurize, scale, head, pairs
+
+
+def _bert_flops(n: int) -> int:
+    """The encoder part of `hand_count`: layers and pooler (BertModel has no classifier)."""
+    per_layer = 4 * n * D * D + 2 * n * n * D + 2 * n * D * INTER
+    return 2 * (LAYERS * per_layer + D * D)
+
+
+@pytest.mark.parametrize("pair", [False, True], ids=["single", "pair"])
+def test_given_a_tiny_probe_then_its_path_flops_equal_a_hand_count_and_the_head_is_the_trainable_part(tmp_path, pair):
+    from polyglue.efficiency import FLOP_SAMPLE
+    from polyglue.langkits.protocols.probe import measure_path
+
+    encoder, featurize, scale, head, pairs = _probe_parts(tmp_path, pair)
+    record = measure_path(featurize, scale, head, PROBE_TEXTS, pairs, batch_size=4, device="cpu", sparse_features=False)
+
+    def tokens(text):
+        return len(encoder.tokenizer(text)["input_ids"])
+
+    width = D * (4 if pair else 1)  # SentEval's [u, v, |u - v|, u * v] for pairs
+    head_flops = 2 * width * CLASSES
+    expected = [_bert_flops(tokens(t)) + (_bert_flops(tokens(pairs[i])) if pair else 0) + head_flops
+                for i, t in enumerate(PROBE_TEXTS[:FLOP_SAMPLE])]
+    hand = sum(expected) / len(expected)
+    assert abs(record["flops_per_example"] - hand) <= 0.01 * hand, (record["flops_per_example"], hand)
+    assert record["flops_outside_torch_per_example"] == head_flops
+    encoder_params = sum(p.numel() for p in encoder.torch_modules()[0].parameters())
+    head_params = head.coef_.size + head.intercept_.size
+    assert record["parameters"] == {"total": encoder_params + head_params, "trainable": head_params}
+    assert record["latency_ms_batch1"] > 0 and record["throughput_per_s"] > 0 and record["throughput_batch_size"] == 4
+
+
+def test_given_a_bow_probe_then_the_path_is_measured_without_torch_and_counts_the_sparse_head(tmp_path):
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from polyglue.langkits.encoders.bow import BowEncoder
+    from polyglue.langkits.protocols.probe import _Featurizer, _scaler, measure_path
+
+    featurize = _Featurizer(BowEncoder(n_features=2**10), "bow")
+    x = featurize(PROBE_TEXTS, None)
+    scale = _scaler(x)
+    head = LogisticRegression(max_iter=200).fit(scale(x), np.arange(len(PROBE_TEXTS)) % CLASSES)
+    record = measure_path(featurize, scale, head, PROBE_TEXTS, None, batch_size=4, device="cpu", sparse_features=True)
+    nnz = [scale(featurize([t], None)).nnz for t in PROBE_TEXTS[:4]]
+    assert record["flops_per_example"] == int(sum(2 * k * CLASSES for k in nnz) / 4)
+    assert record["parameters"] == {"total": head.coef_.size + head.intercept_.size, "trainable": head.coef_.size + head.intercept_.size}
+    assert "no torch" in record["flop_convention"]
