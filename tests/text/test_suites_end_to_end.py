@@ -150,3 +150,9 @@ def test_transfer_view_shows_in_distribution_shifted_score_and_gap(runs, suite, 
         assert row["in_distribution"] == pytest.approx(100 * unit["extras"]["selection"]["score"])
         assert row["shifted"] == pytest.approx(100 * unit["metrics"][card.report_split][card.main_metric])
         assert row["gap"] == pytest.approx(row["shifted"] - row["in_distribution"])
+    # the suite's published rows for its zero-shot cards, main metric, with their source
+    expected = {(ref.model, c): ref.scores.get(c, ref.scores.get(f"{c}.{REGISTRY.card(c).card.main_metric}"))
+                for ref in REGISTRY.suite(suite).suite.references for c in zero_shot}
+    published = {(r["encoder"], r["card"]): r["shifted"] for r in rows if r["protocol"] == "(published)"}
+    assert published == {k: v for k, v in expected.items() if v is not None}
+    assert all(r["source"] for r in rows if r["protocol"] == "(published)")
