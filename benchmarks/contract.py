@@ -56,6 +56,10 @@ class ProtocolSettings(ProtocolDefaults):
     """Hash of the user language kit next to the card, so editing it makes new units."""
     feature_storage: Literal["fp16", "int8"] = "fp16"
     """Speech: how cached upstream features are stored (`--feature-storage`); int8 is per-channel quantised."""
+    data_seed: int | None = Field(None, ge=0)
+    """`--data-seeds`: the data-order seed (training batch order, dropout) apart from the unit's
+    seed, which then drives only the initialisation of the head/adapters (Dodge et al. 2020).
+    None: both follow the unit's seed, as before the setting existed (and the unit key is unchanged)."""
 
 
 @dataclass
@@ -121,6 +125,11 @@ class RunContext:
         import torch
 
         return "cuda" if torch.cuda.is_available() else "cpu"
+
+    @property
+    def data_seed(self) -> int:
+        """The data-order seed: `settings.data_seed` when the run separates it, else the unit's seed."""
+        return self.settings.data_seed if self.settings.data_seed is not None else self.seed
 
     def seed_torch(self) -> None:
         """Seed torch (CPU and CUDA) and apply the unit's CPU thread count."""

@@ -35,6 +35,9 @@ class RunRequest:
     protocol: str | None = None
     seeds: int | None = None
     """Seeds per (card, encoder); None: the suite's own default (`seeds` in suite.yaml, else 1)."""
+    data_seeds: list[int] | None = None
+    """`--data-seeds`: data-order seeds crossed with the init seeds (an init × data grid); None: the
+    data order follows each unit's seed and no `data_seed` enters the protocol config."""
     data_dir: Path | None = None
     cache_dir: Path | None = None
     device: str = "auto"
@@ -62,6 +65,11 @@ def plan_run(registry: Registry, req: RunRequest) -> Plan:
         raise UserError(f"--seeds must be at least 1 (got {req.seeds})")
     if req.seeds is not None and req.seeds > MAX_SEEDS:
         raise UserError(f"--seeds {req.seeds}: at most {MAX_SEEDS} seeds per (card, encoder)")
+    if req.data_seeds is not None:
+        if not req.data_seeds or any(d < 0 for d in req.data_seeds) or len(set(req.data_seeds)) != len(req.data_seeds):
+            raise UserError(f"--data-seeds {','.join(map(str, req.data_seeds))}: give distinct non-negative integers, e.g. --data-seeds 0,1,2")
+        if len(req.data_seeds) > MAX_SEEDS:
+            raise UserError(f"--data-seeds: at most {MAX_SEEDS} data seeds")
     if req.protocol is not None:
         from polyglue.runs.dispatch import all_runners
 
@@ -118,7 +126,7 @@ def plan_run(registry: Registry, req: RunRequest) -> Plan:
                 raise UserError(f"card '{card.name}': no '{config['name']}' runner for {card.task} tasks")
             comparability = assess(card, config, req.overrides, default_protocol=protocols.official_protocol(card, enc),
                                    unverified_copy=unverified_copy)
-            for seed in range(n_seeds):
+            for seed, unit_config in _seed_grid(n_seeds, req.data_seeds, config):
                 unit = Unit(
                     suite=suite.name,
                     suite_version=suite.version,
@@ -128,7 +136,7 @@ def plan_run(registry: Registry, req: RunRequest) -> Plan:
                     dataset_revision=card.source.revision,
                     encoder_identity=identities[enc.label],
                     protocol=config["name"],
-                    protocol_hash=protocols.config_hash(config),
+                    protocol_hash=protocols.config_hash(unit_config),
                     seed=seed,
                 )
                 tasks.append(
@@ -137,7 +145,7 @@ def plan_run(registry: Registry, req: RunRequest) -> Plan:
                         encoder=raw_models[enc.label],
                         card=card.model_dump(mode="json"),
                         card_path=str(entry.path.resolve()),
-                        protocol_config=config,
+                        protocol_config=unit_config,
                         train_card=train_entry.card.model_dump(mode="json") if train_entry else None,
                         train_card_path=str(train_entry.path.resolve()) if train_entry else None,
                         data_dir=str(Path(req.data_dir).resolve()) if req.data_dir else None,
@@ -199,3 +207,12 @@ def _check_data_available(registry: Registry, req: RunRequest, names: set[str]) 
         raise UserError(
             f"{len(need)} card(s) read the Hugging Face Hub ({', '.join(need)}), but {reason} and {where}. {fetch_hint(req.suite)}"
         )
+
+
+def _seed_grid(n_seeds: int, data_seeds: list[int] | None, config: dict) -> list[tuple[int, dict]]:
+    """(init seed, protocol config) per unit: one per seed, or init seeds × `data_seeds` with the
+    data seed in the config (so in the unit key and the store). Without `--data-seeds` the config
+    is untouched, so existing units keep their keys."""
+    if data_seeds is None:
+        return [(seed, config) for seed in range(n_seeds)]
+    return [(seed, {**config, "data_seed": d}) for seed in range(n_seeds) for d in data_seeds]
