@@ -4,7 +4,7 @@ The measuring itself is `polyglue.efficiency` (one implementation for the text p
 trained text models and the speech runners; its docstring states the conventions). This
 module adapts it to Hugging Face text models: the inference path of one example is
 `outputs(model, collate([feature]))`, batch 1 unpadded, under the same autocast as
-prediction; the example size is its token count. `perf/efficiency_overhead.py` measures the
+prediction; the example size is its token count. `perf/lora_vs_finetune.py` measures the
 share of a unit's time it costs.
 """
 
