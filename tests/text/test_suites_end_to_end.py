@@ -116,6 +116,12 @@ def test_card_runs_and_its_metrics_replay_from_predictions(runs, suite, card_nam
         assert extras["efficiency"]["flops_per_example"] > 0 and extras["parameters"]["trainable"] > 0
     elif card.task != "multiple-choice" or encoder != "bow":
         assert extras["selection"]
+    if protocol == "probe" and (encoder != "bow" or card.task in ("single-classification", "pair-classification", "regression")):
+        # the whole inference path of every probe (bow's lexical token/QA/choice baselines have no model to measure)
+        record = extras["efficiency"]
+        assert record["flops_per_example"] > 0 and record["latency_ms_batch1"] > 0 and record["throughput_per_s"] > 0
+        assert 0 < record["parameters"]["trainable"] <= record["parameters"]["total"]
+        assert (record["parameters"]["trainable"] < record["parameters"]["total"]) == (encoder != "bow")  # the encoder is frozen
 
 
 @pytest.mark.parametrize("suite", SUITES)
