@@ -128,7 +128,7 @@ def run(ctx) -> UnitResult:
     selections: dict[str, dict] = {}
     records: list[dict] = []
     unscorable: dict[str, str] = {}
-    measured: tuple | None = None
+    measured: tuple[nn.Module, list[Utterance]] | None = None
     for lang, train in unit.groups(train_all).items():
         key = lang or "all"
         group_trials = {role: [t for t in trials.get(role, []) if lang is None or t.enroll.language == lang] for role in trials}
@@ -204,7 +204,8 @@ def run(ctx) -> UnitResult:
     )
     out = UnitResult(metrics=result_metrics, predictions=records, extras=extras)
     if measured is not None:  # one example = one utterance's embedding (a trial compares two of them)
-        unit.measure_efficiency(out, *measured, head_forward=lambda model, x, lengths: model.embed(x, lengths))
+        model, items = measured
+        unit.measure_efficiency(out, model, items, head_forward=lambda m, x, lengths: cast(SpeakerEmbedder, m).embed(x, lengths))
     return out
 
 
