@@ -110,6 +110,7 @@ def plan(
     data_dir: str | Path | None = None,
     device: str = "auto",
     threads: int | None = None,
+    data_seeds: Sequence[int] | None = None,
     backend: str = "local",
     registry=None,
     allow_unverified_data: bool = False,
@@ -121,6 +122,7 @@ def plan(
     (`learning_rate=3e-5`); every override makes the rows not comparable, debug caps make them debug.
     `allow_unverified_data`: read a pinned card's `data_dir` folder that has no `manifest.json` (not
     written by `bench fetch`); refused without it, marked not comparable with it.
+    `data_seeds`: data-order seeds crossed with the `seeds` init seeds (Dodge et al. 2020's grid).
     """
     from polyglue.cards.registry import Registry
     from polyglue.runs.plan import RunRequest, plan_run
@@ -148,6 +150,7 @@ def plan(
         tasks=list(tasks) if tasks else None,
         protocol=protocol,
         seeds=seeds,
+        data_seeds=[int(d) for d in data_seeds] if data_seeds is not None else None,
         data_dir=Path(data_dir) if data_dir is not None else None,
         device=device,
         threads=threads,
@@ -205,6 +208,7 @@ def evaluate(
     runs_dir: str | Path | None = None,
     device: str = "auto",
     allow_unverified_data: bool = False,
+    data_seeds: Sequence[int] | None = None,
     **overrides,
 ) -> Results:
     """Evaluate `models` on `suite`; finished units are reused, so a second call resumes.
@@ -217,6 +221,8 @@ def evaluate(
             (`polyglue.objects`); a spec string or a list of spec strings also works.
         tasks: card names to run (default: every card of the suite).
         seeds: seeds per (card, model); default: the suite's own (`seeds:` in suite.yaml, else 1).
+        data_seeds: data-order seeds, crossed with the seeds (which then drive only the head/adapter
+            initialisation): an init × data grid, as Dodge et al. (2020) separate the two.
         protocol: `finetune`, `probe`, or a plugin's protocol (default: each card's own).
         cards: extra card directories. data_dir: the local data root (suite S reads DIR/S/).
         runs_dir: where results live (default `./runs`). device: `auto`, `cpu`, `cuda`, `cuda:N`.
@@ -238,7 +244,8 @@ def evaluate(
     threads = overrides.pop("threads", None)
     planned, registry = plan(
         suite, models, tasks=tasks, seeds=seeds, protocol=protocol, cards=cards, data_dir=data_dir,
-        device=device, threads=threads, backend=backend, allow_unverified_data=allow_unverified_data, **overrides,
+        device=device, threads=threads, backend=backend, allow_unverified_data=allow_unverified_data,
+        data_seeds=data_seeds, **overrides,
     )
     summary = execute(planned, runs_dir, backend=backend, **run_options)
     return collect(Path(runs_dir) if runs_dir is not None else DEFAULT_RUNS_DIR, registry, suite, planned.tasks, summary)

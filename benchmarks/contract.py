@@ -61,6 +61,10 @@ class ProtocolSettings(ProtocolDefaults):
     source_model: str | None = None
     """A `train_from` unit that evaluates its source unit's kept model: a hash of the source's card and
     settings, so a changed source card or recipe makes a new unit (set at planning, never by a card)."""
+    data_seed: int | None = Field(None, ge=0)
+    """`--data-seeds`: the data-order seed (training batch order, dropout) apart from the unit's
+    seed, which then drives only the initialisation of the head/adapters (Dodge et al. 2020).
+    None: both follow the unit's seed, as before the setting existed (and the unit key is unchanged)."""
 
 
 @dataclass
@@ -156,6 +160,11 @@ class RunContext:
         import torch
 
         return "cuda" if torch.cuda.is_available() else "cpu"
+
+    @property
+    def data_seed(self) -> int:
+        """The data-order seed: `settings.data_seed` when the run separates it, else the unit's seed."""
+        return self.settings.data_seed if self.settings.data_seed is not None else self.seed
 
     def seed_torch(self) -> None:
         """Seed torch (CPU and CUDA) and apply the unit's CPU thread count."""

@@ -96,7 +96,7 @@ def example_ids(card: Card, split: SplitData) -> list[str]:
 def label_space(card: Card, split: SplitData) -> LabelSpace:
     if card.labels is None:  # was a TypeError from list(None); classification and tagging cards list them
         raise DataError(f"card '{card.name}': {split.origin}: the card lists no `labels` to encode this split's labels with")
-    return LabelSpace(card.labels, split.source_label_names)
+    return LabelSpace(card.labels, split.source_label_names, card.label_map)
 
 
 def targets(card: Card, split: SplitData) -> np.ndarray:

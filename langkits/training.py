@@ -35,6 +35,10 @@ class TrainConfig:
     weight_decay: float = 0.0
     max_steps: int | None = None
     seed: int = 0
+    """Data-order seed: the batch order (the unit's data seed)."""
+    torch_seed: int | None = None
+    """Reseed torch (dropout masks) when training starts; None leaves its stream where the
+    initialisation left it (units without a separate data seed, as before it existed)."""
     device: str = "cpu"
     group_by_length: bool = True
     max_grad_norm: float | None = 1.0
@@ -64,6 +68,11 @@ class TrainResult:
     real_token_fraction: float = 1.0
     train_s: float = 0.0
     select_s: float = 0.0
+    first_batches: list[list[int]] = field(default_factory=list)
+    """Example indices of the first `RECORDED_BATCHES` batches: the data order, for provenance."""
+
+
+RECORDED_BATCHES = 2
 
 
 def _param_groups(model, weight_decay: float, decay_all: bool = False) -> list[dict]:
@@ -110,6 +119,10 @@ def train(
             frozen.eval()
 
     rng = np.random.default_rng(config.seed)
+    if config.torch_seed is not None:
+        torch.manual_seed(config.torch_seed)
+        if torch.cuda.is_available():
+            torch.cuda.manual_seed_all(config.torch_seed)
     lengths = [feature_length(f) for f in features]
     n_batches = math.ceil(len(features) / config.batch_size)
     per_epoch = steps_per_epoch(n_batches, config.gradient_accumulation)
@@ -167,6 +180,8 @@ def train(
         batches = grouped_batches(lengths, config.batch_size, rng) if config.group_by_length else random_batches(len(features), config.batch_size, rng)
         optimizer.zero_grad(set_to_none=True)
         for k, idx in enumerate(batches):
+            if len(result.first_batches) < RECORDED_BATCHES:
+                result.first_batches.append([int(i) for i in idx])
             real += sum(lengths[i] for i in idx)
             padded += len(idx) * max(lengths[i] for i in idx)
             batch = to_device(collate([features[i] for i in idx], pad_id), config.device)

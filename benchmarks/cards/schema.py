@@ -369,6 +369,10 @@ class Card(Strict):
     """Source column -> role. Speech layouts may leave it empty."""
     labels: list[str] | None = None
     """Label names in the source's own index order. Data may carry names or indices."""
+    label_map: dict[str, str] | None = None
+    """Source label name (integers are named by the source's ClassLabel list first) -> one of `labels`, for data labelled in another
+    task's terms (GLUE-X scores MRPC rows with an RTE model: `equivalent: entailment`). Absent
+    from the dump (and the hash) when not given."""
     metrics: list[MetricName] = Field(min_length=1)
     main_metric: MetricName
     protocol: ProtocolDefaults = Field(default_factory=ProtocolDefaults)
@@ -390,6 +394,14 @@ class Card(Strict):
     superseded_by: str | None = None
 
     _check_license = field_validator("license")(lambda cls, v: _license(v))
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_label_map(self, handler):
+        # Cards without a `label_map` dump (and hash) exactly as before the field existed.
+        data = handler(self)
+        if isinstance(data, dict) and data.get("label_map") is None:
+            data.pop("label_map", None)
+        return data
 
     @field_validator("labels")
     @classmethod
@@ -438,6 +450,13 @@ class Card(Strict):
             found.append((("labels",), f"task '{self.task}' needs a `labels` list (names in the source's index order)"))
         if self.task == "regression" and self.labels is not None:
             found.append((("labels",), "a regression card has no `labels`"))
+        if self.label_map is not None:
+            unknown = sorted({t for t in self.label_map.values() if t not in (self.labels or [])})
+            if unknown:
+                found.append((("label_map",), f"maps onto {', '.join(unknown)}, not among the card's labels {self.labels}"))
+            clash = sorted(k for k, t in self.label_map.items() if k in (self.labels or []) and k != t)
+            if clash:
+                found.append((("label_map",), f"source label(s) {', '.join(clash)} are card labels too: a map between card labels is ambiguous"))
         layout = self.source.layout
         if layout is None or layout.name == "audio-manifest":
             table = vocab.REQUIRED_ROLES if layout is None else vocab.MANIFEST_ROLES

@@ -60,7 +60,7 @@ def report_cmd(
     source_url: Annotated[Optional[str], typer.Option("--source-url", help="model-index: where the results can be read (default: the suite's reference URL).")] = None,
     bootstrap_se: Annotated[int, typer.Option("--bootstrap-se", help="For single-seed cells: per-example bootstrap standard error from N resamples of the stored predictions (0: off).")] = 0,
     include_debug: Annotated[bool, typer.Option("--include-debug", help="Show debug units (--limit, --max-steps runs) as their own, labelled rows.")] = False,
-    columns: Annotated[str, typer.Option("--columns", help="scores (the leaderboard), efficiency (score beside parameters, latency, throughput, memory and FLOPs) or transfer (in-distribution vs shifted score and gap of train_from cards).")] = "scores",
+    columns: Annotated[str, typer.Option("--columns", help="scores (the leaderboard), efficiency (score beside parameters, latency, throughput, memory and FLOPs) transfer (in-distribution vs shifted score and gap of train_from cards) or seeds (variance across init seeds vs data-order seeds, from --seeds x --data-seeds runs).")] = "scores",
     expected_max: Annotated[bool, typer.Option("--expected-max", help="Expected best validation score against the number of trials over the stored learning-rate grid x seeds (Dodge et al. 2019).")] = False,
     cards: CardsOpt = None,
     runs_dir: RunsDirOpt = DEFAULT_RUNS_DIR,
@@ -74,8 +74,8 @@ def report_cmd(
         raise UserError("--format model-index needs --model LABEL (the row to put in the model card)")
     if fmt != "model-index" and (model or protocol or include_not_comparable or source_url):
         raise UserError("--model, --protocol, --include-not-comparable and --source-url apply to --format model-index only")
-    if columns not in ("scores", "efficiency", "transfer"):
-        raise UserError(f"--columns {columns}: choose scores, efficiency or transfer")
+    if columns not in ("scores", "efficiency", "transfer", "seeds"):
+        raise UserError(f"--columns {columns}: choose scores, efficiency, transfer or seeds")
     if expected_max and columns != "scores":
         raise UserError(f"--expected-max and --columns {columns} are two views; ask for one")
     view = "expected-max" if expected_max else (None if columns == "scores" else columns)

@@ -17,6 +17,7 @@ def run_cmd(
     tasks: Annotated[Optional[str], typer.Option("--tasks", help="Comma-separated card names (default: all cards of the suite).")] = None,
     protocol: Annotated[Optional[str], typer.Option("--protocol", help="Text protocol: finetune (official recipe), probe (frozen features), lora (low-rank adapters, peft; also ASR), prompt (soft prompt tuning) or prefix (prefix tuning).")] = None,
     seeds: Annotated[Optional[int], typer.Option("--seeds", help="Seeds per (card, encoder); default: the suite's own (1 unless suite.yaml says). Reports show mean ± spread.")] = None,
+    data_seeds: Annotated[Optional[str], typer.Option("--data-seeds", help="Comma-separated data-order seeds (batch order, dropout), crossed with --seeds, which then set only the head/adapter initialisation (Dodge et al. 2020); `bench report --columns seeds` decomposes the variance.")] = None,
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Local data root: suite S reads DIR/S/.")] = None,
     allow_unverified_data: Annotated[bool, typer.Option("--allow-unverified-data", help="Read pinned cards' --data-dir folders that have no manifest.json (not written by `bench fetch`); their rows are marked not comparable.")] = False,
     cards: CardsOpt = None,
@@ -107,6 +108,7 @@ def run_cmd(
     }
     prompt = {"num_virtual_tokens": virtual_tokens if protocol != "prefix" else None, "init": prompt_init, "init_text": prompt_init_text}
     prefix = {"num_virtual_tokens": virtual_tokens if protocol == "prefix" else None, "projection": prefix_projection}
+    data_seed_list = _int_list("--data-seeds", data_seeds) if data_seeds is not None else None
     reg = registry(cards)
     plans = []
     for name in suites:
@@ -114,7 +116,7 @@ def run_cmd(
         if task_list and len(suites) > 1:  # a grid over several suites: each runs the listed cards it has
             names = [t for t in task_list if t in {e.card.name for e in reg.suite_cards(name)}] or task_list
         planned, _ = api.plan(
-            name, models, tasks=names, protocol=protocol, seeds=seeds, data_dir=data_dir, device=device,
+            name, models, tasks=names, protocol=protocol, seeds=seeds, data_seeds=data_seed_list, data_dir=data_dir, device=device,
             threads=threads, backend=backend, registry=reg, max_steps=max_steps, limit=limit, languages=language_list,
             feature_storage=feature_storage, lora=lora, prompt=prompt, prefix=prefix, allow_unverified_data=allow_unverified_data, **settings,
         )
@@ -188,3 +190,12 @@ def _check_cuda(device: str) -> None:
 
 def register(app: typer.Typer) -> None:
     app.command("run")(run_cmd)
+
+
+def _int_list(flag: str, text: str) -> list[int]:
+    from polyglue.errors import UserError
+
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UserError(f"{flag} {text}: give comma-separated integers, e.g. {flag} 0,1,2") from None

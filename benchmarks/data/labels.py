@@ -21,10 +21,17 @@ HIDDEN = -1
 class LabelSpace:
     """The card's label names and the mapping of raw data values onto their positions."""
 
-    def __init__(self, names: list[str], source_names: list[str] | None = None):
+    def __init__(self, names: list[str], source_names: list[str] | None = None, label_map: dict[str, str] | None = None):
         self.names = list(names)
         self.index = {n: i for i, n in enumerate(self.names)}
         self.source_names = list(source_names) if source_names else None
+        self.label_map = dict(label_map or {})
+        """The card's `label_map`: a source label name -> the card's name (an integer is first named
+        by the source's ClassLabel list, then mapped; GLUE-X scores MRPC rows with an RTE model:
+        `equivalent` -> `entailment`)."""
+        for source, target in self.label_map.items():
+            if target in self.index and source not in self.index:
+                self.index[source] = self.index[target]
 
     def __len__(self) -> int:
         return len(self.names)

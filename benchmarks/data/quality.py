@@ -233,7 +233,7 @@ def _check_labels(chk: _Checker, s: Sample) -> None:
             if card.task == "regression":
                 encode_regression([value], s.origin, allow_hidden=s.hidden)
             elif card.labels is not None:
-                LabelSpace(card.labels, s.label_names).encode([value], s.origin, allow_hidden=s.hidden)
+                LabelSpace(card.labels, s.label_names, card.label_map).encode([value], s.origin, allow_hidden=s.hidden)
         except DataError:
             bad.append((value, n))
     if bad:

@@ -1,11 +1,12 @@
 """The efficiency view of a suite: score beside cost, one row per (card, encoder, protocol).
 
-Each trained text unit stores `extras["efficiency"]` (`polyglue.langkits.efficiency`):
-parameters, latency per example at batch 1, throughput at the card's batch size, peak
-memory and FLOPs per example. This view puts the card's main score (report split, mean
-over seeds) beside the mean of each figure over the same seeds, in md, csv, json and
-html (with a score-against-FLOPs chart). Units without figures (frozen-feature probes,
-speech) show empty cells rather than invented numbers.
+Fine-tuned, LoRA and probed text units and speech units store `extras["efficiency"]`
+(`polyglue.efficiency`, measured on the unit's whole inference path): parameters, latency
+per example at batch 1, throughput at the card's batch size, peak memory and FLOPs per
+example. This view puts the card's main score (report split, mean over seeds) beside the
+mean of each figure over the same seeds, in md, csv, json and html (with a
+score-against-FLOPs chart). Units without figures (stored before they were measured, or
+runners that measure none) show empty cells rather than invented numbers.
 """
 
 from __future__ import annotations

@@ -75,16 +75,22 @@ def unit_trials(unit: dict) -> tuple[str, list[dict]]:
         for lr, history in selection["history"].items():
             scores = [h["validation"] for h in history if h.get("validation") is not None and not math.isnan(h["validation"])]
             if scores:
-                trials.append({"seed": unit["seed"], "value": float(lr), "score": max(scores) if higher else min(scores)})
+                trials.append({"seed": unit["seed"], "data_seed": _data_seed(unit), "value": float(lr), "score": max(scores) if higher else min(scores)})
         return "learning_rate", trials
     if "validation_scores" in selection:  # probe: regularisation -> validation score
         name = selection.get("parameter", "parameter")
         trials = [
-            {"seed": unit["seed"], "value": _number(v), "score": s}
+            {"seed": unit["seed"], "data_seed": _data_seed(unit), "value": _number(v), "score": s}
             for v, s in selection["validation_scores"].items() if s is not None and not math.isnan(s)
         ]
         return name, trials
     return "", []
+
+
+def _data_seed(unit: dict) -> int:
+    """The unit's data-order seed (`--data-seeds`), else its seed (both followed it)."""
+    data = (unit.get("protocol_config") or {}).get("data_seed")
+    return int(unit["seed"] if data is None else data)
 
 
 def _number(text: str) -> float | str:
@@ -112,6 +118,7 @@ class BudgetCurve:
             "card": self.card, "encoder": self.encoder, "protocol": self.protocol, "metric": self.metric,
             "selected_on": self.selected_on, "parameter": self.parameter, "higher_is_better": self.higher_is_better,
             "n_trials": len(self.trials), "seeds": sorted({t["seed"] for t in self.trials}),
+            "data_seeds": sorted({t.get("data_seed", t["seed"]) for t in self.trials}),
             "values": sorted({t["value"] for t in self.trials}, key=str), "trials": self.trials,
             "expected_best": self.with_replacement, "expected_best_without_replacement": self.without_replacement,
         }

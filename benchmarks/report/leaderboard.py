@@ -125,10 +125,11 @@ def current_units(suite: Suite, cards: dict[str, Card], store_units: list[dict])
 
 
 def _latest_per_card_seed(units: list[dict]) -> tuple[list[dict], int]:
-    """One unit per (card, seed): the most recently finished (another protocol setting of the same row)."""
-    best: dict[tuple[str, int], dict] = {}
+    """One unit per (card, seed, data seed): the most recently finished (another protocol setting of the
+    same row). Units of an init × data seed grid (`--data-seeds`) are all kept: each is one trial."""
+    best: dict[tuple[str, int, int | None], dict] = {}
     for unit in sorted(units, key=lambda u: (u.get("finished_at") or "", u["key"])):
-        best[(unit["card"], unit["seed"])] = unit
+        best[(unit["card"], unit["seed"], (unit.get("protocol_config") or {}).get("data_seed"))] = unit
     return list(best.values()), len(units) - len(best)
 
 

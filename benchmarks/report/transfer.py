@@ -6,7 +6,8 @@ its checkpoint on that card's validation split; the unit stores that validation 
 So the in-distribution and the shifted number come from one model, and the gap is their
 difference (shifted − in-distribution, in display units; negative = the model loses).
 Units without a recorded selection (weight-free baselines fitted in closed form) show the
-shifted score alone.
+shifted score alone. The suite's published rows (`references`, e.g. GLUE-X's released
+per-data-set results) follow as protocol `(published)`, with their source.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class TransferRow:
     split: str
     shifted: float | None
     seeds: list[int]
+    source: str | None = None
+    """Set on published rows (the suite's `references`): where the number comes from."""
 
     @property
     def gap(self) -> float | None:
@@ -71,7 +74,25 @@ def transfer_rows(suite: Suite, cards: dict[str, Card], store_units: list[dict])
             vocab.display_value(card.main_metric, shifted) if shifted is not None else None,
             sorted(u["seed"] for u in units),
         ))
-    return rows
+    return rows + published_rows(suite, cards)
+
+
+def published_rows(suite: Suite, cards: dict[str, Card]) -> list[TransferRow]:
+    """The suite's published rows for its `train_from` cards: the shifted score as the reference
+    states it (main metric; in-distribution and gap only where a measured row has them)."""
+    out = []
+    for ref in suite.references:
+        for name in suite.cards:
+            card = cards.get(name)
+            if card is None or not card.train_from:
+                continue
+            value = ref.scores.get(name, ref.scores.get(f"{name}.{card.main_metric}"))
+            if value is None:
+                continue
+            notes = f"; {ref.notes}" if ref.notes else ""
+            out.append(TransferRow(name, card.train_from, ref.model, "(published)", card.main_metric, "", None,
+                                   card.main_metric, ref.split, float(value), [], source=f"{ref.source}{notes}"))
+    return out
 
 
 def _f(value: float | None) -> str:
@@ -87,6 +108,9 @@ def transfer_markdown(suite: str, rows: list[TransferRow]) -> str:
                      f"{_f(r.shifted)} {r.metric} | {'' if r.gap is None else f'{r.gap:+.2f}'} |")
     if not rows:
         lines.append("| (no unit of a card with `train_from`) | | | | | | |")
+    sources = list(dict.fromkeys(f"{r.encoder}: {r.source}" for r in rows if r.source))
+    if sources:
+        lines += ["", "Published rows: " + " ".join(f"{s}" for s in sources)]
     return "\n".join(lines) + "\n"
 
 
@@ -96,11 +120,11 @@ def transfer_csv(suite: str, rows: list[TransferRow]) -> str:
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["suite", "card", "train_from", "encoder", "protocol", "in_metric", "in_split", "in_distribution", "metric", "split", "shifted", "gap", "seeds"])
+    writer.writerow(["suite", "card", "train_from", "encoder", "protocol", "in_metric", "in_split", "in_distribution", "metric", "split", "shifted", "gap", "seeds", "source"])
     for r in rows:
         writer.writerow([suite, r.card, r.train_from, r.encoder, r.protocol, r.in_metric, r.in_split,
                          "" if r.in_distribution is None else repr(r.in_distribution), r.metric, r.split,
-                         "" if r.shifted is None else repr(r.shifted), "" if r.gap is None else repr(r.gap), " ".join(map(str, r.seeds))])
+                         "" if r.shifted is None else repr(r.shifted), "" if r.gap is None else repr(r.gap), " ".join(map(str, r.seeds)), r.source or ""])
     return buffer.getvalue()
 
 

@@ -1,6 +1,6 @@
 """The report's extra views, each in md, csv, json and html: `--columns efficiency` (score beside
-cost), `--columns transfer` (in-distribution vs shifted score and the gap of `train_from` cards)
-and `--expected-max` (expected best validation score against the tuning budget)."""
+cost), `--columns transfer` (in-distribution vs shifted score and the gap of `train_from` cards),
+`--columns seeds` (init vs data-order seed variance) and `--expected-max` (expected best validation score against the tuning budget)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ VIEWS: dict[str, tuple[str, str, str]] = {
     "efficiency": ("polyglue.report.efficiency", "efficiency_rows", "efficiency"),
     "transfer": ("polyglue.report.transfer", "transfer_rows", "transfer"),
     "expected-max": ("polyglue.report.expected_max", "budget_curves", "curves"),
+    "seeds": ("polyglue.report.seed_variance", "seed_rows", "seeds"),
 }
 SUFFIX = {"md": "markdown", "csv": "csv", "json": "json", "html": "html"}
 

@@ -35,6 +35,9 @@ class RunRequest:
     protocol: str | None = None
     seeds: int | None = None
     """Seeds per (card, encoder); None: the suite's own default (`seeds` in suite.yaml, else 1)."""
+    data_seeds: list[int] | None = None
+    """`--data-seeds`: data-order seeds crossed with the init seeds (an init × data grid); None: the
+    data order follows each unit's seed and no `data_seed` enters the protocol config."""
     data_dir: Path | None = None
     cache_dir: Path | None = None
     device: str = "auto"
@@ -62,6 +65,11 @@ def plan_run(registry: Registry, req: RunRequest) -> Plan:
         raise UserError(f"--seeds must be at least 1 (got {req.seeds})")
     if req.seeds is not None and req.seeds > MAX_SEEDS:
         raise UserError(f"--seeds {req.seeds}: at most {MAX_SEEDS} seeds per (card, encoder)")
+    if req.data_seeds is not None:
+        if not req.data_seeds or any(d < 0 for d in req.data_seeds) or len(set(req.data_seeds)) != len(req.data_seeds):
+            raise UserError(f"--data-seeds {','.join(map(str, req.data_seeds))}: give distinct non-negative integers, e.g. --data-seeds 0,1,2")
+        if len(req.data_seeds) > MAX_SEEDS:
+            raise UserError(f"--data-seeds: at most {MAX_SEEDS} data seeds")
     if req.protocol is not None:
         from polyglue.runs.dispatch import all_runners
 
@@ -125,7 +133,7 @@ def plan_run(registry: Registry, req: RunRequest) -> Plan:
             source = _source_unit(suite, in_suite.get(card.train_from or ""), enc, identities[enc.label], req, config)
             if source is not None:
                 config["source_model"] = source[1]
-            for seed in range(n_seeds):
+            for seed, unit_config in _seed_grid(n_seeds, req.data_seeds, config):
                 unit = Unit(
                     suite=suite.name,
                     suite_version=suite.version,
@@ -135,7 +143,7 @@ def plan_run(registry: Registry, req: RunRequest) -> Plan:
                     dataset_revision=card.source.revision,
                     encoder_identity=identities[enc.label],
                     protocol=config["name"],
-                    protocol_hash=protocols.config_hash(config),
+                    protocol_hash=protocols.config_hash(unit_config),
                     seed=seed,
                 )
                 tasks.append(
@@ -144,7 +152,7 @@ def plan_run(registry: Registry, req: RunRequest) -> Plan:
                         encoder=raw_models[enc.label],
                         card=card.model_dump(mode="json"),
                         card_path=str(entry.path.resolve()),
-                        protocol_config=config,
+                        protocol_config=unit_config,
                         train_card=train_entry.card.model_dump(mode="json") if train_entry else None,
                         train_card_path=str(train_entry.path.resolve()) if train_entry else None,
                         data_dir=str(Path(req.data_dir).resolve()) if req.data_dir else None,
@@ -152,7 +160,7 @@ def plan_run(registry: Registry, req: RunRequest) -> Plan:
                         device=req.device,
                         options={"threads": req.threads} if req.threads else {},
                         comparability=comparability,
-                        trained_model=unit.key if keeps else replace(source[0], seed=seed).key if source else None,
+                        trained_model=unit.key if keeps else _source_key(source[0], seed, unit_config) if source else None,
                     )
                 )
     if unverified and not req.allow_unverified_data:
@@ -189,6 +197,13 @@ def _source_unit(suite, train_entry, enc: EncoderSpec, identity: str, req: RunRe
     )
     tie = protocols.config_hash({"card_hash": unit.card_hash, "revision": unit.dataset_revision, "protocol_hash": unit.protocol_hash})
     return unit, tie
+
+
+def _source_key(source: Unit, seed: int, unit_config: dict) -> str:
+    """The key of the source unit whose kept model this unit evaluates: same seed and, under
+    `--data-seeds`, the same data seed (the source's config is this unit's less `source_model`)."""
+    src_config = {k: v for k, v in unit_config.items() if k != "source_model"}
+    return replace(source, seed=seed, protocol_hash=protocols.config_hash(src_config)).key
 
 
 def _unverified_copy(req: RunRequest, suite: str, card) -> str | None:
@@ -235,3 +250,12 @@ def _check_data_available(registry: Registry, req: RunRequest, names: set[str]) 
         raise UserError(
             f"{len(need)} card(s) read the Hugging Face Hub ({', '.join(need)}), but {reason} and {where}. {fetch_hint(req.suite)}"
         )
+
+
+def _seed_grid(n_seeds: int, data_seeds: list[int] | None, config: dict) -> list[tuple[int, dict]]:
+    """(init seed, protocol config) per unit: one per seed, or init seeds × `data_seeds` with the
+    data seed in the config (so in the unit key and the store). Without `--data-seeds` the config
+    is untouched, so existing units keep their keys."""
+    if data_seeds is None:
+        return [(seed, config) for seed in range(n_seeds)]
+    return [(seed, {**config, "data_seed": d}) for seed in range(n_seeds) for d in data_seeds]

@@ -150,6 +150,18 @@ class HFTextEncoder:
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)  # (batch, hidden)
         return pooled.cpu().numpy()
 
+    def encode_uncached(self, texts: list[str]) -> np.ndarray:
+        """(n_texts, hidden) features computed now, one padded batch, bypassing the cache: the
+        inference path a deployed probe runs (efficiency figures time this, not cache reads)."""
+        self._load()
+        enc = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
+        names = [n for n in ("input_ids", "token_type_ids") if n in enc]
+        return self._forward([{n: enc[n][i] for n in names} for i in range(len(texts))])
+
+    def torch_modules(self) -> list:
+        """The torch modules of the inference path (their parameters are the encoder's count)."""
+        return [self._load()]
+
     def encode(self, texts: list[str]) -> np.ndarray:
         """(n_texts, hidden) float32 features; only texts missing from the cache are encoded.
 

@@ -78,7 +78,8 @@ def _config(ctx, learning_rate: float, frozen: bool, batch: tuple[int, int] | No
         weight_decay=0.0 if frozen else s.weight_decay,
         max_steps=s.max_steps,
         group_by_length=True if frozen else s.group_by_length,
-        seed=ctx.seed,
+        seed=ctx.data_seed,
+        torch_seed=s.data_seed,
         device=ctx.device,
         **({} if frozen else {
             "max_grad_norm": s.max_grad_norm, "adam_epsilon": s.adam_epsilon,
@@ -167,7 +168,11 @@ def _train_and_score(ctx, *, frozen: bool, adapter=None) -> UnitResult:
             state_cache = attach_state_cache(m, ctx)
             if state_cache is not None:
                 state_caches.append(state_cache)
-        return adapter.wrap(m) if adapter is not None else m
+        m = adapter.wrap(m) if adapter is not None else m
+        init_sha.setdefault("trainable_init_sha256", _trainable_sha(m))
+        return m
+
+    init_sha: dict[str, str] = {}
 
     def fit():
         """Train over the learning-rate grid; returns (model with the chosen weights, encoded features, max length, fit record)."""
@@ -255,6 +260,8 @@ def _train_and_score(ctx, *, frozen: bool, adapter=None) -> UnitResult:
             },
             "n_examples": {"train": len(train_ex), "selection": len(select_ex)},
             "n_features": {"train": len(encoded["train"]), "select": len(encoded["select"])},
+            # Dodge et al. 2020's two seeds, and what each fixed: the initial trainable weights, the batch order
+            "seeds": {"init": ctx.seed, "data": ctx.data_seed, **init_sha, "first_batches": result.first_batches},
         }
         return model, encoded, max_length, record
 
@@ -305,6 +312,7 @@ def _train_and_score(ctx, *, frozen: bool, adapter=None) -> UnitResult:
             "training": record["training"],
             "n_examples": {**record["n_examples"], **{r: len(e) for r, e in eval_ex.items()}},
             "n_features": {**record["n_features"], **{k: len(v) for k, v in encoded.items()}},
+            **({"seeds": record["seeds"]} if "seeds" in record else {}),
             "timings": {k: round(v, 3) for k, v in timings.items()},
             **({"token_states": _state_stats(state_caches)} if state_caches else {}),
             **({"trained_model": trained} if trained is not None else {}),
@@ -320,6 +328,19 @@ def _train_and_score(ctx, *, frozen: bool, adapter=None) -> UnitResult:
            batch_size=s.batch_size, device=ctx.device, counts=adapter.counts if adapter is not None else None)
     del model
     return out
+
+
+def _trainable_sha(model) -> str:
+    """sha256 of the trainable parameters as initialised (names and bytes): equal across units with the
+    same init seed, different when the seed changes the head's (or the adapters') initial weights."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            digest.update(name.encode())
+            digest.update(p.detach().float().cpu().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def attach_state_cache(model, ctx):

@@ -33,12 +33,15 @@ def _pair_features(u, v):
 class _Featurizer:
     """Maps (texts, pairs) to a feature matrix with the unit's encoder."""
 
-    def __init__(self, ctx):
+    def __init__(self, encoder, label: str):
+        self.encoder = encoder
+        self.label = label
+
+    @classmethod
+    def of(cls, ctx) -> "_Featurizer":
         from polyglue.langkits.encoders import build_text_encoder
 
-        self.ctx = ctx
-        self.encoder = build_text_encoder(ctx)
-        self.label = ctx.encoder.label
+        return cls(build_text_encoder(ctx), ctx.encoder.label)
 
     def _encode(self, texts):
         out = self.encoder.encode(list(texts))
@@ -46,12 +49,28 @@ class _Featurizer:
             raise UserError(f"'{self.label}': encode(texts) must return a (n_texts, dim) matrix, got shape {getattr(out, 'shape', type(out).__name__)}")
         return out if sparse.issparse(out) else np.asarray(out, dtype=np.float32)
 
-    def __call__(self, texts, pairs):
+    def __call__(self, texts, pairs, *, cached: bool = True):
+        if not cached:  # the two sides apart, so a batch-1 pair is not padded to its longer side
+            first = self._encode_uncached(texts)
+            return first if pairs is None else _pair_features(first, self._encode_uncached(pairs))
         if pairs is None:
             return self._encode(texts)
         both = self._encode(list(texts) + list(pairs))
         n = len(texts)
         return _pair_features(both[:n], both[n:])
+
+    def _encode_uncached(self, texts):
+        """The encoder run now (no feature cache): what efficiency figures time. Plugin encoders
+        without `encode_uncached` are timed through `encode`."""
+        run = getattr(self.encoder, "encode_uncached", None)
+        if run is None:
+            return self._encode(texts)
+        out = run(list(texts))
+        return out if sparse.issparse(out) else np.asarray(out, dtype=np.float32)
+
+    def torch_modules(self) -> list:
+        """The encoder's torch modules ([] for the weight-free `bow` and for plugins that name none)."""
+        return list(getattr(self.encoder, "torch_modules", lambda: [])())
 
 
 def _head(task: str, value: float, seed: int):
@@ -64,15 +83,66 @@ def _head(task: str, value: float, seed: int):
     return LogisticRegression(C=value, max_iter=2000, random_state=seed)
 
 
-def _scaled(train, *others):
+def _scaler(train):
     """Standardise dense features on train statistics. Sparse n-gram features (already
     L2-normalised) instead lose the hashed columns no train example uses: millions of
-    dimensions shrink to the few thousand that carry signal, and the solver gets fast."""
+    dimensions shrink to the few thousand that carry signal, and the solver gets fast.
+    Returns the transform, so new inputs (the efficiency measurement) are scaled the same way."""
     if sparse.issparse(train):
         keep = np.flatnonzero(train.getnnz(axis=0))
-        return tuple(x[:, keep] for x in (train, *others))
+        return lambda x: x[:, keep]
     mean, std = train.mean(0), train.std(0) + 1e-6
-    return tuple((x - mean) / std for x in (train, *others))
+    return lambda x: (x - mean) / std
+
+
+def _scaled(train, *others):
+    scale = _scaler(train)
+    return tuple(scale(x) for x in (train, *others))
+
+
+def head_flops(model, x) -> int:
+    """FLOPs of the linear head on one example's features (torch's convention: 2 per multiply-add,
+    the intercept add not counted): 2 · inputs · outputs, where a sparse row's inputs are its
+    non-zeros (scikit-learn's sparse product touches only those)."""
+    outputs = model.coef_.shape[0] if np.ndim(model.coef_) == 2 else 1
+    inputs = x.nnz if sparse.issparse(x) else x.shape[-1]
+    return 2 * int(inputs) * int(outputs)
+
+
+def head_parameters(model) -> int:
+    return int(np.size(model.coef_) + np.size(model.intercept_))
+
+
+def measure_path(featurize: _Featurizer, scale, model, texts: list[str], pairs: list[str] | None, *,
+                 batch_size: int, device: str, sparse_features: bool) -> dict:
+    """Figures of the whole inference path (encoder + scaling + head) on these examples
+    (`polyglue.efficiency.measure`), the encoder run without the feature cache. FLOPs: torch's
+    count of the encoder plus the head's hand count (`head_flops`)."""
+    from polyglue import efficiency
+
+    items = [(t, None if pairs is None else pairs[i]) for i, t in enumerate(texts)]
+
+    def features(batch):
+        return scale(featurize([t for t, _ in batch], None if pairs is None else [p for _, p in batch], cached=False))
+
+    def forward(batch):
+        model.predict(features(batch))
+
+    modules = featurize.torch_modules()
+    identity = efficiency.model_identity(*modules)
+
+    def flop_key(item) -> tuple:
+        return identity, item  # the encoder's FLOPs depend only on the model and the example's text (its tokens)
+
+    counts = efficiency.add_counts(efficiency.parameter_counts(*modules, frozen=True),
+                                   {"total": head_parameters(model), "trainable": head_parameters(model)})
+    return efficiency.measure(
+        forward, items, parameters=counts, batch_size=batch_size, device=device,
+        # dense features: every example has the head's input width, no need to encode it again
+        extra_flops=(lambda item: head_flops(model, features([item]))) if sparse_features else (lambda item: head_flops(model, model.coef_)),
+        torch_path=bool(modules),
+        flop_key=flop_key if modules else None,
+    )
 
 
 def run(ctx) -> UnitResult:
@@ -86,7 +156,7 @@ def run(ctx) -> UnitResult:
     timings["load_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    featurize = _Featurizer(ctx)
+    featurize = _Featurizer.of(ctx)
     x_train = featurize(*inputs.sentence_inputs(train_card, train_split, kit))
     y_train = inputs.targets(train_card, train_split)
     x_eval = {role: featurize(*inputs.sentence_inputs(card, split, kit)) for role, split in scored.items()}
@@ -113,7 +183,8 @@ def run(ctx) -> UnitResult:
         ctx.step(1)
     better = max if metrics.higher_is_better(main) else min
     best = better(scores, key=lambda value: scores[value])
-    x_train_s, *x_rest = _scaled(x_train, *x_eval.values(), *x_blind.values())
+    scale = _scaler(x_train)
+    x_train_s, *x_rest = (scale(x) for x in (x_train, *x_eval.values(), *x_blind.values()))
     x_eval_s, x_blind_s = x_rest[: len(x_eval)], x_rest[len(x_eval) :]
     # With a validation split the grid was fitted on all of train already; else refit on all of it.
     model = models[best] if x_fit is x_train else _head(card.task, best, ctx.seed).fit(x_train_s, y_train)
@@ -135,7 +206,7 @@ def run(ctx) -> UnitResult:
         named = [float(p) for p in pred] if card.task == "regression" else [card.labels[int(p)] for p in pred]
         predictions += hidden.blind([{"split": role, "id": i, "gold": None, "pred": p} for i, p in zip(inputs.example_ids(card, split), named)])
     name = "alpha" if card.task == "regression" else "C"
-    return UnitResult(
+    result = UnitResult(
         metrics=result_metrics,
         predictions=predictions,
         extras=hidden.note({
@@ -144,3 +215,10 @@ def run(ctx) -> UnitResult:
             "timings": {k: round(v, 3) for k, v in timings.items()},
         }, blind_skipped),
     )
+    if scored:
+        from polyglue import efficiency
+
+        texts, pairs = inputs.sentence_inputs(card, scored[next(iter(scored))], kit)
+        efficiency.add_to(result, lambda: measure_path(featurize, scale, model, texts, pairs, batch_size=ctx.settings.batch_size,
+                                                       device=ctx.device, sparse_features=sparse.issparse(x_train_s)))
+    return result

@@ -128,6 +128,7 @@ def run(ctx) -> UnitResult:
     selections: dict[str, dict] = {}
     records: list[dict] = []
     unscorable: dict[str, str] = {}
+    measured: tuple[nn.Module, list[Utterance]] | None = None
     for lang, train in unit.groups(train_all).items():
         key = lang or "all"
         group_trials = {role: [t for t in trials.get(role, []) if lang is None or t.enroll.language == lang] for role in trials}
@@ -182,6 +183,7 @@ def run(ctx) -> UnitResult:
                 unscorable[f"{role}@{key}"] = why
                 continue
             scores = _score(model, eval_batcher, role_trials, settings.batch_size)
+            measured = measured or (model, _unique(role_trials))
             gold = [t.label for t in role_trials]
             per_language.setdefault(key, {})[role] = metrics.compute(card.metrics, gold, scores)
             for trial, score in zip(role_trials, scores):
@@ -200,7 +202,11 @@ def run(ctx) -> UnitResult:
         min_train_seconds={"seconds": ctx.settings.min_train_seconds, "dropped": dropped},
         n_examples={"train": len(train_all), **{role: len(t) for role, t in trials.items()}},
     )
-    return UnitResult(metrics=result_metrics, predictions=records, extras=extras)
+    out = UnitResult(metrics=result_metrics, predictions=records, extras=extras)
+    if measured is not None:  # one example = one utterance's embedding (a trial compares two of them)
+        model, items = measured
+        unit.measure_efficiency(out, model, items, head_forward=lambda m, x, lengths: cast(SpeakerEmbedder, m).embed(x, lengths))
+    return out
 
 
 def _single_lr(settings):

@@ -23,6 +23,8 @@ from polyglue.speech.corpus.select import TaskData, corpus_root, load_task_data
 PER_LANGUAGE_TASKS = frozenset({"speaker-id", "speaker-verification", "asr"})
 
 MS_PER_SECOND = 1000.0
+SAMPLE_RATE_HZ = 16000
+"""Every speech card's audio rate (upstreams and `ReencodeBatcher` read 16 kHz)."""
 
 
 class SpeechUnit:
@@ -118,6 +120,40 @@ class SpeechUnit:
             eval_every=s.eval_every if isinstance(s.eval_every, int) else None,  # `epoch` is a text interval
             seed=self.ctx.seed,
         )
+
+    # ------------------------------------------------------------------ efficiency
+
+    def measure_efficiency(self, result, head, items: list[Utterance], head_forward=None) -> None:
+        """Efficiency figures of the whole inference path, waveform to prediction, stored in
+        `result.extras` (`polyglue.efficiency`): each utterance is read (and put through the card's
+        audio effects), encoded by the upstream now (no feature cache) and scored by the trained
+        `head`. Parameters: the upstream's (frozen) plus the head's (trainable). The example size
+        is seconds of audio. `head_forward(head, x, lengths)` defaults to `head(x, lengths)`."""
+        from polyglue import efficiency
+        from polyglue.speech.training import ReencodeBatcher
+
+        encode = ReencodeBatcher(self.features, self.ctx.device, crop_seconds=None)
+        run_head = head_forward or (lambda model, x, lengths: model(x, lengths))
+        head.eval()
+
+        def forward(utts: list[Utterance]) -> None:
+            x, lengths = encode(utts)
+            run_head(head, x, lengths)
+
+        upstream = self.features.upstream
+        modules = list(getattr(upstream, "torch_modules", lambda: [])())
+        counts = efficiency.add_counts(efficiency.parameter_counts(*modules, frozen=True), efficiency.parameter_counts(head))
+        identity = efficiency.model_identity(*modules, head)
+
+        def flop_key(utt: Utterance) -> tuple:
+            return identity, len(encode.waveform(utt))  # the path's FLOPs depend only on the models and the waveform's length
+
+        efficiency.add_to(result, lambda: efficiency.measure(
+            forward, items, parameters=counts, batch_size=self.ctx.settings.batch_size, device=self.ctx.device,
+            size_of=lambda utt: len(encode.waveform(utt)) / SAMPLE_RATE_HZ, size_name="audio_seconds_per_example",
+            freeze=[*modules, head],
+            flop_key=flop_key,
+        ))
 
     # ------------------------------------------------------------------ results
 

@@ -138,6 +138,7 @@ def run(ctx) -> UnitResult:
     records: list[dict] = []
     selections: dict[str, dict] = {}
     unseen: dict[str, int] = {}
+    measured: tuple | None = None
     for lang, train in unit.groups(utts.get("train", [])).items():
         evals = {role: [u for u in utts.get(role, []) if unit.pooled or lang is None or u.language == lang] for role in card.splits.roles() if role != "train"}
         if not train:
@@ -150,6 +151,7 @@ def run(ctx) -> UnitResult:
             if not items:
                 continue
             pred = _predict(model, batcher, items, batch_size)
+            measured = measured or (model, items)
             gold = [target(u, task, unit.pooled, unit.ctx.settings.speaker_ids == "raw") for u in items]
             unseen[role] = unseen.get(role, 0) + sum(g not in classes for g in gold)
             role_records = [
@@ -169,4 +171,7 @@ def run(ctx) -> UnitResult:
         unseen_targets=unseen,
         n_examples={role: len(items) for role, items in utts.items()},
     )
-    return UnitResult(metrics=result_metrics, predictions=records, extras=extras)
+    result = UnitResult(metrics=result_metrics, predictions=records, extras=extras)
+    if measured is not None:  # one head stands for all (per-language heads share the architecture)
+        unit.measure_efficiency(result, *measured)
+    return result

@@ -129,6 +129,10 @@ class HFUpstream:
         self._model = model.to(self.device).eval()
         return self._model
 
+    def torch_modules(self) -> list:
+        """The upstream model (loaded on first use): its parameters are the unit's frozen count."""
+        return [self._load()]
+
     def forward(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
         import torch
 

@@ -110,6 +110,10 @@ class S3prlUpstream:
         memo.write_text(json.dumps([model.num_layers, model.hidden_sizes[0], self._shift]))
         return self._model
 
+    def torch_modules(self) -> list:
+        """The upstream model (loaded on first use): its parameters are the unit's frozen count."""
+        return [self._load()]
+
     def forward(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
         import torch
 

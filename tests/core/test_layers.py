@@ -19,7 +19,7 @@ ROOTS = {"benchmarks": "polyglue", "langkits": "polyglue.langkits", "speech": "p
 #: Lowest first. A module may import its own layer and the layers below it.
 LAYERS = [
     {"polyglue.errors", "polyglue.plugins", "polyglue.hashing", "polyglue.jsonl", "polyglue.cards"},
-    {"polyglue.data", "polyglue.metrics", "polyglue.features", "polyglue.cache_budget", "polyglue.encoders", "polyglue.objects", "polyglue.accel", "polyglue.torch_compat", "polyglue.peft_adapters"},
+    {"polyglue.data", "polyglue.metrics", "polyglue.features", "polyglue.cache_budget", "polyglue.encoders", "polyglue.objects", "polyglue.accel", "polyglue.torch_compat", "polyglue.peft_adapters", "polyglue.efficiency"},
     {"polyglue.contract"},
     {"polyglue.langkits", "polyglue.speech"},
     {"polyglue.runs"},

@@ -45,7 +45,8 @@ def test_given_finetune_and_probe_selections_then_each_grid_value_is_one_trial_a
         "0.001": [{"epoch": 1, "validation": 0.5}, {"epoch": 2, "validation": 0.75}],
         "1e-05": [{"epoch": 1, "validation": 0.6}, {"epoch": 2, "validation": float("nan")}],
     }}}}
-    assert unit_trials(unit) == ("learning_rate", [{"seed": 1, "value": 0.001, "score": 0.75}, {"seed": 1, "value": 1e-05, "score": 0.6}])
+    assert unit_trials(unit) == ("learning_rate", [{"seed": 1, "data_seed": 1, "value": 0.001, "score": 0.75},
+                                                   {"seed": 1, "data_seed": 1, "value": 1e-05, "score": 0.6}])
     probe = {"seed": 0, "extras": {"selection": {"parameter": "C", "chosen": 1.0, "validation_scores": {"0.1": 0.4, "1.0": 0.7}}}}
     assert unit_trials(probe)[0] == "C" and [t["score"] for t in unit_trials(probe)[1]] == [0.4, 0.7]
 

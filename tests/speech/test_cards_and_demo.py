@@ -84,3 +84,28 @@ def test_speech_demo_keywords_are_learnable_from_its_tiny_random_wav2vec2(cli, s
     unit = read_units(tmp_path / "runs")[("demo-speech-ks", "w2v")]
     assert unit["metrics"]["test"]["accuracy"] >= 0.5  # 3 keywords, 24 test utterances: chance is 1/3
     assert unit["extras"]["selection"]["all"]["validation_by_lr"].keys() == {"0.01", "0.001"}
+
+
+def test_given_sid_and_asv_units_on_the_demo_upstream_then_they_store_efficiency_figures_of_the_whole_path(cli, speech_demo, tmp_path):
+    """Waveform -> upstream -> head (ASV: its embedding), measured after scoring: the upstream's parameters
+    are frozen, the head's trainable."""
+    import transformers
+
+    from polyglue.demo.speech import speech_models
+    from tests.speech.conftest import read_units
+
+    root, cards, data = speech_demo
+    w2v = speech_models(root)[1].replace("tiny-wav2vec2=", "w2v=")
+    result = cli("run", "--suite", "demo-speech", "--cards", cards, "--tasks", "demo-speech-sid,demo-speech-asv", "--model", w2v,
+                 "--data-dir", data, "--runs-dir", tmp_path / "runs", "--max-steps", "2", "--limit", "3", "-q")
+    assert result.code == 0, result.err
+    upstream = sum(p.numel() for p in transformers.AutoModel.from_pretrained(root / "models" / "tiny-wav2vec2").parameters())
+    for card in ("demo-speech-sid", "demo-speech-asv"):
+        unit = read_units(tmp_path / "runs")[(card, "w2v")]
+        record = unit["extras"]["efficiency"]
+        params = record["parameters"]
+        assert params["total"] > upstream and params["trainable"] == params["total"] - upstream
+        assert record["flops_per_example"] > 0 and record["latency_ms_batch1"] > 0 and record["throughput_per_s"] > 0
+        assert record["peak_memory_mb"] > 0 and record["audio_seconds_per_example"] > 0 and record["throughput_batch_size"] >= 1
+        assert unit["extras"]["parameters"] == params
+        assert 0 < unit["extras"]["timings"]["efficiency_s"] < unit["extras"]["timings"]["total_s"]

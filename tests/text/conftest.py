@@ -8,7 +8,7 @@ import pytest
 
 from tests.fixtures.text_mirrors import all_texts, write_mirror
 
-SUITES = ("glue", "clue", "club", "greek", "advglue", "xling")
+SUITES = ("glue", "clue", "club", "greek", "advglue", "xling", "gluex")
 ROWS = 24
 """Rows per generated split; end-to-end runs sample 16 of them (`--limit`)."""
 

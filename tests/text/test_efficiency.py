@@ -67,6 +67,7 @@ def test_given_features_then_measure_records_every_figure_with_its_convention():
 def test_given_the_same_model_and_lengths_again_then_flops_come_from_the_cache_and_a_changed_model_is_recounted():
     import torch
 
+    from polyglue import efficiency as shared
     from polyglue.langkits import efficiency
 
     torch.manual_seed(0)
@@ -76,13 +77,13 @@ def test_given_the_same_model_and_lengths_again_then_flops_come_from_the_cache_a
     def outputs(m, batch):
         return list(m(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits)
 
-    efficiency._FLOPS.clear()
+    shared._FLOPS.clear()
     first = efficiency.measure(model, features, outputs, pad_id=0, batch_size=4, device="cpu")
     # four features of one length: counted once, then read back for the other three
     assert first["flops_cached"] == efficiency.FLOP_SAMPLE - 1 and first["flops_per_example"] == hand_count(N)
     calls = []
-    real = efficiency.count_flops
-    efficiency.count_flops = lambda run: calls.append(1) or real(run)
+    real = shared.count_flops
+    shared.count_flops = lambda run: calls.append(1) or real(run)
     try:
         again = efficiency.measure(model, features, outputs, pad_id=0, batch_size=4, device="cpu")
         assert calls == [] and again["flops_cached"] == efficiency.FLOP_SAMPLE and again["flops_per_example"] == hand_count(N)
@@ -97,5 +98,78 @@ def test_given_the_same_model_and_lengths_again_then_flops_come_from_the_cache_a
         efficiency.measure(wider, features[:1], outputs, pad_id=0, batch_size=4, device="cpu")
         assert calls == [1, 1]  # another config: counted, not read from the smaller model's entry
     finally:
-        efficiency.count_flops = real
+        shared.count_flops = real
     assert efficiency.MIN_SAMPLE <= first["sample"] <= efficiency.SAMPLE and 1 <= first["batches"] <= efficiency.THROUGHPUT_BATCHES
+
+
+PROBE_TEXTS = ["alpha bravo charlie delta", "echo foxtrot golf", "hotel alpha bravo", "charlie delta echo foxtrot golf"] * 3
+
+
+def _probe_parts(tmp_path, pair: bool):
+    """A frozen tiny BERT encoder (mean-pooled, as the probe uses it) and a fitted logistic head."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from polyglue.encoders import parse_encoder
+    from polyglue.features import FeatureCache
+    from polyglue.langkits.encoders.hf_text import HFTextEncoder
+    from polyglue.langkits.encoders.tiny import build_tiny_bert
+    from polyglue.langkits.protocols.probe import _Featurizer, _scaler
+
+    folder = build_tiny_bert(tmp_path / "bert", PROBE_TEXTS, vocab_size=200, hidden_size=D, layers=LAYERS, heads=HEADS)
+    encoder = HFTextEncoder(parse_encoder(f"hf:{folder}"), max_length=64, kit_name="default", device="cpu", cache=FeatureCache(tmp_path / "cache"))
+    featurize = _Featurizer(encoder, "tiny")
+    pairs = list(reversed(PROBE_TEXTS)) if pair else None
+    x = featurize(PROBE_TEXTS, pairs)
+    scale = _scaler(x)
+    y = np.arange(len(PROBE_TEXTS)) % CLASSES
+    head = LogisticRegression(max_iter=200).fit(scale(x), y)
+    return encoder, featurize, scale, head, pairs
+
+
+def _bert_flops(n: int) -> int:
+    """The encoder part of `hand_count`: layers and pooler (BertModel has no classifier)."""
+    per_layer = 4 * n * D * D + 2 * n * n * D + 2 * n * D * INTER
+    return 2 * (LAYERS * per_layer + D * D)
+
+
+@pytest.mark.parametrize("pair", [False, True], ids=["single", "pair"])
+def test_given_a_tiny_probe_then_its_path_flops_equal_a_hand_count_and_the_head_is_the_trainable_part(tmp_path, pair):
+    from polyglue.efficiency import FLOP_SAMPLE
+    from polyglue.langkits.protocols.probe import measure_path
+
+    encoder, featurize, scale, head, pairs = _probe_parts(tmp_path, pair)
+    record = measure_path(featurize, scale, head, PROBE_TEXTS, pairs, batch_size=4, device="cpu", sparse_features=False)
+
+    def tokens(text):
+        return len(encoder.tokenizer(text)["input_ids"])
+
+    width = D * (4 if pair else 1)  # SentEval's [u, v, |u - v|, u * v] for pairs
+    head_flops = 2 * width * CLASSES
+    expected = [_bert_flops(tokens(t)) + (_bert_flops(tokens(pairs[i])) if pair else 0) + head_flops
+                for i, t in enumerate(PROBE_TEXTS[:FLOP_SAMPLE])]
+    hand = sum(expected) / len(expected)
+    assert abs(record["flops_per_example"] - hand) <= 0.01 * hand, (record["flops_per_example"], hand)
+    assert record["flops_outside_torch_per_example"] == head_flops
+    encoder_params = sum(p.numel() for p in encoder.torch_modules()[0].parameters())
+    head_params = head.coef_.size + head.intercept_.size
+    assert record["parameters"] == {"total": encoder_params + head_params, "trainable": head_params}
+    assert record["latency_ms_batch1"] > 0 and record["throughput_per_s"] > 0 and record["throughput_batch_size"] == 4
+
+
+def test_given_a_bow_probe_then_the_path_is_measured_without_torch_and_counts_the_sparse_head(tmp_path):
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from polyglue.langkits.encoders.bow import BowEncoder
+    from polyglue.langkits.protocols.probe import _Featurizer, _scaler, measure_path
+
+    featurize = _Featurizer(BowEncoder(n_features=2**10), "bow")
+    x = featurize(PROBE_TEXTS, None)
+    scale = _scaler(x)
+    head = LogisticRegression(max_iter=200).fit(scale(x), np.arange(len(PROBE_TEXTS)) % CLASSES)
+    record = measure_path(featurize, scale, head, PROBE_TEXTS, None, batch_size=4, device="cpu", sparse_features=True)
+    nnz = [scale(featurize([t], None)).nnz for t in PROBE_TEXTS[:4]]
+    assert record["flops_per_example"] == int(sum(2 * k * CLASSES for k in nnz) / 4)
+    assert record["parameters"] == {"total": head.coef_.size + head.intercept_.size, "trainable": head.coef_.size + head.intercept_.size}
+    assert "no torch" in record["flop_convention"]

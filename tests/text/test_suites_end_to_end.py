@@ -116,6 +116,12 @@ def test_card_runs_and_its_metrics_replay_from_predictions(runs, suite, card_nam
         assert extras["efficiency"]["flops_per_example"] > 0 and extras["parameters"]["trainable"] > 0
     elif card.task != "multiple-choice" or encoder != "bow":
         assert extras["selection"]
+    if protocol == "probe" and (encoder != "bow" or card.task in ("single-classification", "pair-classification", "regression")):
+        # the whole inference path of every probe (bow's lexical token/QA/choice baselines have no model to measure)
+        record = extras["efficiency"]
+        assert record["flops_per_example"] > 0 and record["latency_ms_batch1"] > 0 and record["throughput_per_s"] > 0
+        assert 0 < record["parameters"]["trainable"] <= record["parameters"]["total"]
+        assert (record["parameters"]["trainable"] < record["parameters"]["total"]) == (encoder != "bow")  # the encoder is frozen
 
 
 @pytest.mark.parametrize("suite", SUITES)
@@ -150,3 +156,9 @@ def test_transfer_view_shows_in_distribution_shifted_score_and_gap(runs, suite, 
         assert row["in_distribution"] == pytest.approx(100 * unit["extras"]["selection"]["score"])
         assert row["shifted"] == pytest.approx(100 * unit["metrics"][card.report_split][card.main_metric])
         assert row["gap"] == pytest.approx(row["shifted"] - row["in_distribution"])
+    # the suite's published rows for its zero-shot cards, main metric, with their source
+    expected = {(ref.model, c): ref.scores.get(c, ref.scores.get(f"{c}.{REGISTRY.card(c).card.main_metric}"))
+                for ref in REGISTRY.suite(suite).suite.references for c in zero_shot}
+    published = {(r["encoder"], r["card"]): r["shifted"] for r in rows if r["protocol"] == "(published)"}
+    assert published == {k: v for k, v in expected.items() if v is not None}
+    assert all(r["source"] for r in rows if r["protocol"] == "(published)")
