@@ -30,6 +30,38 @@ def _pair_features(u, v):
     return np.hstack([u, v, np.abs(u - v), u * v])
 
 
+#: Pairs per featurisation chunk for encoders whose rows do not depend on the batch (bow):
+#: the per-text matrices and the pair blocks' temporaries exist for one chunk at a time.
+PAIR_CHUNK = 16384
+
+
+def _stack_rows(chunks: list):
+    """Stack row blocks into one matrix, freeing each block once copied (peak: result + one block)."""
+    if len(chunks) == 1:
+        return chunks.pop()
+    if not sparse.issparse(chunks[0]):
+        out = np.empty((sum(c.shape[0] for c in chunks), chunks[0].shape[1]), dtype=chunks[0].dtype)
+        at = 0
+        while chunks:
+            block = chunks.pop(0)
+            out[at : at + block.shape[0]] = block
+            at += block.shape[0]
+        return out
+    nnz = sum(c.nnz for c in chunks)
+    index_dtype = np.int64 if nnz > np.iinfo(np.int32).max else np.int32
+    data = np.empty(nnz, dtype=chunks[0].dtype)
+    indices = np.empty(nnz, dtype=index_dtype)
+    indptr = [np.zeros(1, dtype=index_dtype)]
+    rows, width, at = 0, chunks[0].shape[1], 0
+    while chunks:
+        block = chunks.pop(0)
+        data[at : at + block.nnz] = block.data
+        indices[at : at + block.nnz] = block.indices
+        indptr.append(block.indptr[1:].astype(index_dtype) + at)
+        at, rows = at + block.nnz, rows + block.shape[0]
+    return sparse.csr_matrix((data, indices, np.concatenate(indptr)), shape=(rows, width), copy=False)
+
+
 class _Featurizer:
     """Maps (texts, pairs) to a feature matrix with the unit's encoder."""
 
@@ -39,6 +71,8 @@ class _Featurizer:
         self.ctx = ctx
         self.encoder = build_text_encoder(ctx)
         self.label = ctx.encoder.label
+        # Batch-independent encoders are fed in chunks; others (hf: length-sorted batches) see every text at once.
+        self.chunk = PAIR_CHUNK if getattr(self.encoder, "rows_independent", False) else None
 
     def _encode(self, texts):
         out = self.encoder.encode(list(texts))
@@ -47,11 +81,20 @@ class _Featurizer:
         return out if sparse.issparse(out) else np.asarray(out, dtype=np.float32)
 
     def __call__(self, texts, pairs):
+        texts = list(texts)
         if pairs is None:
-            return self._encode(texts)
-        both = self._encode(list(texts) + list(pairs))
-        n = len(texts)
-        return _pair_features(both[:n], both[n:])
+            out = self._encode(texts)
+            # The scaler works in place: dense output may be the encoder's own array, so copy it
+            # (pair features below are always fresh; as before, one transient second copy).
+            return out if sparse.issparse(out) else out.copy()
+        pairs = list(pairs)
+        if self.chunk is None:
+            both = self._encode(texts + pairs)
+            n = len(texts)
+            return _pair_features(both[:n], both[n:])
+        chunks = [_pair_features(self._encode(texts[i : i + self.chunk]), self._encode(pairs[i : i + self.chunk]))
+                  for i in range(0, len(texts), self.chunk)] or [_pair_features(self._encode([]), self._encode([]))]
+        return _stack_rows(chunks)
 
 
 def _head(task: str, value: float, seed: int):
@@ -65,14 +108,25 @@ def _head(task: str, value: float, seed: int):
 
 
 def _scaled(train, *others):
-    """Standardise dense features on train statistics. Sparse n-gram features (already
-    L2-normalised) instead lose the hashed columns no train example uses: millions of
-    dimensions shrink to the few thousand that carry signal, and the solver gets fast."""
+    """Standardise dense features on train statistics, in place. Sparse n-gram features
+    (already L2-normalised) instead lose the hashed columns no train example uses: millions
+    of dimensions shrink to the few thousand that carry signal, and the solver gets fast.
+    The train matrix is renumbered in place (it is the largest; no second copy of it is
+    made), the others are column-sliced copies. Callers must not use the inputs afterwards."""
     if sparse.issparse(train):
         keep = np.flatnonzero(train.getnnz(axis=0))
-        return tuple(x[:, keep] for x in (train, *others))
+        remap = np.full(train.shape[1], -1, dtype=train.indices.dtype)
+        remap[keep] = np.arange(len(keep), dtype=train.indices.dtype)
+        indices = train.indices
+        for at in range(0, len(indices), 1 << 22):  # monotone renumbering keeps rows sorted
+            indices[at : at + (1 << 22)] = remap[indices[at : at + (1 << 22)]]
+        narrowed = sparse.csr_matrix((train.data, indices, train.indptr), shape=(train.shape[0], len(keep)), copy=False)
+        return (narrowed, *(x[:, keep] for x in others))
     mean, std = train.mean(0), train.std(0) + 1e-6
-    return tuple((x - mean) / std for x in (train, *others))
+    for x in (train, *others):
+        x -= mean
+        x /= std
+    return (train, *others)
 
 
 def run(ctx) -> UnitResult:
@@ -97,14 +151,21 @@ def run(ctx) -> UnitResult:
         raise UserError(f"card '{card.name}': the train split has a single class; a classifier cannot be fitted")
 
     # Model selection on validation; without one, on a seeded 10% hold-out of train.
+    # Each matrix is scaled once, in place where it is private: with a validation split the
+    # grid's train matrix is the final one (scaled on all of train); without one, the
+    # hold-out copies are scaled on their own fit part, dropped, and train is scaled for the refit.
     t0 = time.perf_counter()
-    if "validation" in x_eval:
-        x_fit, y_fit, x_sel, y_sel = x_train, y_train, x_eval["validation"], y_eval["validation"]
+    grid = ALPHA_GRID if card.task == "regression" else C_GRID
+    n_eval, roles, has_validation = len(x_eval), list(x_eval), "validation" in x_eval
+    if has_validation:
+        x_train, *x_rest = _scaled(x_train, *x_eval.values(), *x_blind.values())
+        x_eval.clear()  # the unscaled copies
+        x_blind.clear()
+        scaled_fit, y_fit, scaled_sel, y_sel = x_train, y_train, x_rest[roles.index("validation")], y_eval["validation"]
     else:
         fit, sel = holdout(len(y_train), ctx.seed)
-        x_fit, y_fit, x_sel, y_sel = x_train[fit], y_train[fit], x_train[sel], y_train[sel]
-    grid = ALPHA_GRID if card.task == "regression" else C_GRID
-    scaled_fit, scaled_sel = _scaled(x_fit, x_sel)
+        scaled_fit, scaled_sel = _scaled(x_train[fit], x_train[sel])
+        y_fit, y_sel = y_train[fit], y_train[sel]
     scores, models = {}, {}
     ctx.step(0, len(grid), "selecting the head on validation")
     for value in grid:
@@ -113,10 +174,16 @@ def run(ctx) -> UnitResult:
         ctx.step(1)
     better = max if metrics.higher_is_better(main) else min
     best = better(scores, key=lambda value: scores[value])
-    x_train_s, *x_rest = _scaled(x_train, *x_eval.values(), *x_blind.values())
-    x_eval_s, x_blind_s = x_rest[: len(x_eval)], x_rest[len(x_eval) :]
-    # With a validation split the grid was fitted on all of train already; else refit on all of it.
-    model = models[best] if x_fit is x_train else _head(card.task, best, ctx.seed).fit(x_train_s, y_train)
+    if has_validation:
+        model = models[best]  # fitted on all of train already
+    else:
+        del scaled_fit, scaled_sel
+        x_train, *x_rest = _scaled(x_train, *x_eval.values(), *x_blind.values())
+        x_eval.clear()
+        x_blind.clear()
+        model = _head(card.task, best, ctx.seed).fit(x_train, y_train)
+    x_eval_s, x_blind_s = x_rest[:n_eval], x_rest[n_eval:]
+    del x_train, x_rest
     timings["fit_s"] = time.perf_counter() - t0
 
     result_metrics, predictions = {}, []
