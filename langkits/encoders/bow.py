@@ -8,8 +8,9 @@ The features are those of scikit-learn's `HashingVectorizer` (`analyzer="word"` 
 L2-normalised), but the n-grams are hashed by vectorised numpy over a whole batch of
 texts instead of scikit-learn's per-text Python analyzers, which were most of a bow
 unit's time at full size (65–73% on the full-size single-sentence GLUE cards). The hash
-is a polynomial hash of the code points finished by splitmix64, so columns differ from
-scikit-learn's MurmurHash3: the `bow` kind's `version` (`polyglue.encoders.BUILTIN_KINDS`)
+is a 32-bit polynomial hash of the code points finished by MurmurHash3's finaliser, not
+scikit-learn's MurmurHash3 of the n-gram strings, so the columns differ from
+scikit-learn's: the `bow` kind's `version` (`polyglue.encoders.BUILTIN_KINDS`)
 is part of its identity (`bow@v2`, hence of every unit key), so results of the old
 featuriser are never mixed with these.
 """
@@ -21,9 +22,10 @@ from functools import lru_cache
 import numpy as np
 from scipy import sparse
 
-_P = np.uint64(0x100000001B3)  # odd, hence invertible modulo 2**64
-_P_INV = np.uint64(pow(0x100000001B3, -1, 2**64))
-_BIGRAM = np.uint64(0x9E3779B97F4A7C15)
+# 32-bit arithmetic (half the memory traffic of 64-bit): only the low 18 bits become a column.
+_P = np.uint32(16777619)  # FNV's 32-bit prime: odd, hence invertible modulo 2**32
+_P_INV = np.uint32(pow(16777619, -1, 2**32))
+_BIGRAM = np.uint32(0x9E3779B1)
 _SPACE = 32
 #: Texts per hashing batch: bounds the temporary arrays (about 150 bytes per character).
 BATCH_CHARS = 1_000_000
@@ -51,13 +53,13 @@ def _masks(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _mix(h: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser: spreads the polynomial hash over all 64 bits (wrapping arithmetic)."""
+    """MurmurHash3's 32-bit finaliser: spreads the polynomial hash over all bits (wrapping arithmetic)."""
     with np.errstate(over="ignore"):
-        h = h ^ (h >> np.uint64(30))
-        h = h * np.uint64(0xBF58476D1CE4E5B9)
-        h = h ^ (h >> np.uint64(27))
-        h = h * np.uint64(0x94D049BB133111EB)
-        return h ^ (h >> np.uint64(31))
+        h = h ^ (h >> np.uint32(16))
+        h *= np.uint32(0x85EBCA6B)
+        h ^= h >> np.uint32(13)
+        h *= np.uint32(0xC2B2AE35)
+        return h ^ (h >> np.uint32(16))
 
 
 def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -70,19 +72,19 @@ def _word_ngrams(codes, is_word, doc_of, ngrams) -> tuple[np.ndarray, np.ndarray
     """(row, hash) of every word n-gram; tokens are maximal runs of `\\w` (= `\\b\\w+\\b`)."""
     starts, ends = _runs(is_word)
     if len(starts) == 0:
-        return np.empty(0, np.int64), np.empty(0, np.uint64)
+        return np.empty(0, np.int32), np.empty(0, np.uint32)
     with np.errstate(over="ignore"):
         # A token's hash is sum_i c_i P^(i - start) = (prefix[end] - prefix[start]) * P^-start.
-        powers = np.full(len(codes) + 1, _P, dtype=np.uint64)
+        powers = np.full(len(codes) + 1, _P, dtype=np.uint32)
         powers[0] = 1
         np.cumprod(powers, out=powers)
-        prefix = np.zeros(len(codes) + 1, dtype=np.uint64)
+        prefix = np.zeros(len(codes) + 1, dtype=np.uint32)
         np.cumsum(codes * powers[:-1], out=prefix[1:])
         inverse = powers  # reused: P^-k
         inverse.fill(_P_INV)
         inverse[0] = 1
         np.cumprod(inverse, out=inverse)
-        token = (prefix[ends] - prefix[starts]) * inverse[starts] + (ends - starts).astype(np.uint64)
+        token = (prefix[ends] - prefix[starts]) * inverse[starts] + (ends - starts).astype(np.uint32)
         del prefix, inverse, powers
     doc = doc_of[starts]
     rows, hashes = [], []
@@ -96,7 +98,7 @@ def _word_ngrams(codes, is_word, doc_of, ngrams) -> tuple[np.ndarray, np.ndarray
             for k in range(1, n):
                 h = h * _BIGRAM + token[k : len(token) - n + 1 + k]
         rows.append(doc[: len(doc) - n + 1][same])
-        hashes.append(_mix(h[same] + np.uint64(n)))
+        hashes.append(_mix(h[same] + np.uint32(n)))
     return np.concatenate(rows), np.concatenate(hashes)
 
 
@@ -104,19 +106,19 @@ def _char_ngrams(codes, is_space, doc_of, ngrams) -> tuple[np.ndarray, np.ndarra
     """(row, hash) of every `char_wb` n-gram: windows inside each whitespace-split word padded with one space each side."""
     starts, ends = _runs(~is_space)
     if len(starts) == 0:
-        return np.empty(0, np.int64), np.empty(0, np.uint64)
+        return np.empty(0, np.int32), np.empty(0, np.uint32)
     lengths = ends - starts
     padded_len = lengths + 2
     offsets = np.concatenate(([0], np.cumsum(padded_len)[:-1]))
-    padded = np.full(int(padded_len.sum()), _SPACE, dtype=np.uint64)
+    padded = np.full(int(padded_len.sum()), _SPACE, dtype=np.uint32)
     word_chars = np.flatnonzero(~is_space)
     padded[word_chars + np.repeat(offsets + 1 - starts, lengths)] = codes[word_chars]
-    word_of = np.repeat(np.arange(len(starts)), padded_len)
+    word_of = np.repeat(np.arange(len(starts), dtype=np.int32), padded_len)
     doc = doc_of[starts][word_of]
     rows, hashes = [], []
     low, high = ngrams
-    h = np.zeros(len(padded), dtype=np.uint64)
-    power = np.uint64(1)
+    h = np.zeros(len(padded), dtype=np.uint32)
+    power = np.uint32(1)
     with np.errstate(over="ignore"):
         for n in range(1, high + 1):
             # h[p] = sum_{k < n} padded[p + k] P^k over the windows that still fit.
@@ -125,7 +127,7 @@ def _char_ngrams(codes, is_space, doc_of, ngrams) -> tuple[np.ndarray, np.ndarra
             if n >= low:
                 inside = word_of[: len(word_of) - n + 1] == word_of[n - 1 :]
                 rows.append(doc[: len(doc) - n + 1][inside])
-                hashes.append(_mix(h[inside] + np.uint64(n)))
+                hashes.append(_mix(h[inside] + np.uint32(n)))
     return np.concatenate(rows), np.concatenate(hashes)
 
 
@@ -164,11 +166,11 @@ class BowEncoder:
 
     def _encode_batch(self, lowered: list[str]) -> sparse.csr_matrix:
         n, width = len(lowered), 2 * self.n_features
-        codes = np.frombuffer("\n".join(lowered).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+        codes = np.frombuffer("\n".join(lowered).encode("utf-32-le"), dtype=np.uint32)
         lengths = np.fromiter(map(len, lowered), dtype=np.int64, count=n)
-        doc_of = np.repeat(np.arange(n, dtype=np.int64), lengths + 1)[: len(codes)]
+        doc_of = np.repeat(np.arange(n, dtype=np.int32), lengths + 1)[: len(codes)]
         is_space, is_word = _masks(codes)
-        mask = np.uint64(self.n_features - 1)
+        mask = np.uint32(self.n_features - 1)
         w_rows, w_hash = _word_ngrams(codes, is_word, doc_of, self.word_ngrams)
         c_rows, c_hash = _char_ngrams(codes, is_space, doc_of, self.char_ngrams)
         rows = np.concatenate((w_rows, c_rows))

@@ -107,26 +107,38 @@ def _head(task: str, value: float, seed: int):
     return LogisticRegression(C=value, max_iter=2000, random_state=seed)
 
 
-def _scaled(train, *others):
-    """Standardise dense features on train statistics, in place. Sparse n-gram features
-    (already L2-normalised) instead lose the hashed columns no train example uses: millions
-    of dimensions shrink to the few thousand that carry signal, and the solver gets fast.
-    The train matrix is renumbered in place (it is the largest; no second copy of it is
-    made), the others are column-sliced copies. Callers must not use the inputs afterwards."""
+def _scaler(train):
+    """(train scaled, `transform` for any other matrix), both on train statistics.
+
+    Dense features are standardised, in place (callers pass private matrices). Sparse
+    n-gram features (already L2-normalised) instead lose the hashed columns no train
+    example uses: millions of dimensions shrink to the few thousand that carry signal, and
+    the solver gets fast. The train matrix is renumbered in place (it is the largest: no
+    second copy of it is made); other matrices come back as column-sliced copies. Callers
+    must not use the inputs afterwards."""
     if sparse.issparse(train):
         keep = np.flatnonzero(train.getnnz(axis=0))
         remap = np.full(train.shape[1], -1, dtype=train.indices.dtype)
         remap[keep] = np.arange(len(keep), dtype=train.indices.dtype)
-        indices = train.indices
-        for at in range(0, len(indices), 1 << 22):  # monotone renumbering keeps rows sorted
-            indices[at : at + (1 << 22)] = remap[indices[at : at + (1 << 22)]]
+        indices, step = train.indices, 1 << 22
+        for at in range(0, len(indices), step):  # monotone renumbering keeps rows sorted
+            indices[at : at + step] = remap[indices[at : at + step]]
         narrowed = sparse.csr_matrix((train.data, indices, train.indptr), shape=(train.shape[0], len(keep)), copy=False)
-        return (narrowed, *(x[:, keep] for x in others))
+        return narrowed, lambda x: x[:, keep]
     mean, std = train.mean(0), train.std(0) + 1e-6
-    for x in (train, *others):
+
+    def standardise(x):
         x -= mean
         x /= std
-    return (train, *others)
+        return x
+
+    return standardise(train), standardise
+
+
+def _scaled(train, *others):
+    """`_scaler` applied to train and each of `others`: (train, *others) scaled."""
+    train, transform = _scaler(train)
+    return (train, *(transform(x) for x in others))
 
 
 def run(ctx) -> UnitResult:
@@ -145,7 +157,6 @@ def run(ctx) -> UnitResult:
     y_train = inputs.targets(train_card, train_split)
     x_eval = {role: featurize(*inputs.sentence_inputs(card, split, kit)) for role, split in scored.items()}
     y_eval = {role: inputs.targets(card, split) for role, split in scored.items()}
-    x_blind = {role: featurize(*inputs.sentence_inputs(card, split, kit)) for role, split in blind.items()}
     timings["encode_s"] = time.perf_counter() - t0
     if card.task != "regression" and len(np.unique(y_train)) < 2:
         raise UserError(f"card '{card.name}': the train split has a single class; a classifier cannot be fitted")
@@ -154,14 +165,15 @@ def run(ctx) -> UnitResult:
     # Each matrix is scaled once, in place where it is private: with a validation split the
     # grid's train matrix is the final one (scaled on all of train); without one, the
     # hold-out copies are scaled on their own fit part, dropped, and train is scaled for the refit.
+    # Blind splits (QQP's test is larger than its train) are featurised only after the fit,
+    # one at a time, so they never sit in memory next to the train matrix.
     t0 = time.perf_counter()
     grid = ALPHA_GRID if card.task == "regression" else C_GRID
-    n_eval, roles, has_validation = len(x_eval), list(x_eval), "validation" in x_eval
+    has_validation = "validation" in x_eval
     if has_validation:
-        x_train, *x_rest = _scaled(x_train, *x_eval.values(), *x_blind.values())
-        x_eval.clear()  # the unscaled copies
-        x_blind.clear()
-        scaled_fit, y_fit, scaled_sel, y_sel = x_train, y_train, x_rest[roles.index("validation")], y_eval["validation"]
+        x_train, transform = _scaler(x_train)
+        x_eval = {role: transform(x) for role, x in x_eval.items()}
+        scaled_fit, y_fit, scaled_sel, y_sel = x_train, y_train, x_eval["validation"], y_eval["validation"]
     else:
         fit, sel = holdout(len(y_train), ctx.seed)
         scaled_fit, scaled_sel = _scaled(x_train[fit], x_train[sel])
@@ -176,19 +188,18 @@ def run(ctx) -> UnitResult:
     best = better(scores, key=lambda value: scores[value])
     if has_validation:
         model = models[best]  # fitted on all of train already
+        del scaled_fit, scaled_sel
     else:
         del scaled_fit, scaled_sel
-        x_train, *x_rest = _scaled(x_train, *x_eval.values(), *x_blind.values())
-        x_eval.clear()
-        x_blind.clear()
+        x_train, transform = _scaler(x_train)
+        x_eval = {role: transform(x) for role, x in x_eval.items()}
         model = _head(card.task, best, ctx.seed).fit(x_train, y_train)
-    x_eval_s, x_blind_s = x_rest[:n_eval], x_rest[n_eval:]
-    del x_train, x_rest
+    del x_train
     timings["fit_s"] = time.perf_counter() - t0
 
     result_metrics, predictions = {}, []
-    for (role, split), x in zip(scored.items(), x_eval_s):
-        pred = model.predict(x)
+    for role, split in scored.items():
+        pred = model.predict(x_eval.pop(role))
         gold = y_eval[role]
         result_metrics[role] = metrics.compute(card.metrics, gold, pred)
         ids = inputs.example_ids(card, split)
@@ -197,8 +208,12 @@ def run(ctx) -> UnitResult:
                 predictions.append({"split": role, "id": ids[i], "gold": float(g), "pred": float(p)})
             else:
                 predictions.append({"split": role, "id": ids[i], "gold": card.labels[int(g)], "pred": card.labels[int(p)]})
-    for (role, split), x in zip(blind.items(), x_blind_s):
+    for role, split in blind.items():
+        t0 = time.perf_counter()
+        x = transform(featurize(*inputs.sentence_inputs(card, split, kit)))
+        timings["encode_s"] += time.perf_counter() - t0
         pred = model.predict(x)
+        del x
         named = [float(p) for p in pred] if card.task == "regression" else [card.labels[int(p)] for p in pred]
         predictions += hidden.blind([{"split": role, "id": i, "gold": None, "pred": p} for i, p in zip(inputs.example_ids(card, split), named)])
     name = "alpha" if card.task == "regression" else "C"
