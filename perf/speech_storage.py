@@ -105,9 +105,11 @@ def indicsuperb_part(work: Path, max_steps: int, asr_steps: int, learning_rate: 
         t0 = time.perf_counter()
         if asr_steps > 0:
             subprocess.run([BENCH, *map(str, common), "--tasks", "indicsuperb-asr", "--max-steps", str(asr_steps),
-                            *(("--languages", asr_languages) if asr_languages else ())], env=env, check=True)
+                            *(("--languages", asr_languages) if asr_languages else ())], env=env)
         others = "indicsuperb-asv,indicsuperb-sid,indicsuperb-sid-multi,indicsuperb-lid,indicsuperb-ks,indicsuperb-qbe"
-        subprocess.run([BENCH, *map(str, common), "--tasks", others, "--max-steps", str(max_steps)], env=env, check=True)
+        # The demo corpus's utterances are short: ASV's 2 s minimum for training crops is lowered (both passes alike).
+        # A failed unit is reported as missing below rather than stopping the comparison.
+        subprocess.run([BENCH, *map(str, common), "--tasks", others, "--max-steps", str(max_steps), "-o", "protocol.min_train_seconds=0.5"], env=env)
         walls[storage] = round(time.perf_counter() - t0, 1)
         conn = sqlite3.connect(runs / "polyglue.sqlite")
         try:
