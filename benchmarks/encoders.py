@@ -39,6 +39,9 @@ class EncoderKind:
     has_weights: bool = False
     """Transformers weights: fine-tunable, with token-level states. Weight-free kinds probe."""
     package: str = "polyglue"
+    version: str = ""
+    """For weight-free kinds: bumped when the features change, so the identity (and every
+    unit key and feature-cache key built on it) never mixes old outputs with new ones."""
 
     def factory(self, modality: str) -> str | None:
         return self.text_factory if modality == "text" else self.speech_factory
@@ -47,7 +50,7 @@ class EncoderKind:
 BUILTIN_KINDS: tuple[EncoderKind, ...] = (
     EncoderKind(
         "bow", "text: hashed word and character n-grams, no weights (the GLUE-style baseline)", frozenset({"text"}),
-        text_factory="polyglue.langkits.encoders.bow:build",
+        text_factory="polyglue.langkits.encoders.bow:build", version="2",  # 2: numpy n-gram hashing
     ),
     EncoderKind(
         "hf", "text or speech: a Hugging Face model (hub id or local folder), frozen or fine-tuned", frozenset({"text", "speech"}),
@@ -181,7 +184,7 @@ class EncoderSpec:
     def identity(self) -> str:
         """What determines this encoder's outputs: weights hash, or hub id + revision."""
         if not self.info.takes_target:
-            return self.kind
+            return f"{self.kind}@v{self.info.version}" if self.info.version else self.kind
         if self.kind == "object":
             return f"object:{self.target}"
         if self.kind == "s3prl":

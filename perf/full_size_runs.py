@@ -11,6 +11,11 @@ of the unit (predictions, metrics). `--linearity` instead runs MNLI at 1x/4x/16x
     .venv/bin/python perf/full_size_runs.py --suite glue --cards cola,sst2 [--scale 1]
     .venv/bin/python perf/full_size_runs.py --linearity --base-rows 5000
     .venv/bin/python perf/full_size_runs.py --suite glue --cards sst2 --random-bert 768x12 --device cuda   # a probe
+    .venv/bin/python perf/full_size_runs.py --suite glue --cards sst2 --baseline main   # before/after, same run
+
+`--baseline REV` also runs every card with the code of git revision REV (exported to a
+temporary tree laid out as the `polyglue` package and put first on `PYTHONPATH`, ahead of
+the editable install), alternating baseline and current per card, and prints the ratios.
 
 Targets (issue 16): peak RSS <= 4 GB for every bow card at full size; time linear in rows;
 materialisation and tokenisation <= 20% of a bow unit.
@@ -23,6 +28,7 @@ import json
 import os
 import shutil
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -41,6 +47,20 @@ def bench(args: list[str], env: dict) -> tuple[float, float, int]:
     return time.perf_counter() - start, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
 
 
+def export_tree(rev: str, dest: Path) -> Path:
+    """REV's code as an importable `polyglue` package under `dest`; returns the folder for PYTHONPATH."""
+    src = dest / "src"
+    src.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
+    package = src / "benchmarks"
+    for folder, name in (("langkits", "langkits"), ("speech", "speech"), ("cards", "builtin_cards")):
+        (package / name).symlink_to(src / folder, target_is_directory=True)
+    (dest / "pkg").mkdir()
+    (dest / "pkg" / "polyglue").symlink_to(package, target_is_directory=True)
+    return dest / "pkg"
+
+
 def unit_record(runs: Path) -> dict:
     conn = sqlite3.connect(runs / "polyglue.sqlite")
     try:
@@ -50,17 +70,24 @@ def unit_record(runs: Path) -> dict:
     return {"duration_s": duration or 0.0, "extras": json.loads(extras) if extras else {}, "error": error}
 
 
-def measure_card(work: Path, suite: str, card: str, sizes: dict, threads: int | None, model: str = "bow", extra: tuple = ()) -> dict:
+def measure_card(work: Path, suite: str, card: str, sizes: dict, threads: int | None, model: str = "bow", extra: tuple = (),
+                 code: Path | None = None, keep_data: bool = False) -> dict:
+    """One fresh `bench run` of one card; `code`: a `polyglue` tree to run instead of the installed one."""
     from perf.full_size_suites import write
 
     data = work / f"data-{card}"
-    shutil.rmtree(data, ignore_errors=True)
     t0 = time.perf_counter()
-    write(data, suite, {card: sizes})
+    if not (data / ".complete").exists():
+        shutil.rmtree(data, ignore_errors=True)
+        write(data, suite, {card: sizes})
+        (data / ".complete").touch()
     generate_s = time.perf_counter() - t0
     runs = work / f"runs-{card}"
     shutil.rmtree(runs, ignore_errors=True)
+    shutil.rmtree(work / "cache", ignore_errors=True)
     env = dict(os.environ, POLYGLUE_CACHE=str(work / "cache"), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    if code is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(code), *filter(None, [env.get("PYTHONPATH")])])
     args = ["run", "--suite", suite, "--tasks", card, "--model", model, "--data-dir", data, "--runs-dir", runs, "-q", *extra]
     if threads:
         args += ["--threads", threads]
@@ -70,7 +97,8 @@ def measure_card(work: Path, suite: str, card: str, sizes: dict, threads: int | 
     unit = record["duration_s"] or 1e-9
     split = {k: timings.get(k, 0.0) for k in ("load_s", "encode_s", "fit_s")}
     split["other_s"] = max(0.0, unit - sum(split.values()))
-    shutil.rmtree(data, ignore_errors=True)
+    if not keep_data:
+        shutil.rmtree(data, ignore_errors=True)
     return {"card": card, "rows": sum(sizes.values()), "train": sizes.get("train"), "generate_s": generate_s, "wall_s": wall,
             "unit_s": unit, "rss_mib": rss, "code": code, **split,
             "load_encode_share": (split["load_s"] + split["encode_s"]) / unit}
@@ -93,6 +121,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int)
     parser.add_argument("--random-bert", metavar="HIDDENxLAYERS", help="probe a random BERT of this size instead of bow (e.g. 768x12)")
     parser.add_argument("--device", help="passed to bench run (e.g. cuda)")
+    parser.add_argument("--baseline", metavar="REV", help="also run each card with git revision REV's code (before/after in one run)")
     parser.add_argument("--out", type=Path, help="also write the rows as JSON here")
     args = parser.parse_args()
     from perf.full_size_suites import sizes_for
@@ -116,9 +145,19 @@ def main() -> None:
             print(f"{a['card']} -> {b['card']}: unit time x{b['unit_s'] / a['unit_s']:.2f}, fit x{b['fit_s'] / max(a['fit_s'], 1e-9):.2f}, "
                   f"encode x{b['encode_s'] / max(a['encode_s'], 1e-9):.2f}, peak RSS x{b['rss_mib'] / a['rss_mib']:.2f} for x4 rows")
     else:
+        baseline = export_tree(args.baseline, work / "baseline") if args.baseline else None
         for card, sizes in sizes_for(args.suite, scale=args.scale, cards=args.cards.split(",") if args.cards else None).items():
+            if baseline is not None:
+                before = {**measure_card(work, args.suite, card, sizes, args.threads, model, extra, code=baseline, keep_data=True),
+                          "card": f"{card} ({args.baseline})"}
+                rows.append(before)
+                print_rows(rows[-1:])
             rows.append(measure_card(work, args.suite, card, sizes, args.threads, model, extra))
             print_rows(rows[-1:])
+            if baseline is not None:
+                after = rows[-1]
+                print(f"{card}: unit x{after['unit_s'] / before['unit_s']:.2f}, encode x{after['encode_s'] / max(before['encode_s'], 1e-9):.2f}, "
+                      f"fit x{after['fit_s'] / max(before['fit_s'], 1e-9):.2f}, peak RSS x{after['rss_mib'] / before['rss_mib']:.2f} (current / baseline)")
     if args.out:
         args.out.write_text(json.dumps(rows, indent=1) + "\n")
     shutil.rmtree(work, ignore_errors=True)

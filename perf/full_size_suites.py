@@ -32,7 +32,8 @@ SIZES: dict[str, dict[str, dict[str, int]]] = {
         "mrpc": dict(zip(S, (3668, 408, 1725))),
         "qqp": dict(zip(S, (363846, 40430, 390965))),
         "stsb": dict(zip(S, (5749, 1500, 1379))),
-        "mnli": {"train": 392702, "validation_matched": 9815, "validation_mismatched": 9832, "test_matched": 9796, "test_mismatched": 9847},
+        "mnli": {"train": 392702, "validation_matched": 9815, "validation_mismatched": 9832, "test_matched": 9796, "test_mismatched": 9847,
+                 "ax-test": 1104},  # GLUE's diagnostic AX, written into MNLI's mirror
         "qnli": dict(zip(S, (104743, 5463, 5463))),
         "rte": dict(zip(S, (2490, 277, 3000))),
         "wnli": dict(zip(S, (635, 71, 146))),

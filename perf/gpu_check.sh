@@ -7,6 +7,8 @@
 # one full-size card (GLUE SST-2 at its real 67,349 / 872 / 1,821 rows, synthetic) with
 # `bow` and with the probe of a random base-size BERT (768 x 12) on `cuda`, through
 # perf/full_size_runs.py (wall time, peak RSS, load / encode / fit split).
+# GPU_CHECK_STORAGE=1 adds perf/speech_storage.py --indicsuperb (the seven IndicSUPERB
+# cards on the synthetic corpus, fp16 vs int8 feature storage; up to 6 more minutes).
 #
 # Python: `.venv/bin/python` when `make setup` could run there; otherwise the machine's
 # `python3` (which must hold torch with CUDA) plus polyglue's pure-Python needs installed
@@ -38,5 +40,9 @@ timeout 50 $py perf/device_throughput.py --device cpu --size small
 if [ "${GPU_CHECK_FULL:-1}" != 0 ]; then
   timeout 150 $py perf/full_size_runs.py --suite glue --cards sst2
   timeout 240 $py perf/full_size_runs.py --suite glue --cards sst2 --random-bert 768x12 --device cuda
+fi
+if [ "${GPU_CHECK_STORAGE:-0}" != 0 ]; then
+  timeout 360 $py perf/speech_storage.py --indicsuperb --skip-demo --skip-upstreams --asr-steps 20 --asr-languages "" \
+    || echo "gpu_check: the fp16/int8 storage comparison did not finish"
 fi
 echo "gpu_check: done in $(( $(date +%s) - start ))s"

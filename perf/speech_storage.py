@@ -10,7 +10,15 @@ Two parts, both measured in this run:
    second of audio under fp16 and int8, then the projection for all of Kathbath
    (1,684 h) that `docs/speech.md` quotes. Random weights cost the same as trained ones.
 
+3. `--indicsuperb`: every built-in IndicSUPERB card that reads the feature cache (ASR
+   superb, ASV, SID, SID-multi, LID, KS, QbE) on the same synthetic corpus, fbank and the
+   demo's tiny wav2vec2, under fp16 and int8 from empty caches (`--max-steps`,
+   `--asr-steps`, `--asr-languages` and `--learning-rate` keep it CPU-sized; the rows are debug rows, equal in
+   both passes but for the stored form): every metric of every split side by side, and the
+   largest absolute difference.
+
     .venv/bin/python perf/speech_storage.py [--seconds 8] [--skip-demo] [--skip-large]
+    .venv/bin/python perf/speech_storage.py --indicsuperb --skip-demo --skip-upstreams
 """
 
 from __future__ import annotations
@@ -74,6 +82,47 @@ def rows_of(report: dict) -> dict:
     return out
 
 
+def indicsuperb_part(work: Path, max_steps: int, asr_steps: int, learning_rate: float, threads: int, asr_languages: str) -> dict:
+    """(card, model, split, metric) -> {storage: value} for the seven built-in IndicSUPERB cards on the demo corpus."""
+    import sqlite3
+
+    from polyglue.demo.speech import speech_models, write_speech_demo
+
+    _, data = write_speech_demo(work)
+    suite_dir = data / "indicsuperb"
+    if not suite_dir.exists():
+        suite_dir.symlink_to(data / "demo-speech", target_is_directory=True)
+    models = speech_models(work)
+    out: dict = {}
+    walls = {}
+    for storage in ("fp16", "int8"):
+        env = dict(os.environ, POLYGLUE_CACHE=str(work / f"cache-isb-{storage}"), HF_HUB_OFFLINE="1")
+        runs = work / f"runs-isb-{storage}"
+        common = ["run", "--suite", "indicsuperb", "--data-dir", data, "--runs-dir", runs, "-q", "--feature-storage", storage,
+                  "--learning-rate", learning_rate, "--threads", threads]
+        for model in models:
+            common += ["--model", model]
+        t0 = time.perf_counter()
+        if asr_steps > 0:
+            subprocess.run([BENCH, *map(str, common), "--tasks", "indicsuperb-asr", "--max-steps", str(asr_steps),
+                            *(("--languages", asr_languages) if asr_languages else ())], env=env)
+        others = "indicsuperb-asv,indicsuperb-sid,indicsuperb-sid-multi,indicsuperb-lid,indicsuperb-ks,indicsuperb-qbe"
+        # The demo corpus's utterances are short: ASV's 2 s minimum for training crops is lowered (both passes alike).
+        # A failed unit is reported as missing below rather than stopping the comparison.
+        subprocess.run([BENCH, *map(str, common), "--tasks", others, "--max-steps", str(max_steps), "-o", "protocol.min_train_seconds=0.5"], env=env)
+        walls[storage] = round(time.perf_counter() - t0, 1)
+        conn = sqlite3.connect(runs / "polyglue.sqlite")
+        try:
+            for card, encoder, metrics_json in conn.execute("SELECT card, encoder, metrics_json FROM units WHERE status = 'done'"):
+                for split, values in (json.loads(metrics_json) or {}).items():
+                    for metric, value in values.items():
+                        if isinstance(value, (int, float)) and "@" not in metric:
+                            out.setdefault((card, encoder, split, metric), {})[storage] = value
+        finally:
+            conn.close()
+    return {"wall_s": walls, "metrics": out}
+
+
 def upstream_part(work: Path, seconds: float, skip_large: bool) -> dict:
     import numpy as np
 
@@ -126,6 +175,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="audio per upstream measurement")
     parser.add_argument("--skip-demo", action="store_true")
     parser.add_argument("--skip-large", action="store_true")
+    parser.add_argument("--skip-upstreams", action="store_true", help="skip the base/large per-utterance figures")
+    parser.add_argument("--indicsuperb", action="store_true", help="also the seven built-in IndicSUPERB cards, fp16 vs int8")
+    parser.add_argument("--max-steps", type=int, default=150, help="--indicsuperb: steps per unit (not ASR)")
+    parser.add_argument("--asr-steps", type=int, default=30, help="--indicsuperb: steps of the BiLSTM-CTC ASR head (0: skip ASR)")
+    parser.add_argument("--asr-languages", default="hi", help="--indicsuperb: languages of the ASR card ('' for all three; its 2 x 1024 BiLSTM is most of the CPU time)")
+    parser.add_argument("--learning-rate", type=float, default=1e-2, help="--indicsuperb: the demo's rate (the cards' 1e-4 barely moves in 150 steps)")
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="polyglue-perf-storage-"))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -141,8 +197,22 @@ def main() -> None:
                 other = b.get(key, {}).get(metric)
                 if isinstance(value, (int, float)) and isinstance(other, (int, float)):
                     print(f"  {key[0]:<24} {key[1]:<16} {metric:<10} {value:>9.4f} {other:>9.4f} {other - value:>+9.4f}")
-    figures = upstream_part(work, args.seconds, args.skip_large)
-    print(json.dumps(figures, indent=1))
+    if args.indicsuperb:
+        isb = indicsuperb_part(work, args.max_steps, args.asr_steps, args.learning_rate, args.threads, args.asr_languages)
+        print(f"IndicSUPERB cards on the demo corpus: wall {isb['wall_s']} s")
+        print(f"  {'card':<24} {'model':<14} {'split':<12} {'metric':<9} {'fp16':>9} {'int8':>9} {'diff':>9}")
+        worst = 0.0
+        for (card, model, split, metric), values in sorted(isb["metrics"].items()):
+            a, b = values.get("fp16"), values.get("int8")
+            if a is None or b is None:
+                print(f"  {card:<24} {model:<14} {split:<12} {metric:<9} missing in one pass: {values}")
+                continue
+            worst = max(worst, abs(b - a))
+            print(f"  {card:<24} {model:<14} {split:<12} {metric:<9} {a:>9.4f} {b:>9.4f} {b - a:>+9.4f}")
+        print(f"  largest |int8 - fp16|: {worst:.4f}")
+    if not args.skip_upstreams:
+        figures = upstream_part(work, args.seconds, args.skip_large)
+        print(json.dumps(figures, indent=1))
 
 
 if __name__ == "__main__":

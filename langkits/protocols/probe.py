@@ -30,12 +30,46 @@ def _pair_features(u, v):
     return np.hstack([u, v, np.abs(u - v), u * v])
 
 
+#: Pairs per featurisation chunk for encoders whose rows do not depend on the batch (bow):
+#: the per-text matrices and the pair blocks' temporaries exist for one chunk at a time.
+PAIR_CHUNK = 16384
+
+
+def _stack_rows(chunks: list):
+    """Stack row blocks into one matrix, freeing each block once copied (peak: result + one block)."""
+    if len(chunks) == 1:
+        return chunks.pop()
+    if not sparse.issparse(chunks[0]):
+        out = np.empty((sum(c.shape[0] for c in chunks), chunks[0].shape[1]), dtype=chunks[0].dtype)
+        at = 0
+        while chunks:
+            block = chunks.pop(0)
+            out[at : at + block.shape[0]] = block
+            at += block.shape[0]
+        return out
+    nnz = sum(c.nnz for c in chunks)
+    index_dtype = np.int64 if nnz > np.iinfo(np.int32).max else np.int32
+    data = np.empty(nnz, dtype=chunks[0].dtype)
+    indices = np.empty(nnz, dtype=index_dtype)
+    indptr = [np.zeros(1, dtype=index_dtype)]
+    rows, width, at = 0, chunks[0].shape[1], 0
+    while chunks:
+        block = chunks.pop(0)
+        data[at : at + block.nnz] = block.data
+        indices[at : at + block.nnz] = block.indices
+        indptr.append(block.indptr[1:].astype(index_dtype) + at)
+        at, rows = at + block.nnz, rows + block.shape[0]
+    return sparse.csr_matrix((data, indices, np.concatenate(indptr)), shape=(rows, width), copy=False)
+
+
 class _Featurizer:
     """Maps (texts, pairs) to a feature matrix with the unit's encoder."""
 
     def __init__(self, encoder, label: str):
         self.encoder = encoder
         self.label = label
+        # Batch-independent encoders are fed in chunks; others (hf: length-sorted batches) see every text at once.
+        self.chunk = PAIR_CHUNK if getattr(self.encoder, "rows_independent", False) else None
 
     @classmethod
     def of(cls, ctx) -> "_Featurizer":
@@ -53,11 +87,21 @@ class _Featurizer:
         if not cached:  # the two sides apart, so a batch-1 pair is not padded to its longer side
             first = self._encode_uncached(texts)
             return first if pairs is None else _pair_features(first, self._encode_uncached(pairs))
+        texts = list(texts)
         if pairs is None:
-            return self._encode(texts)
-        both = self._encode(list(texts) + list(pairs))
-        n = len(texts)
-        return _pair_features(both[:n], both[n:])
+            out = self._encode(texts)
+            # The scaler works in place: dense output may be the encoder's own array, so copy it
+            # (pair features below are always fresh; as before, one transient second copy).
+            return out if sparse.issparse(out) else out.copy()
+        pairs = list(pairs)
+        if self.chunk is None:
+            both = self._encode(texts + pairs)
+            n = len(texts)
+            return _pair_features(both[:n], both[n:])
+        chunks = [_pair_features(self._encode(texts[i : i + self.chunk]), self._encode(pairs[i : i + self.chunk]))
+                  for i in range(0, len(texts), self.chunk)] or [_pair_features(self._encode([]), self._encode([]))]
+        return _stack_rows(chunks)
+
 
     def _encode_uncached(self, texts):
         """The encoder run now (no feature cache): what efficiency figures time. Plugin encoders
@@ -84,20 +128,37 @@ def _head(task: str, value: float, seed: int):
 
 
 def _scaler(train):
-    """Standardise dense features on train statistics. Sparse n-gram features (already
-    L2-normalised) instead lose the hashed columns no train example uses: millions of
-    dimensions shrink to the few thousand that carry signal, and the solver gets fast.
-    Returns the transform, so new inputs (the efficiency measurement) are scaled the same way."""
+    """(train scaled, `transform` for any other matrix), both on train statistics.
+
+    Dense features are standardised, in place (callers pass private matrices). Sparse
+    n-gram features (already L2-normalised) instead lose the hashed columns no train
+    example uses: millions of dimensions shrink to the few thousand that carry signal, and
+    the solver gets fast. The train matrix is renumbered in place (it is the largest: no
+    second copy of it is made); other matrices come back as column-sliced copies. Callers
+    must not use the inputs afterwards."""
     if sparse.issparse(train):
         keep = np.flatnonzero(train.getnnz(axis=0))
-        return lambda x: x[:, keep]
+        remap = np.full(train.shape[1], -1, dtype=train.indices.dtype)
+        remap[keep] = np.arange(len(keep), dtype=train.indices.dtype)
+        indices, step = train.indices, 1 << 22
+        for at in range(0, len(indices), step):  # monotone renumbering keeps rows sorted
+            indices[at : at + step] = remap[indices[at : at + step]]
+        narrowed = sparse.csr_matrix((train.data, indices, train.indptr), shape=(train.shape[0], len(keep)), copy=False)
+        return narrowed, lambda x: x[:, keep]
     mean, std = train.mean(0), train.std(0) + 1e-6
-    return lambda x: (x - mean) / std
+
+    def standardise(x):
+        x -= mean
+        x /= std
+        return x
+
+    return standardise(train), standardise
 
 
 def _scaled(train, *others):
-    scale = _scaler(train)
-    return tuple(scale(x) for x in (train, *others))
+    """`_scaler` applied to train and each of `others`: (train, *others) scaled."""
+    train, transform = _scaler(train)
+    return (train, *(transform(x) for x in others))
 
 
 def head_flops(model, x) -> int:
@@ -161,20 +222,27 @@ def run(ctx) -> UnitResult:
     y_train = inputs.targets(train_card, train_split)
     x_eval = {role: featurize(*inputs.sentence_inputs(card, split, kit)) for role, split in scored.items()}
     y_eval = {role: inputs.targets(card, split) for role, split in scored.items()}
-    x_blind = {role: featurize(*inputs.sentence_inputs(card, split, kit)) for role, split in blind.items()}
     timings["encode_s"] = time.perf_counter() - t0
     if card.task != "regression" and len(np.unique(y_train)) < 2:
         raise UserError(f"card '{card.name}': the train split has a single class; a classifier cannot be fitted")
 
     # Model selection on validation; without one, on a seeded 10% hold-out of train.
+    # Each matrix is scaled once, in place where it is private: with a validation split the
+    # grid's train matrix is the final one (scaled on all of train); without one, the
+    # hold-out copies are scaled on their own fit part, dropped, and train is scaled for the refit.
+    # Blind splits (QQP's test is larger than its train) are featurised only after the fit,
+    # one at a time, so they never sit in memory next to the train matrix.
     t0 = time.perf_counter()
-    if "validation" in x_eval:
-        x_fit, y_fit, x_sel, y_sel = x_train, y_train, x_eval["validation"], y_eval["validation"]
+    grid = ALPHA_GRID if card.task == "regression" else C_GRID
+    has_validation = "validation" in x_eval
+    if has_validation:
+        x_train, transform = _scaler(x_train)
+        x_eval = {role: transform(x) for role, x in x_eval.items()}
+        scaled_fit, y_fit, scaled_sel, y_sel = x_train, y_train, x_eval["validation"], y_eval["validation"]
     else:
         fit, sel = holdout(len(y_train), ctx.seed)
-        x_fit, y_fit, x_sel, y_sel = x_train[fit], y_train[fit], x_train[sel], y_train[sel]
-    grid = ALPHA_GRID if card.task == "regression" else C_GRID
-    scaled_fit, scaled_sel = _scaled(x_fit, x_sel)
+        scaled_fit, scaled_sel = _scaled(x_train[fit], x_train[sel])
+        y_fit, y_sel = y_train[fit], y_train[sel]
     scores, models = {}, {}
     ctx.step(0, len(grid), "selecting the head on validation")
     for value in grid:
@@ -183,16 +251,21 @@ def run(ctx) -> UnitResult:
         ctx.step(1)
     better = max if metrics.higher_is_better(main) else min
     best = better(scores, key=lambda value: scores[value])
-    scale = _scaler(x_train)
-    x_train_s, *x_rest = (scale(x) for x in (x_train, *x_eval.values(), *x_blind.values()))
-    x_eval_s, x_blind_s = x_rest[: len(x_eval)], x_rest[len(x_eval) :]
-    # With a validation split the grid was fitted on all of train already; else refit on all of it.
-    model = models[best] if x_fit is x_train else _head(card.task, best, ctx.seed).fit(x_train_s, y_train)
+    sparse_features = sparse.issparse(x_train)
+    if has_validation:
+        model = models[best]  # fitted on all of train already
+        del scaled_fit, scaled_sel
+    else:
+        del scaled_fit, scaled_sel
+        x_train, transform = _scaler(x_train)
+        x_eval = {role: transform(x) for role, x in x_eval.items()}
+        model = _head(card.task, best, ctx.seed).fit(x_train, y_train)
+    del x_train
     timings["fit_s"] = time.perf_counter() - t0
 
     result_metrics, predictions = {}, []
-    for (role, split), x in zip(scored.items(), x_eval_s):
-        pred = model.predict(x)
+    for role, split in scored.items():
+        pred = model.predict(x_eval.pop(role))
         gold = y_eval[role]
         result_metrics[role] = metrics.compute(card.metrics, gold, pred)
         ids = inputs.example_ids(card, split)
@@ -201,8 +274,12 @@ def run(ctx) -> UnitResult:
                 predictions.append({"split": role, "id": ids[i], "gold": float(g), "pred": float(p)})
             else:
                 predictions.append({"split": role, "id": ids[i], "gold": card.labels[int(g)], "pred": card.labels[int(p)]})
-    for (role, split), x in zip(blind.items(), x_blind_s):
+    for role, split in blind.items():
+        t0 = time.perf_counter()
+        x = transform(featurize(*inputs.sentence_inputs(card, split, kit)))
+        timings["encode_s"] += time.perf_counter() - t0
         pred = model.predict(x)
+        del x
         named = [float(p) for p in pred] if card.task == "regression" else [card.labels[int(p)] for p in pred]
         predictions += hidden.blind([{"split": role, "id": i, "gold": None, "pred": p} for i, p in zip(inputs.example_ids(card, split), named)])
     name = "alpha" if card.task == "regression" else "C"
@@ -219,6 +296,6 @@ def run(ctx) -> UnitResult:
         from polyglue import efficiency
 
         texts, pairs = inputs.sentence_inputs(card, scored[next(iter(scored))], kit)
-        efficiency.add_to(result, lambda: measure_path(featurize, scale, model, texts, pairs, batch_size=ctx.settings.batch_size,
-                                                       device=ctx.device, sparse_features=sparse.issparse(x_train_s)))
+        efficiency.add_to(result, lambda: measure_path(featurize, transform, model, texts, pairs, batch_size=ctx.settings.batch_size,
+                                                       device=ctx.device, sparse_features=sparse_features))
     return result

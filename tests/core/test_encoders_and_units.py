@@ -10,7 +10,7 @@ from polyglue.runs.units import Unit
 
 
 def test_specs_parse_with_optional_labels_and_revisions():
-    assert parse_encoder("bow").identity() == "bow"
+    assert parse_encoder("bow").identity() == "bow@v2"  # weight-free kinds carry their feature version
     spec = parse_encoder("mbert=hf:bert-base-multilingual-cased@abc123")
     assert (spec.label, spec.kind, spec.target, spec.revision) == ("mbert", "hf", "bert-base-multilingual-cased", "abc123")
     assert spec.identity() == "hf:bert-base-multilingual-cased@abc123"

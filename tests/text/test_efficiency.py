@@ -121,9 +121,9 @@ def _probe_parts(tmp_path, pair: bool):
     featurize = _Featurizer(encoder, "tiny")
     pairs = list(reversed(PROBE_TEXTS)) if pair else None
     x = featurize(PROBE_TEXTS, pairs)
-    scale = _scaler(x)
+    x, scale = _scaler(x)
     y = np.arange(len(PROBE_TEXTS)) % CLASSES
-    head = LogisticRegression(max_iter=200).fit(scale(x), y)
+    head = LogisticRegression(max_iter=200).fit(x, y)
     return encoder, featurize, scale, head, pairs
 
 
@@ -166,8 +166,8 @@ def test_given_a_bow_probe_then_the_path_is_measured_without_torch_and_counts_th
 
     featurize = _Featurizer(BowEncoder(n_features=2**10), "bow")
     x = featurize(PROBE_TEXTS, None)
-    scale = _scaler(x)
-    head = LogisticRegression(max_iter=200).fit(scale(x), np.arange(len(PROBE_TEXTS)) % CLASSES)
+    x, scale = _scaler(x)
+    head = LogisticRegression(max_iter=200).fit(x, np.arange(len(PROBE_TEXTS)) % CLASSES)
     record = measure_path(featurize, scale, head, PROBE_TEXTS, None, batch_size=4, device="cpu", sparse_features=True)
     nnz = [scale(featurize([t], None)).nnz for t in PROBE_TEXTS[:4]]
     assert record["flops_per_example"] == int(sum(2 * k * CLASSES for k in nnz) / 4)
