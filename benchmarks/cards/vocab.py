@@ -221,17 +221,18 @@ TASK_METRICS: dict[str, frozenset[str]] = {
 
 ProtocolName = Literal["probe", "finetune", "lora", "prompt", "prefix", "superb", "qbe"]
 
-_TEXT_PROTOCOLS = ("probe", "finetune", "lora")
-#: The built-in runners' protocols per task type (`polyglue.runs.dispatch.RUNNERS`, which a test keeps equal);
-#: card fields that name a protocol are checked against it.
+_SENTENCE_TASKS = ("single-classification", "pair-classification", "regression")
 TASK_PROTOCOLS: dict[str, tuple[str, ...]] = {
-    **{task: _TEXT_PROTOCOLS for task in (
-        "single-classification", "pair-classification", "regression", "token-classification", "extractive-qa", "multiple-choice")},
+    # prompt tuning only where peft's prompt learning fits the task; prefix where peft has the task type
+    **{task: ("probe", "finetune", "lora", "prompt", "prefix") for task in _SENTENCE_TASKS},
+    "token-classification": ("probe", "finetune", "lora", "prefix"),
+    "extractive-qa": ("probe", "finetune", "lora", "prefix"),
+    "multiple-choice": ("probe", "finetune", "lora"),
     "keyword-spotting": ("superb",),
     "language-id": ("superb",),
     "speaker-id": ("superb",),
     "speaker-verification": ("superb",),
-    "asr": ("superb", "finetune"),
+    "asr": ("superb", "finetune", "lora"),
     "query-by-example": ("qbe",),
 }
 
