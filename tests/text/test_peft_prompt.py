@@ -5,17 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from polyglue.runs.store import Store
+from tests.fixtures.store_rows import stored_units as _units
 
 pytest.importorskip("peft")
-
-
-def _units(runs_dir):
-    store = Store(runs_dir)
-    try:
-        return store.units(status=None)
-    finally:
-        store.close()
 
 
 def _run(cli, text_data, text_bert, runs, protocol, *extra, tasks="sst2", suite="glue"):

@@ -8,7 +8,7 @@ import shutil
 import yaml
 
 from polyglue.cards.registry import Registry, builtin_cards_dir
-from polyglue.runs.store import Store
+from tests.fixtures.store_rows import stored_units as _units
 from tests.fixtures.text_mirrors import seal_mirror, write_mirror
 
 
@@ -28,14 +28,6 @@ def _custom_suite(tmp_path, card: str, suite: str, edit) -> tuple:
     data.mkdir(parents=True)
     shutil.move(str(mirror / origin / card), data / f"{card}-x")
     return cards, tmp_path / "data"
-
-
-def _units(runs_dir):
-    store = Store(runs_dir)
-    try:
-        return store.units(status=None)
-    finally:
-        store.close()
 
 
 def test_given_an_lr_grid_then_the_best_rate_on_validation_is_kept_and_recorded(cli, tmp_path, text_bert):
