@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.fixtures.sst2_predictions import assert_reproduces_validation_predictions
 from tests.fixtures.store_rows import stored_units as _units
 
 pytest.importorskip("peft")
@@ -63,7 +64,6 @@ def test_given_a_tiny_bert_when_lora_wraps_it_then_one_training_run_changes_only
 def test_given_lora_then_the_unit_counts_parameters_keeps_its_adapter_and_resumes(cli, tmp_path, text_data, text_bert):
     import torch
 
-    from polyglue.jsonl import read_jsonl
     from polyglue.langkits.protocols.lora import load_trained
 
     runs = tmp_path / "runs"
@@ -82,21 +82,14 @@ def test_given_lora_then_the_unit_counts_parameters_keeps_its_adapter_and_resume
 
     # the kept adapter rebuilds the trained model: encoder weights are the pretrained ones, the adapters
     # learned, and its validation predictions are the unit's
-    import pyarrow.parquet as pq
-    from transformers import AutoModel, AutoTokenizer
+    from transformers import AutoModel
 
     model = load_trained(folder, base=text_bert).eval()
     pretrained = AutoModel.from_pretrained(str(text_bert)).state_dict()
     encoder = {n.split("bert.", 1)[1].replace("base_layer.", ""): p for n, p in model.named_parameters() if ".bert." in n and "lora_" not in n}
     assert encoder and all(torch.equal(p, pretrained[n]) for n, p in encoder.items())
     assert any(p.abs().sum() > 0 for n, p in model.named_parameters() if "lora_B" in n)
-    records = [r for r in read_jsonl(runs / unit["predictions_path"]) if r["split"] == "validation"]
-    table = pq.read_table(text_data / "glue" / "sst2" / "validation.parquet").to_pylist()
-    by_id = {str(row["idx"]): row["sentence"] for row in table}
-    tok = AutoTokenizer.from_pretrained(str(text_bert))
-    with torch.inference_mode():
-        logits = model(**tok([by_id[r["id"]] for r in records], padding=True, return_tensors="pt")).logits
-    assert [["negative", "positive"][i] for i in logits.argmax(-1).tolist()] == [r["pred"] for r in records]
+    assert_reproduces_validation_predictions(model, runs, unit, text_data, text_bert)
 
     # a second run reuses the finished unit: nothing retrains, the adapter stays
     second = _run(cli, text_data, text_bert, runs, "--lora-r", "4")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.fixtures.sst2_predictions import assert_reproduces_validation_predictions
 from tests.fixtures.store_rows import stored_units as _units
 
 pytest.importorskip("peft")
@@ -25,11 +26,7 @@ def _one_line(result, needle):
 
 
 def test_given_prompt_tuning_then_only_the_prompt_and_head_learn_the_adapter_reloads_and_the_unit_resumes(cli, tmp_path, text_data, text_bert):
-    import pyarrow.parquet as pq
-    import torch
-    from transformers import AutoTokenizer
 
-    from polyglue.jsonl import read_jsonl
     from polyglue.peft_adapters import load_trained
 
     runs = tmp_path / "runs"
@@ -52,13 +49,7 @@ def test_given_prompt_tuning_then_only_the_prompt_and_head_learn_the_adapter_rel
     model = load_trained(folder, base=text_bert).eval()
     prompt = model.prompt_encoder["default"].embedding.weight
     assert prompt.shape == (4, 32)
-    records = [r for r in read_jsonl(runs / unit["predictions_path"]) if r["split"] == "validation"]
-    table = pq.read_table(text_data / "glue" / "sst2" / "validation.parquet").to_pylist()
-    by_id = {str(row["idx"]): row["sentence"] for row in table}
-    tok = AutoTokenizer.from_pretrained(str(text_bert))
-    with torch.inference_mode():
-        logits = model(**tok([by_id[r["id"]] for r in records], padding=True, return_tensors="pt")).logits
-    assert [["negative", "positive"][i] for i in logits.argmax(-1).tolist()] == [r["pred"] for r in records]
+    assert_reproduces_validation_predictions(model, runs, unit, text_data, text_bert)
 
     second = _run(cli, text_data, text_bert, runs, "prompt", "--virtual-tokens", "4", "--learning-rate", "0.05")
     assert second.code == 0, second.err
