@@ -24,6 +24,28 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
+def time_cached_vs_reencoded(features, train, targets, n_speakers: int, settings, crop_seconds: float) -> dict[str, float]:
+    """Seconds to train the ASV head on crops cut from cached features vs crops re-encoded from the
+    waveform every step (`crop: cached` vs `crop: reencode`), same utterances, settings and seed."""
+    from polyglue.speech.runners.asv import IndicSpeakerEmbedder
+    from polyglue.speech.training import Batcher, ReencodeBatcher, fit
+
+    batchers = {
+        "cached": Batcher(features, "cpu", crop_frames=int(crop_seconds * 1000 / features.upstream.frame_shift_ms)),
+        "reencode": ReencodeBatcher(features, "cpu", crop_seconds=crop_seconds),
+    }
+    times = {}
+    for name, batcher in batchers.items():
+        def loss_of(model, idx, rng, batcher=batcher):
+            x, lengths = batcher([train[i] for i in idx], rng)
+            return model.loss(model(x, lengths), targets[idx])
+
+        t0 = time.perf_counter()
+        fit(lambda: IndicSpeakerEmbedder(features.layers, features.hidden, n_speakers), loss_of, len(train), None, settings)
+        times[name] = time.perf_counter() - t0
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20)
@@ -43,9 +65,8 @@ def main() -> None:
     from polyglue.speech.corpus.kathbath import KathbathCorpus
     from polyglue.speech.effects import SoxEffects
     from polyglue.speech.featcache import UpstreamFeatures
-    from polyglue.speech.runners.asv import IndicSpeakerEmbedder
     from polyglue.speech.tiny import build_tiny_wav2vec2
-    from polyglue.speech.training import Batcher, FitSettings, ReencodeBatcher, fit
+    from polyglue.speech.training import FitSettings, ReencodeBatcher
     from polyglue.speech.upstreams import build_upstream
 
     size = CorpusSize(train_speakers=4, train_per_speaker=4, valid_per_speaker=1, test_known_per_speaker=1,
@@ -61,19 +82,7 @@ def main() -> None:
     targets = torch.tensor([speakers.index(u.speaker) for u in train])
     settings = FitSettings(steps=args.steps, batch_size=8, learning_rates=(1e-4,), optimizer="adamw", weight_decay=0.01,
                            grad_clip=1000.0, evaluations=1)
-    batchers = {
-        "cached": Batcher(features, "cpu", crop_frames=int(args.crop * 1000 / features.upstream.frame_shift_ms)),
-        "reencode": ReencodeBatcher(features, "cpu", crop_seconds=args.crop),
-    }
-    times = {}
-    for name, batcher in batchers.items():
-        def loss_of(model, idx, rng, batcher=batcher):
-            x, lengths = batcher([train[i] for i in idx], rng)
-            return model.loss(model(x, lengths), targets[idx])
-
-        t0 = time.perf_counter()
-        fit(lambda: IndicSpeakerEmbedder(features.layers, features.hidden, len(speakers)), loss_of, len(train), None, settings)
-        times[name] = time.perf_counter() - t0
+    times = time_cached_vs_reencoded(features, train, targets, len(speakers), settings, args.crop)
 
     # cached crop vs re-encoded crop of the same window (1 s from the middle of each utterance)
     diffs = []
@@ -83,7 +92,7 @@ def main() -> None:
         if cached.shape[0] <= frames + 2:
             continue
         start = (cached.shape[0] - frames) // 2
-        wav = batchers["reencode"].waveform(utt)
+        wav = ReencodeBatcher(features, "cpu", crop_seconds=args.crop).waveform(utt)
         fresh = features.upstream.forward([wav[start * 320 : start * 320 + int(args.crop * 16000)]])[0]
         n = min(len(fresh), frames)
         a, b = cached[start : start + n], fresh[:n]

@@ -158,9 +158,9 @@ def asv(args) -> None:
     from polyglue.speech.corpus.kathbath import KathbathCorpus
     from polyglue.speech.effects import SoxEffects
     from polyglue.speech.featcache import UpstreamFeatures
-    from polyglue.speech.runners.asv import CROP_SECONDS, GRAD_CLIP, IndicSpeakerEmbedder
+    from polyglue.speech.runners.asv import CROP_SECONDS, GRAD_CLIP
     from polyglue.speech.tiny import build_tiny_wav2vec2
-    from polyglue.speech.training import Batcher, FitSettings, ReencodeBatcher, fit
+    from polyglue.speech.training import FitSettings
     from polyglue.speech.upstreams import build_upstream
 
     size = CorpusSize(train_speakers=args.speakers, train_per_speaker=args.per_speaker, valid_per_speaker=1, test_known_per_speaker=1,
@@ -178,19 +178,9 @@ def asv(args) -> None:
     targets = torch.tensor([speakers.index(u.speaker) for u in train])
     settings = FitSettings(steps=args.steps, batch_size=8, learning_rates=(1e-4,), optimizer="adamw", weight_decay=0.01,
                            grad_clip=GRAD_CLIP, evaluations=1, seed=0)
-    batchers = {
-        "cached": Batcher(features, "cpu", crop_frames=int(CROP_SECONDS * 1000 / features.upstream.frame_shift_ms)),
-        "reencode": ReencodeBatcher(features, "cpu", crop_seconds=CROP_SECONDS),
-    }
-    times = {}
-    for name, batcher in batchers.items():
-        def loss_of(model, idx, rng, batcher=batcher):
-            x, lengths = batcher([train[i] for i in idx], rng)
-            return model.loss(model(x, lengths), targets[idx])
+    from perf.speech_asv_crops import time_cached_vs_reencoded
 
-        t0 = time.perf_counter()
-        fit(lambda: IndicSpeakerEmbedder(features.layers, features.hidden, len(speakers)), loss_of, len(train), None, settings)
-        times[name] = time.perf_counter() - t0
+    times = time_cached_vs_reencoded(features, train, targets, len(speakers), settings, CROP_SECONDS)
     layers, hidden = features.layers, features.hidden
     print(f"corpus: {len(train)} train utterances, {seconds:.0f} s of audio ({trimmed:.0f} s after the sox effects); "
           f"upstream: random wav2vec2 '{args.size}' ({layers} hidden states x {hidden}); indic_asv head, {args.steps} steps, batch 8, "
