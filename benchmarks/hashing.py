@@ -25,3 +25,14 @@ def file_sha256(path: Path, digest=None, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def trainable_sha256(model) -> str:
+    """sha256 of a model's trainable parameters (names and bytes), taken as initialised: equal across
+    units with the same init seed, different when the seed changes the head's (or adapters') weights."""
+    digest = hashlib.sha256()
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            digest.update(name.encode())
+            digest.update(p.detach().float().cpu().numpy().tobytes())
+    return digest.hexdigest()

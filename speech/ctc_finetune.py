@@ -35,6 +35,7 @@ class CTCSettings:
     weight_decay: float = 0.0
     grad_clip: float | None = 1.0
     seed: int = 0
+    """Data-order seed: batch order and dropout (the caller seeds the CTC layer's initialisation)."""
 
 
 @dataclass
@@ -44,6 +45,7 @@ class CTCResult:
     validation_wer: float | None
     history: list[dict] = field(default_factory=list)
     train_s: float = 0.0
+    first_batches: list[list[int]] = field(default_factory=list)
 
 
 def load_ctc_model(folder: str, vocab: CharVocab, device: str = "cpu"):
@@ -113,7 +115,7 @@ def finetune(model, train_wavs, train_ids: list[list[int]], validate: Callable[[
     `train_wavs[i]` is read per batch, so a lazy sequence (audio read from disk on access) keeps
     memory at one batch.
     """
-    from polyglue.speech.training import checkpoints, epoch_batches
+    from polyglue.speech.training import RECORDED_BATCHES, checkpoints, epoch_batches
 
     start = time.perf_counter()
     torch.manual_seed(settings.seed)
@@ -124,9 +126,12 @@ def finetune(model, train_wavs, train_ids: list[list[int]], validate: Callable[[
     batches = epoch_batches(len(train_wavs), min(settings.batch_size, len(train_wavs)), rng)
     best: tuple[float, int, dict] | None = None
     history: list[dict] = []
+    first_batches: list[list[int]] = []
     for number in range(1, settings.steps + 1):
         model.train()
         idx = next(batches)
+        if len(first_batches) < RECORDED_BATCHES:
+            first_batches.append([int(i) for i in idx])
         x, mask, _ = _batch([train_wavs[i] for i in idx], normalize, layer_norm, device)
         width = max(len(train_ids[i]) for i in idx)
         labels = torch.full((len(idx), width), -100, dtype=torch.long)  # -100: ignored (HF convention)
@@ -147,10 +152,10 @@ def finetune(model, train_wavs, train_ids: list[list[int]], validate: Callable[[
                 best = (wer, number, copy.deepcopy(model.state_dict()))
     model.eval()
     if best is None:
-        return CTCResult(model, settings.steps, None, history, time.perf_counter() - start)
+        return CTCResult(model, settings.steps, None, history, time.perf_counter() - start, first_batches)
     wer, number, state = best
     model.load_state_dict(state)
-    return CTCResult(model, number, wer, history, time.perf_counter() - start)
+    return CTCResult(model, number, wer, history, time.perf_counter() - start, first_batches)
 
 
 def steps_for(epochs: float, n_train: int, batch_size: int) -> int:

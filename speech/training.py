@@ -5,8 +5,9 @@ The upstream never runs here: each step reads its batch's feature blocks from th
 few disk reads, and memory stays at one batch whatever the corpus size.
 
 For each learning rate of the grid the head is rebuilt from the same seed and trained for
-the same steps; validation is scored at evenly spaced checkpoints and the best
-(learning rate, step) wins. Everything chosen is returned for the results' `extras`.
+the same steps (with `--data-seeds`, the batch order and the other training draws come from
+the data seed, so the two sources of seed variance can be told apart); validation is
+scored at evenly spaced checkpoints and the best (learning rate, step) wins. Everything chosen is returned for the results' `extras`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import torch
 from torch import nn
 
 from polyglue.accel import to_device
+from polyglue.hashing import trainable_sha256
 from polyglue.speech.corpus import Utterance
 from polyglue.speech.featcache import UpstreamFeatures
 
@@ -42,6 +44,14 @@ class FitSettings:
     eval_every: int | None = None
     """Validate every this many steps, as the official configs' `eval_step` (and the final step)."""
     seed: int = 0
+    """Initialisation seed: the head is built after `torch.manual_seed(seed)`."""
+    data_seed: int | None = None
+    """Data-order seed (batch order, random crops, SpecAugment and dropout draws), given by
+    `--data-seeds`; None: they follow `seed`'s streams, as before the two were separated."""
+
+
+RECORDED_BATCHES = 2
+"""Index batches of the first learning rate kept in the seed record (as the text side does)."""
 
 
 @dataclass
@@ -53,6 +63,8 @@ class FitResult:
     scores_by_lr: dict[str, float | None] = field(default_factory=dict)
     history: list[dict] = field(default_factory=list)
     train_s: float = 0.0
+    seeds: dict = field(default_factory=dict)
+    """`init`, `data`, the initial trainable weights' sha256 and the first batches (Dodge et al. 2020's two sources)."""
 
     def selection(self) -> dict:
         return {
@@ -62,6 +74,7 @@ class FitResult:
             "validation_by_lr": self.scores_by_lr,
             "checkpoints": self.history,
             "rule": "best validation checkpoint (s3prl valid-best.ckpt: strictly better replaces, earliest wins ties)",
+            "seeds": self.seeds,
         }
 
 
@@ -180,10 +193,15 @@ def fit(
     scores_by_lr: dict[str, float | None] = {}
     history: list[dict] = []
     final_model = None
+    data_seed = settings.seed if settings.data_seed is None else settings.data_seed
+    seeds: dict = {"init": settings.seed, "data": data_seed, "first_batches": []}
     for lr in settings.learning_rates:
         torch.manual_seed(settings.seed)
-        rng = np.random.default_rng(settings.seed)
         model = build()
+        if settings.data_seed is not None:
+            torch.manual_seed(settings.data_seed)  # dropout and in-model draws follow the data seed
+        rng = np.random.default_rng(data_seed)
+        seeds.setdefault("trainable_init_sha256", trainable_sha256(model))
         params = [p for p in model.parameters() if p.requires_grad]
         opt_cls = torch.optim.AdamW if settings.optimizer == "adamw" else torch.optim.Adam
         optimizer = opt_cls(params, lr=lr, weight_decay=settings.weight_decay)
@@ -192,7 +210,10 @@ def fit(
         lr_best = -math.inf
         for number in range(1, settings.steps + 1):
             model.train()
-            loss = loss_of(model, next(batches), rng)
+            idx = next(batches)
+            if lr == settings.learning_rates[0] and len(seeds["first_batches"]) < RECORDED_BATCHES:
+                seeds["first_batches"].append([int(i) for i in idx])
+            loss = loss_of(model, idx, rng)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if settings.grad_clip:
@@ -216,8 +237,8 @@ def fit(
         raise ValueError("fit needs at least one learning rate (settings.learning_rates is empty)")
     if best is None:
         final_model.eval()
-        return FitResult(final_model, settings.learning_rates[-1], settings.steps, None, scores_by_lr, history, time.perf_counter() - start)
+        return FitResult(final_model, settings.learning_rates[-1], settings.steps, None, scores_by_lr, history, time.perf_counter() - start, seeds)
     score, lr, number, state = best
     final_model.load_state_dict(state)  # same architecture for every rate: no rebuild needed
     final_model.eval()
-    return FitResult(final_model, lr, number, score, scores_by_lr, history, time.perf_counter() - start)
+    return FitResult(final_model, lr, number, score, scores_by_lr, history, time.perf_counter() - start, seeds)

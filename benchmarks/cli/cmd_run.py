@@ -45,7 +45,7 @@ def run_cmd(
     feature_storage: Annotated[Optional[str], typer.Option("--feature-storage", help="Speech: cached features as fp16 (default) or int8 (per-channel quantised, about half the disk).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Recompute units that already finished.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
-    config: Annotated[Optional[Path], typer.Option("--config", help="A run config (YAML: suites, models, tasks, seeds, overrides); flags given here replace its values.")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="A run config (YAML: suites, models, tasks, seeds, data_seeds, overrides); flags given here replace its values.")] = None,
     override: Annotated[Optional[list[str]], typer.Option("-o", "--override", help="protocol.<field>=<value>, e.g. -o protocol.learning_rate=3e-5 (repeatable); such units are marked not comparable.")] = None,
     log_to: Annotated[Optional[list[str]], typer.Option("--log-to", help="Also log every unit to mlflow, wandb or tensorboard (repeatable; optional extras).")] = None,
 ) -> None:
@@ -108,7 +108,7 @@ def run_cmd(
     }
     prompt = {"num_virtual_tokens": virtual_tokens if protocol != "prefix" else None, "init": prompt_init, "init_text": prompt_init_text}
     prefix = {"num_virtual_tokens": virtual_tokens if protocol == "prefix" else None, "projection": prefix_projection}
-    data_seed_list = _int_list("--data-seeds", data_seeds) if data_seeds is not None else None
+    data_seed_list = _int_list("--data-seeds", data_seeds) if data_seeds is not None else (cfg.data_seeds if cfg else None)
     reg = registry(cards)
     plans = []
     for name in suites:

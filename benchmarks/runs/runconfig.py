@@ -14,6 +14,7 @@ models: [bow, "mbert=hf:bert-base-multilingual-cased"]
 tasks: [rte, mrpc]          # default: every card of each suite
 protocol: finetune
 seeds: 3
+data_seeds: [0, 1]          # optional: data-order seeds crossed with the seeds (Dodge et al. 2020)
 data_dir: ./data            # relative to this file
 overrides:
   protocol.learning_rate: 3.0e-5
@@ -65,6 +66,9 @@ class RunConfig(BaseModel):
     """Card names; each suite runs the ones it has (default: all of its cards)."""
     protocol: str | None = None
     seeds: int = Field(1, ge=1)
+    data_seeds: list[int] | None = Field(None, min_length=1)
+    """Data-order seeds (batch order, dropout) crossed with `seeds`, which then set only the
+    initialisation; as `--data-seeds`. Absent: data order follows each unit's seed."""
     data_dir: str | None = None
     """Relative paths are relative to the config file."""
     runs_dir: str | None = None
@@ -75,6 +79,13 @@ class RunConfig(BaseModel):
     languages: list[str] | None = None
     overrides: dict[str, bool | int | float | str | list[float] | None] = Field(default_factory=dict)
     """`protocol.<field>: value` layered over every card's protocol settings."""
+
+    @field_validator("data_seeds")
+    @classmethod
+    def _data_seeds(cls, values):
+        if values is not None and (any(v < 0 for v in values) or len(set(values)) != len(values)):
+            raise ValueError("give distinct non-negative integers, e.g. [0, 1, 2]")
+        return values
 
     @field_validator("overrides")
     @classmethod

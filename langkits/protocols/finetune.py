@@ -26,6 +26,7 @@ from polyglue import metrics as metric_lib
 from polyglue.data.holdout import HOLDOUT_FRACTION, holdout
 from polyglue.data.materialize import SplitData
 from polyglue.errors import UserError
+from polyglue.hashing import trainable_sha256
 from polyglue.contract import UnitResult
 from polyglue.langkits.protocols import hidden
 from polyglue.langkits.kept import load_weights, model_files
@@ -169,7 +170,7 @@ def _train_and_score(ctx, *, frozen: bool, adapter=None) -> UnitResult:
             if state_cache is not None:
                 state_caches.append(state_cache)
         m = adapter.wrap(m) if adapter is not None else m
-        init_sha.setdefault("trainable_init_sha256", _trainable_sha(m))
+        init_sha.setdefault("trainable_init_sha256", trainable_sha256(m))
         return m
 
     init_sha: dict[str, str] = {}
@@ -328,19 +329,6 @@ def _train_and_score(ctx, *, frozen: bool, adapter=None) -> UnitResult:
            batch_size=s.batch_size, device=ctx.device, counts=adapter.counts if adapter is not None else None)
     del model
     return out
-
-
-def _trainable_sha(model) -> str:
-    """sha256 of the trainable parameters as initialised (names and bytes): equal across units with the
-    same init seed, different when the seed changes the head's (or the adapters') initial weights."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    for name, p in model.named_parameters():
-        if p.requires_grad:
-            digest.update(name.encode())
-            digest.update(p.detach().float().cpu().numpy().tobytes())
-    return digest.hexdigest()
 
 
 def attach_state_cache(model, ctx):

@@ -78,7 +78,7 @@ def run(ctx) -> UnitResult:
         batcher = Batcher(features, ctx.device)
         settings = unit.fit_settings(len(train), optimizer="adam", grad_clip=GRAD_CLIP)
         labels = [torch.tensor(vocab.encode(text[u.id]), dtype=torch.long) for u in train]
-        generator = torch.Generator().manual_seed(ctx.seed)
+        generator = torch.Generator().manual_seed(ctx.data_seed)  # SpecAugment masks: a data-order draw
 
         def build():
             return Recognizer(features.layers, features.hidden, len(vocab)).to(ctx.device)

@@ -31,6 +31,7 @@ import time
 
 from polyglue.contract import UnitResult
 from polyglue.errors import UserError
+from polyglue.hashing import trainable_sha256
 from polyglue.peft_adapters import adapter_files
 from polyglue.speech.audio import read_audio
 from polyglue.speech.runners.common import (
@@ -102,6 +103,8 @@ def run(ctx, adapter_factory=None) -> UnitResult:
     """CTC fine-tuning (the `finetune` protocol); `adapter_factory()` gives a `PeftAdapter` that wraps each language's model."""
     import json
 
+    import torch
+
     from polyglue.speech.ctc_finetune import CTCSettings, ctc_log_probs, finetune, greedy, greedy_ids, load_ctc_model, steps_for
 
     folder = _upstream_folder(ctx)
@@ -128,12 +131,14 @@ def run(ctx, adapter_factory=None) -> UnitResult:
         train, valid, text, vocab, selection_split = asr_language_data(utts, lang, train, ctx.seed)
         settings = CTCSettings(
             steps=s.max_steps or steps_for(s.epochs, len(train), s.batch_size), batch_size=s.batch_size,
-            learning_rate=s.learning_rate, eval_every=s.eval_every if isinstance(s.eval_every, int) else None, weight_decay=s.weight_decay, seed=ctx.seed,
+            learning_rate=s.learning_rate, eval_every=s.eval_every if isinstance(s.eval_every, int) else None, weight_decay=s.weight_decay, seed=ctx.data_seed,
         )
+        torch.manual_seed(ctx.seed)  # the new CTC layer (and LoRA adapters) start from the init seed
         model = load_ctc_model(folder, vocab, ctx.device)
         adapter = adapter_factory() if adapter_factory is not None else None
         if adapter is not None:
             model = adapter.wrap(model)
+        init_sha = trainable_sha256(model)
         beam = lm_decoder(lm, vocab.chars, s)
         if beam is not None:
             decoders[key] = beam
@@ -162,7 +167,9 @@ def run(ctx, adapter_factory=None) -> UnitResult:
         unit.timings["train_s"] = unit.timings.get("train_s", 0.0) + result.train_s
         selections[key] = {"best_step": result.best_step, "validation_wer": result.validation_wer, "checkpoints": result.history,
                            "steps": settings.steps, "learning_rate": settings.learning_rate, "vocabulary": "".join(vocab.chars),
-                           "selection_split": selection_split}
+                           "selection_split": selection_split,
+                           "seeds": {"init": ctx.seed, "data": ctx.data_seed, "trainable_init_sha256": init_sha,
+                                     "first_batches": result.first_batches}}
         if adapter is not None:
             selections[key]["parameters"] = dict(adapter.counts)
             kwargs = {"vocab_size": len(vocab) + 1, "pad_token_id": 0, "ctc_zero_infinity": True, "ctc_loss_reduction": "mean"}

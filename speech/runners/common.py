@@ -119,6 +119,7 @@ class SpeechUnit:
             grad_clip=grad_clip,
             eval_every=s.eval_every if isinstance(s.eval_every, int) else None,  # `epoch` is a text interval
             seed=self.ctx.seed,
+            data_seed=s.data_seed,
         )
 
     # ------------------------------------------------------------------ efficiency

@@ -33,6 +33,19 @@ def test_given_a_config_with_overrides_then_flags_layer_on_top_and_units_are_not
     assert "bow$^\\dagger$ &" in report.out
 
 
+def test_given_data_seeds_in_a_config_then_the_grid_crosses_them_with_the_seeds_and_the_flag_replaces_them(cli, tmp_path):
+    cards = write_suite(tmp_path / "s", n_cards=1)
+    config = _config(tmp_path / "run.yaml", "suites: [core]\nmodels: [bow]\ntasks: [core-sent0]\nseeds: 2\ndata_seeds: [3, 7]\nruns_dir: out\n")
+    result = cli("run", "--config", config, "--cards", cards, "--quiet")
+    assert result.code == 0, result.err
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert sorted((u["seed"], u["settings"]["data_seed"]) for u in doc["units"]) == [(0, 3), (0, 7), (1, 3), (1, 7)]
+    flag = cli("run", "--config", config, "--cards", cards, "--quiet", "--data-seeds", "7", "--runs-dir", tmp_path / "flag")
+    assert flag.code == 0, flag.err
+    doc = json.loads((tmp_path / "flag" / "results.json").read_text())
+    assert sorted((u["seed"], u["settings"]["data_seed"]) for u in doc["units"]) == [(0, 7), (1, 7)]
+
+
 def test_given_a_bad_run_config_then_file_line_field_and_exit_2(cli, tmp_path):
     cards = write_suite(tmp_path / "s", n_cards=1)
     cases = {
@@ -40,6 +53,8 @@ def test_given_a_bad_run_config_then_file_line_field_and_exit_2(cli, tmp_path):
         "suites: [core]\nmodels: [bow]\nseeds: 0\n": ("run.yaml:3", "seeds"),
         "suites: [core]\nmodels: [bow]\noverrides:\n  protocol.lr: 1.0\n": ("run.yaml:3", "'protocol.lr' is not an overridable setting"),
         "suites: [core]\nmodels: [bow]\nmodels: [bow]\n": ("run.yaml:3", "duplicate key 'models'"),
+        "suites: [core]\nmodels: [bow]\ndata_seeds: [1, 1]\n": ("run.yaml:3", "data_seeds"),
+        "suites: [core]\nmodels: [bow]\ndata_seeds: [-1]\n": ("run.yaml:3", "distinct non-negative"),
     }
     for text, (where, words) in cases.items():
         result = cli("run", "--config", _config(tmp_path / "run.yaml", text), "--cards", cards, "--runs-dir", tmp_path / "r")

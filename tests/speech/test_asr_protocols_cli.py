@@ -64,6 +64,8 @@ def test_finetune_with_an_lm_reports_greedy_and_lm_metrics_on_both_test_sets(tmp
     decoding = unit["extras"]["lm_decoding"]
     assert decoding["used"] and decoding["lm_sha256"] and decoding["beam_width"] == 1024 and decoding["lexicon_words"]["hi"] > 0
     assert "beam search with an LM skipped" not in ran.err
+    seeds = next(iter(unit["extras"]["selection"].values()))["seeds"]  # the CTC layer's init seed and the batch order's
+    assert (seeds["init"], seeds["data"]) == (0, 0) and len(seeds["first_batches"]) == 1 and len(seeds["trainable_init_sha256"]) == 64
 
     # the unit key holds the LM's content hash, not its path: the same file elsewhere is the same unit
     moved = shutil.copy(lm, tmp_path / "copy.arpa")

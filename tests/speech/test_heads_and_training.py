@@ -146,3 +146,21 @@ def test_training_is_reproducible_for_a_seed():
 
     assert torch.equal(run(0), run(0))
     assert not torch.equal(run(0), run(1))
+
+
+def test_the_data_seed_sets_the_batch_order_and_the_seed_the_initial_weights():
+    """Dodge et al. (2020)'s two sources: `--data-seeds` separates them; without it both follow `seed`."""
+    x, y = _layered_problem()
+
+    def seeds(seed, data_seed):
+        settings = FitSettings(steps=3, batch_size=8, learning_rates=(1e-2,), evaluations=1, seed=seed, data_seed=data_seed)
+        result = fit(lambda: _Probe(4, 6), lambda m, idx, rng: F.cross_entropy(m(x[torch.as_tensor(idx)]), y[torch.as_tensor(idx)]),
+                     len(y), lambda m: 0.0, settings)
+        return result.selection()["seeds"]
+
+    a, b, c = seeds(0, 1), seeds(0, 2), seeds(3, 1)
+    assert (a["init"], a["data"]) == (0, 1) and len(a["first_batches"]) == 2 and len(a["first_batches"][0]) == 8
+    assert a["trainable_init_sha256"] == b["trainable_init_sha256"] and a["first_batches"] != b["first_batches"]
+    assert a["trainable_init_sha256"] != c["trainable_init_sha256"] and a["first_batches"] == c["first_batches"]
+    plain = seeds(1, None)  # no separate data seed: the batch order is the seed's own, as before
+    assert plain["data"] == 1 and plain["first_batches"] == a["first_batches"]
