@@ -47,13 +47,26 @@ class SplitSpec(Strict):
     config: str | None = Field(None, min_length=1)
     """Hub config this split is read from when it is not the card's own `source.hub.config`:
     GLUE's diagnostic set AX is config `ax` of `nyu-mll/glue`, predicted with the MNLI model."""
+    unlabelled: Literal["refuse", "drop"] = "refuse"
+    """Rows of a `labels: present` split that carry no gold label (label -1 or null, e.g. SNLI's
+    pairs without an annotator majority) cannot be scored: `refuse` stops with a one-line error
+    naming the row; `drop` removes them before the split is sampled or scored (list it as a
+    deviation when the official scorer counts them)."""
+
+    @model_validator(mode="after")
+    def _drop_needs_labels(self):
+        if self.unlabelled == "drop" and self.labels == "hidden":
+            raise ValueError("`unlabelled: drop` needs `labels: present` (a hidden-label split is never scored)")
+        return self
 
     @model_serializer(mode="wrap")
     def _omit_default_config(self, handler):
-        # Cards without a per-split config dump (and hash) exactly as before the field existed.
+        # Cards without a per-split config or `unlabelled` dump (and hash) exactly as before the fields existed.
         data = handler(self)
         if isinstance(data, dict) and data.get("config") is None:
             data.pop("config", None)
+        if isinstance(data, dict) and data.get("unlabelled") == "refuse":
+            data.pop("unlabelled", None)
         return data
 
     @property

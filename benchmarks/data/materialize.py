@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from polyglue.cards.schema import Card
 from polyglue.data.confine import inside
@@ -40,6 +41,8 @@ class SplitData:
     origin: str
     source_label_names: list[str] | None = None
     hidden_labels: bool = False
+    dropped_unlabelled: int = 0
+    """Rows removed because they carry no gold label (the split's `unlabelled: drop`)."""
 
     def __len__(self) -> int:
         return self.table.num_rows
@@ -51,6 +54,23 @@ class SplitData:
                 f"{self.origin}: column '{name}' is missing (columns: {', '.join(self.table.column_names)})"
             )
         return self.table.column(name).to_pylist()
+
+
+def drop_unlabelled(table: pa.Table, column: str | None) -> tuple[pa.Table, int]:
+    """`table` without the rows whose label `column` holds no gold label, and how many went.
+
+    "No gold label" is what `LabelSpace` reads as hidden: null, or a negative integer (Hugging
+    Face's -1, e.g. SNLI's pairs without an annotator majority). A card asks for it per split
+    (`unlabelled: drop`); without that such a row is a one-line DataError.
+    """
+    if column is None or column not in table.column_names:
+        return table, 0
+    values = table.column(column)
+    keep = pc.is_valid(values)
+    if pa.types.is_integer(values.type):
+        keep = pc.and_(keep, pc.fill_null(pc.greater_equal(values, 0), False))
+    kept = table.filter(keep)
+    return kept, table.num_rows - kept.num_rows
 
 
 def _truthy(var: str) -> bool:
@@ -118,10 +138,13 @@ class DataResolver:
             raise UserError(f"card '{self.card.name}' has no '{role}' split (it has {', '.join(roles)})")
         spec = roles[role]
         table, origin, names = self._load(role, spec.name, spec.config)
+        dropped = 0
+        if spec.unlabelled == "drop":  # before sampling, so `limit` draws from rows that can be scored
+            table, dropped = drop_unlabelled(table, self.card.role_column("label"))
         if self.limit is not None and table.num_rows > self.limit:
             rng = np.random.default_rng(0)
             table = table.take(np.sort(rng.choice(table.num_rows, self.limit, replace=False)))
-        return SplitData(role, spec.name, table, origin, names, spec.labels == "hidden")
+        return SplitData(role, spec.name, table, origin, names, spec.labels == "hidden", dropped)
 
     def card_data_dir(self) -> Path | None:
         if self.data_dir is None or self.suite is None:

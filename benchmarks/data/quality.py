@@ -165,6 +165,10 @@ def _stream_sample(entry: CardEntry, role: str, spec, sample: int) -> Sample:
     except Exception as exc:  # datasets raises many types; the message is what users need
         raise UserError(f"streaming {hub.path} split '{spec.name}' failed: {exc}") from None
     table = pa.Table.from_pylist(rows) if rows else pa.table({})
+    if spec.unlabelled == "drop":  # as `DataResolver.split` does: such rows are never scored
+        from polyglue.data.materialize import drop_unlabelled
+
+        table, _ = drop_unlabelled(table, card.role_column("label"))
     label_col = card.role_column("label") or card.role_column("tags")
     names = None
     if label_col and label_col in features:

@@ -1,5 +1,6 @@
 """GLUE-X cards: the authors' label mappings (flips included) read from the components' own formats,
-pinned sources, and the `train_from` checks that refuse a card of another task or label set.
+pinned sources, SNLI's unlabelled rows (dropped by the card, refused without it), and the
+`train_from` checks that refuse a card of another task or label set.
 
 The end-to-end runs of every GLUE-X card (bow, fine-tuned and probed tiny BERT, through
 `train_from`, with the transfer view) are in `test_suites_end_to_end.py` (the `gluex` suite).
@@ -16,6 +17,7 @@ import pytest
 
 from polyglue.cards.registry import Registry
 from polyglue.data.labels import LabelSpace
+from polyglue.data.materialize import drop_unlabelled
 from polyglue.data.readers import class_label_names
 from tests.fixtures.text_corpus import KEYWORDS
 from tests.fixtures.text_mirrors import GLUEX, gluex
@@ -48,13 +50,46 @@ def test_given_the_component_format_then_the_card_reads_every_row_as_gluex_label
     [path] = list(tmp_path.glob("*.parquet"))
     table = pq.read_table(path)
     label_col = card.role_column("label")
+    if card.splits.test.unlabelled == "drop":  # SNLI's label -1 rows have no gold label: the card drops them
+        table, dropped = drop_unlabelled(table, label_col)
+        assert dropped == 40 // 6
     text_col = [c for c, role in card.fields.items() if role in ("text", "text_pair")][-1]
     space = LabelSpace(card.labels, class_label_names(table, label_col), card.label_map)
     got = space.encode(table.column(label_col).to_pylist(), name)
     planted = [next(i for i, k in enumerate(KEYWORDS["eng"]) if re.search(rf"\b{k}\b", t)) for t in table.column(text_col).to_pylist()]
     assert list(got) == planted
-    flips = [s for s, t in (card.label_map or {}).items() if card.labels.index(t) != (class_label_names(table, label_col) or card.labels).index(s)]
+    source_order = class_label_names(table, label_col) or GLUEX[name]["source"]  # SciTail: string labels, GLUE-X's order
+    flips = [s for s, t in (card.label_map or {}).items() if card.labels.index(t) != source_order.index(s)]
     assert bool(flips) == (name in FLIPPED)
+
+
+def test_given_unlabelled_rows_then_refuse_names_the_row_and_drop_removes_exactly_them(tmp_path):
+    """SNLI's label -1 pairs: without `unlabelled: drop` the split is refused with a one-line
+    error naming the row; with it, exactly the -1 rows go, before `--limit` samples the rest."""
+    from polyglue.data.materialize import DataResolver
+    from polyglue.errors import DataError
+    from tests.fixtures.text_mirrors import write_mirror
+
+    write_mirror(tmp_path, "gluex", ["gluex-mnli-snli"], n=24)
+    entry = REGISTRY.card("gluex-mnli-snli")
+    split = DataResolver(entry.card, entry.path, suite="gluex", data_dir=tmp_path, limit=16).split("test")
+    assert split.dropped_unlabelled == 4 and len(split) == 16
+    assert min(split.column("label")) >= 0
+    refusing = entry.card.model_copy(update={"splits": entry.card.splits.model_copy(update={"test": entry.card.splits.test.model_copy(update={"unlabelled": "refuse"})})})
+    raw = DataResolver(refusing, entry.path, suite="gluex", data_dir=tmp_path).split("test")
+    assert raw.dropped_unlabelled == 0 and len(raw) == 24
+    with pytest.raises(DataError, match=r"row 6: label -1 marks a hidden label"):
+        LabelSpace(refusing.labels, raw.source_label_names).encode(raw.column("label"), raw.origin)
+
+
+def test_given_unlabelled_drop_on_a_hidden_split_then_the_card_is_refused():
+    from pydantic import ValidationError
+
+    from polyglue.cards.schema import SplitSpec
+
+    with pytest.raises(ValidationError, match="needs `labels: present`"):
+        SplitSpec(name="test", labels="hidden", unlabelled="drop")
+    assert "unlabelled" not in SplitSpec(name="test").model_dump()  # older cards hash as before
 
 
 def _card_yaml(name: str, task: str, labels: list[str], extra: str = "") -> str:
