@@ -129,6 +129,8 @@ class DataResolver:
         self.suite = suite
         self.data_dir = Path(data_dir) if data_dir else None
         self.limit = limit
+        self.dropped_unlabelled: dict[str, int] = {}
+        """Role -> rows removed by the split's `unlabelled: drop`, for every split read so far."""
 
     # ------------------------------------------------------------------ public
 
@@ -141,6 +143,7 @@ class DataResolver:
         dropped = 0
         if spec.unlabelled == "drop":  # before sampling, so `limit` draws from rows that can be scored
             table, dropped = drop_unlabelled(table, self.card.role_column("label"))
+            self.dropped_unlabelled[role] = dropped
         if self.limit is not None and table.num_rows > self.limit:
             rng = np.random.default_rng(0)
             table = table.take(np.sort(rng.choice(table.num_rows, self.limit, replace=False)))

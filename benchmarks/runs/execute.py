@@ -86,6 +86,8 @@ def execute(task: UnitTask, step: StepCallback = null_step) -> UnitResult:
     else:
         result = runner(ctx)
     result.extras.setdefault("timings", {})["total_s"] = round(time.perf_counter() - start, 3)
+    if ctx.data.dropped_unlabelled:  # rows a card's `unlabelled: drop` left out of scoring: the reports say so
+        result.extras["dropped_unlabelled"] = dict(ctx.data.dropped_unlabelled)
     if "torch" in sys.modules and "device" not in result.extras:
         result.extras["device"] = ctx.device
     return result

@@ -72,14 +72,24 @@ def test_given_unlabelled_rows_then_refuse_names_the_row_and_drop_removes_exactl
 
     write_mirror(tmp_path, "gluex", ["gluex-mnli-snli"], n=24)
     entry = REGISTRY.card("gluex-mnli-snli")
-    split = DataResolver(entry.card, entry.path, suite="gluex", data_dir=tmp_path, limit=16).split("test")
-    assert split.dropped_unlabelled == 4 and len(split) == 16
+    resolver = DataResolver(entry.card, entry.path, suite="gluex", data_dir=tmp_path, limit=16)
+    split = resolver.split("test")
+    assert split.dropped_unlabelled == 4 and len(split) == 16 and resolver.dropped_unlabelled == {"test": 4}
     assert min(split.column("label")) >= 0
     refusing = entry.card.model_copy(update={"splits": entry.card.splits.model_copy(update={"test": entry.card.splits.test.model_copy(update={"unlabelled": "refuse"})})})
     raw = DataResolver(refusing, entry.path, suite="gluex", data_dir=tmp_path).split("test")
     assert raw.dropped_unlabelled == 0 and len(raw) == 24
     with pytest.raises(DataError, match=r"row 6: label -1 marks a hidden label"):
         LabelSpace(refusing.labels, raw.source_label_names).encode(raw.column("label"), raw.origin)
+
+
+def test_given_a_run_on_snli_then_the_unit_records_how_many_unlabelled_rows_it_dropped(cli, text_data, tmp_path):
+    from tests.fixtures.store_rows import stored_units
+
+    result = cli("run", "--suite", "gluex", "--tasks", "gluex-mnli-snli", "--model", "bow", "--data-dir", text_data, "--runs-dir", tmp_path, "-q")
+    assert result.code == 0, result.err
+    (unit,) = [u for u in stored_units(tmp_path) if u["card"] == "gluex-mnli-snli"]
+    assert unit["extras"]["dropped_unlabelled"] == {"test": 4}  # every 6th of the 24 generated rows is -1
 
 
 def test_given_unlabelled_drop_on_a_hidden_split_then_the_card_is_refused():
