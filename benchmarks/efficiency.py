@@ -14,12 +14,22 @@ may import it. Conventions (stated in every record, because papers differ):
   (`extra_flops`), with the same convention. Inputs are the unit's own evaluation examples, at
   batch 1 (no padding).
 * Latency and throughput are wall-clock inference (`torch.inference_mode`) over the first
-  evaluation examples; CUDA is synchronised before each clock read. The sample rule: after one
-  warm-up example, batch-1 forwards continue until at least `MIN_SAMPLE` examples and
-  `LATENCY_BUDGET_S` seconds, or `SAMPLE` examples, whichever comes first; then batches of the
-  card's size until at least one batch and `THROUGHPUT_BUDGET_S` seconds, or
-  `THROUGHPUT_BATCHES` batches. A slow model is timed on fewer examples (each is long enough to
-  time), a fast one on more; the counts are recorded (`sample`, `batches`).
+  evaluation examples; CUDA is synchronised before each clock read. Throughput comes, where
+  the caller can give it, from the unit's OWN prediction pass over its evaluation examples
+  (`throughput=(examples, seconds)`, timed by the runner with `timed_pass`; recorded as
+  `throughput_source: "unit prediction pass"` with `throughput_batch_size` the batch that pass
+  used): the figure then costs nothing extra and covers every evaluation example, in the
+  runner's own batching (length-sorted, so less padding than a fixed sample). A caller whose
+  pass is not the inference path (it reads cached features) measures batches instead
+  (`throughput_source: "measured batches"`): batches of the card's size over the first
+  examples, until at least one batch and `THROUGHPUT_BUDGET_S` seconds, or
+  `THROUGHPUT_BATCHES` batches (counted in `batches`).
+* Latency at batch size 1: forwards continue until at least `MIN_SAMPLE` examples and
+  `LATENCY_BUDGET_S` seconds, or `SAMPLE` examples, whichever comes first (`sample`). They
+  follow one warm-up example, except after a given prediction pass: that pass has just run
+  the same path on the same device (weights resident, kernels and allocator warm), so a
+  warm-up would time nothing new (`warm_up: "unit prediction pass"`). A slow model is timed
+  on fewer examples (each is long enough to time), a fast one on more.
 * FLOPs are the mean over the first `FLOP_SAMPLE` examples. A count depends only on the
   architecture and the input's shape, so a caller that can say what fixes it (`flop_key`:
   model identity and input shape) has counts kept for the process: a later unit of the same
@@ -152,6 +162,7 @@ def measure(
     torch_path: bool = True,
     freeze: Sequence = (),
     flop_key: Callable[[Any], Hashable] | None = None,
+    throughput: tuple[int, float] | None = None,
 ) -> dict:
     """The efficiency record of the inference path `forward(list of items)` on `items`.
 
@@ -165,11 +176,32 @@ def measure(
     `freeze`: modules whose parameters stop requiring gradients while measuring (restored after):
     the FLOP counter's module tracker hooks every tensor that requires grad, which fails inside
     `torch.inference_mode` for weight-normalised convolutions (wav2vec2's positional conv).
+    `throughput=(examples, seconds)`: the unit's own prediction pass over its evaluation examples
+    (`timed_pass`), run at `batch_size` just before: used as the throughput figure, and no
+    batches nor warm-up are run here (the module docstring's rule).
     """
+    if throughput is not None and (throughput[0] <= 0 or throughput[1] <= 0):
+        throughput = None  # an empty or untimed pass: measure batches instead
     with _no_grad_flags(freeze):
         return _measure(forward, items, parameters=parameters, batch_size=batch_size, device=device, extra_flops=extra_flops,
                         size_of=size_of, size_name=size_name, convention=convention, torch_path=torch_path,
-                        flop_key=flop_key)
+                        flop_key=flop_key, given=throughput)
+
+
+def timed_pass(run: Callable[[], Any], examples: int, device: str) -> tuple[Any, tuple[int, float]]:
+    """`run()`'s result and `(examples, wall seconds)` of it, CUDA synchronised before each clock
+    read: what a runner hands to `measure(throughput=...)` for its prediction pass."""
+    sync(device)
+    t0 = time.perf_counter()
+    out = run()
+    sync(device)
+    return out, (int(examples), time.perf_counter() - t0)
+
+
+def add_passes(*passes: tuple[int, float] | None) -> tuple[int, float] | None:
+    """Several timed passes (e.g. one per evaluation split) as one: examples and seconds summed."""
+    done = [p for p in passes if p is not None]
+    return (sum(p[0] for p in done), sum(p[1] for p in done)) if done else None
 
 
 @contextlib.contextmanager
@@ -184,7 +216,7 @@ def _no_grad_flags(modules: Sequence):
             p.requires_grad_(True)
 
 
-def _measure(forward, items, *, parameters, batch_size, device, extra_flops, size_of, size_name, convention, torch_path, flop_key) -> dict:
+def _measure(forward, items, *, parameters, batch_size, device, extra_flops, size_of, size_name, convention, torch_path, flop_key, given) -> dict:
     record: dict = {"parameters": dict(parameters)}
     if not items:
         return record
@@ -197,7 +229,8 @@ def _measure(forward, items, *, parameters, batch_size, device, extra_flops, siz
             torch.cuda.reset_peak_memory_stats(device)
         mode = torch.inference_mode()
     with mode:
-        forward(sample[:1])  # warm-up
+        if given is None:
+            forward(sample[:1])  # warm-up (after a given prediction pass the path is warm already)
         sync(device)
         t0 = time.perf_counter()
         timed = 0
@@ -211,16 +244,20 @@ def _measure(forward, items, *, parameters, batch_size, device, extra_flops, siz
         sync(device)
         latency = (time.perf_counter() - t0) / timed
 
-        batches = [list(items[i : i + batch_size]) for i in range(0, len(items), batch_size)][:THROUGHPUT_BATCHES]
-        t0 = time.perf_counter()
-        done: list[list] = []
-        for batch in batches:
-            forward(batch)
-            done.append(batch)
-            sync(device)
-            if time.perf_counter() - t0 >= THROUGHPUT_BUDGET_S:
-                break
-        throughput = sum(len(b) for b in done) / max(time.perf_counter() - t0, 1e-9)
+        if given is None:
+            batches = [list(items[i : i + batch_size]) for i in range(0, len(items), batch_size)][:THROUGHPUT_BATCHES]
+            t0 = time.perf_counter()
+            done: list[list] = []
+            for batch in batches:
+                forward(batch)
+                done.append(batch)
+                sync(device)
+                if time.perf_counter() - t0 >= THROUGHPUT_BUDGET_S:
+                    break
+            timed_examples, timed_s = sum(len(b) for b in done), time.perf_counter() - t0
+        else:
+            timed_examples, timed_s = given
+        throughput = timed_examples / max(timed_s, 1e-9)
 
         counted = sample[:FLOP_SAMPLE]
         flops, cached = [], 0
@@ -242,9 +279,12 @@ def _measure(forward, items, *, parameters, batch_size, device, extra_flops, siz
         latency_ms_batch1=round(1000 * latency, 4),
         throughput_per_s=round(throughput, 2),
         throughput_batch_size=batch_size,
+        throughput_source="measured batches" if given is None else "unit prediction pass",
+        throughput_examples=int(timed_examples),
+        warm_up="one example" if given is None else "unit prediction pass",
         flops_per_example=int((sum(flops) + sum(outside)) / len(counted)),
         sample=timed,
-        batches=len(done),
+        **({"batches": len(done)} if given is None else {}),
         flop_sample=len(counted),
         flops_cached=cached,
         device=str(device),
