@@ -188,8 +188,16 @@ def measure_path(featurize: _Featurizer, scale, model, texts: list[str], pairs: 
     def features(batch):
         return scale(featurize([t for t, _ in batch], None if pairs is None else [p for _, p in batch], cached=False))
 
+    head_inputs: dict[int, int] = {}  # id(item) -> head FLOPs of its batch-1 features, noted while timing (not featurised again)
+
     def forward(batch):
-        model.predict(features(batch))
+        x = features(batch)
+        if len(batch) == 1 and sparse_features:
+            head_inputs[id(batch[0])] = head_flops(model, x)
+        model.predict(x)
+
+    def sparse_head_flops(item) -> int:
+        return head_inputs[id(item)] if id(item) in head_inputs else head_flops(model, features([item]))
 
     modules = featurize.torch_modules()
     identity = efficiency.model_identity(*modules)
@@ -202,7 +210,7 @@ def measure_path(featurize: _Featurizer, scale, model, texts: list[str], pairs: 
     return efficiency.measure(
         forward, items, parameters=counts, batch_size=batch_size, device=device,
         # dense features: every example has the head's input width, no need to encode it again
-        extra_flops=(lambda item: head_flops(model, features([item]))) if sparse_features else (lambda item: head_flops(model, model.coef_)),
+        extra_flops=sparse_head_flops if sparse_features else (lambda item: head_flops(model, model.coef_)),
         torch_path=bool(modules),
         flop_key=flop_key if modules else None,
         throughput=throughput,
