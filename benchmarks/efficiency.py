@@ -10,9 +10,12 @@ may import it. Conventions (stated in every record, because papers differ):
 
 * FLOPs are counted by torch's own `torch.utils.flop_counter.FlopCounterMode`: a matmul of
   (m×k)·(k×n) is 2·m·n·k (FLOPs = 2 × multiply-adds); element-wise ops, softmax, LayerNorm and
-  GELU count 0. Work outside torch (a scikit-learn head) is added by the caller's hand count
-  (`extra_flops`), with the same convention. Inputs are the unit's own evaluation examples, at
-  batch 1 (no padding).
+  GELU count 0. Work outside torch (a scikit-learn head, QbE's numpy DTW search) is added by
+  the caller's hand count (`extra_flops`), with the same convention. Inputs are the unit's own
+  evaluation examples, at batch 1 (no padding). Recurrent layers need no hand count: torch's
+  counter has no formula for `aten.lstm` and decomposes it (the op is CompositeImplicit) into
+  its per-step matmuls, so an LSTM layer counts 2 · 4·hidden·(input+hidden) per time step and
+  direction, the bias adds not counted (ASR's BiLSTM-CTC head; tests/speech check it by hand).
 * Latency and throughput are wall-clock inference (`torch.inference_mode`) over the first
   evaluation examples; CUDA is synchronised before each clock read. Throughput comes, where
   the caller can give it, from the unit's OWN prediction pass over its evaluation examples
