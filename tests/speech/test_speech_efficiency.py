@@ -34,7 +34,9 @@ def test_given_asr_and_qbe_units_then_they_store_efficiency_figures_of_the_whole
     qbe = suite_run.units[("indicsuperb-qbe", encoder)]["extras"]
     record = qbe["efficiency"]
     assert record["parameters"]["trainable"] == 0  # no training: the upstream is frozen, the search has no weights
-    assert record["flops_outside_torch_per_example"] > 0 and record["flops_per_example"] > record["flops_outside_torch_per_example"]
+    assert record["flops_outside_torch_per_example"] > 0
+    # the upstream's own matmuls (torch's count) come on top of the search's
+    assert record["flops_per_example"] > record["flops_outside_torch_per_example"]
     assert "document index" in record["example"] and f"layer {qbe['selection']['chosen']}" in record["example"]
 
 
@@ -55,7 +57,9 @@ def test_given_a_query_then_the_dtw_flops_are_its_cosine_similarities_with_every
     limit = int(OTHER_FLAGS[OTHER_FLAGS.index("--limit") + 1])
     scored = [r for r in card.splits.scored_roles() if qbe.queries.get(r)]
     keys = select_languages(card.languages, None)
-    queries = [q for q in qbe.queries[scored[-1]] if q.language in keys][:limit]  # the runner's language restriction, then --limit
+    test = qbe.queries[scored[-1]]
+    # the runner's language restriction (none when queries carry no language), then --limit
+    queries = [q for q in test if q.language in keys or not any(u.language for u in test)][:limit]
     upstream = build_upstream(parse_encoder("fbank"), "cpu")
 
     def frames(utt) -> int:
