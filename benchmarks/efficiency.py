@@ -1,8 +1,8 @@
 """Efficiency figures of one unit's whole inference path, measured on the unit's device after scoring.
 
 What compression and PEFT papers print next to a score: parameters (total and trainable),
-inference latency per example at batch size 1, throughput at the card's batch size, peak
-memory, and FLOPs per example. This is the one implementation: the text side
+inference latency per example at batch size 1, throughput (at the card's batch size, or at the
+batch the unit's own prediction pass used), peak memory, and FLOPs per example. This is the one implementation: the text side
 (`polyglue.langkits.efficiency`, fine-tune/LoRA/probe units) and the speech runners call
 `measure` with a `forward(items)` that runs their own inference path on a list of examples
 (the runner's encoder or upstream and its head). It sits below the runners so both sides
@@ -37,8 +37,10 @@ may import it. Conventions (stated in every record, because papers differ):
   architecture and the input's shape, so a caller that can say what fixes it (`flop_key`:
   model identity and input shape) has counts kept for the process: a later unit of the same
   model and lengths (another seed or learning rate) reuses them (`flops_cached`).
-* Peak memory: on CUDA the allocator's peak during the measurement; on CPU the process's
-  peak resident set size (`ru_maxrss`), which includes everything the process loaded.
+* Peak memory: on CUDA the allocator's peak during the measurement, which with a given
+  prediction pass starts at that pass (`timed_pass` resets the peak as it starts, so a
+  batched pass is covered; of several passes, the last); on CPU the process's peak resident set size (`ru_maxrss`), which
+  includes everything the process loaded.
 
 The sample is small so measuring costs little next to training.
 """
@@ -193,7 +195,12 @@ def measure(
 
 def timed_pass(run: Callable[[], Any], examples: int, device: str) -> tuple[Any, tuple[int, float]]:
     """`run()`'s result and `(examples, wall seconds)` of it, CUDA synchronised before each clock
-    read: what a runner hands to `measure(throughput=...)` for its prediction pass."""
+    read: what a runner hands to `measure(throughput=...)` for its prediction pass. On CUDA the
+    allocator's peak is reset first, so the record's peak memory covers this pass too."""
+    if is_cuda(device):
+        import torch
+
+        torch.cuda.reset_peak_memory_stats(device)
     sync(device)
     t0 = time.perf_counter()
     out = run()
@@ -228,7 +235,7 @@ def _measure(forward, items, *, parameters, batch_size, device, extra_flops, siz
     if torch_path:
         import torch
 
-        if is_cuda(device):
+        if is_cuda(device) and given is None:  # with a given pass, the peak runs from that pass (`timed_pass`)
             torch.cuda.reset_peak_memory_stats(device)
         mode = torch.inference_mode()
     with mode:
@@ -300,7 +307,8 @@ def _measure(forward, items, *, parameters, batch_size, device, extra_flops, siz
         record[size_name] = round(sum(sizes) / len(sizes), 2)
     if torch_path and is_cuda(device):
         record["peak_memory_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
-        record["peak_memory_kind"] = "cuda allocator peak during measurement"
+        record["peak_memory_kind"] = "cuda allocator peak during measurement" if given is None else \
+            "cuda allocator peak from the unit's prediction pass through the measurement"
     else:
         record["peak_memory_mb"] = peak_rss_mb()
         record["peak_memory_kind"] = "process peak RSS"

@@ -69,3 +69,16 @@ def test_given_a_query_then_the_dtw_flops_are_its_cosine_similarities_with_every
     hidden, doc_frames = extras["upstream"]["hidden"], sum(frames(d) for d in qbe.docs)
     per_query = [2 * frames(q) * hidden * doc_frames if frames(q) >= MIN_QUERY_FRAMES else 0 for q in queries[:FLOP_SAMPLE]]
     assert extras["efficiency"]["flops_outside_torch_per_example"] == int(sum(per_query) / len(per_query)) > 0
+
+
+def test_given_the_suite_run_then_report_columns_efficiency_shows_asr_and_qbe_figures(cli, suite_run):
+    import json
+
+    out = cli("report", "--suite", "indicsuperb", "--runs-dir", suite_run.runs_dir, "--columns", "efficiency", "--format", "json")
+    assert out.code == 0, out.err
+    rows = {(r["card"], r["encoder"]): r for r in json.loads(out.out)["rows"]}
+    for card in ("indicsuperb-asr", "indicsuperb-qbe"):
+        for encoder in ("fbank", "w2v"):
+            stored = suite_run.units[(card, encoder)]["extras"]["efficiency"]
+            assert rows[(card, encoder)]["flops_per_example"] == stored["flops_per_example"] > 0
+            assert rows[(card, encoder)]["latency_ms_batch1"] > 0
