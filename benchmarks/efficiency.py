@@ -1,8 +1,8 @@
 """Efficiency figures of one unit's whole inference path, measured on the unit's device after scoring.
 
 What compression and PEFT papers print next to a score: parameters (total and trainable),
-inference latency per example at batch size 1, throughput at the card's batch size, peak
-memory, and FLOPs per example. This is the one implementation: the text side
+inference latency per example at batch size 1, throughput (at the card's batch size, or at the
+batch the unit's own prediction pass used), peak memory, and FLOPs per example. This is the one implementation: the text side
 (`polyglue.langkits.efficiency`, fine-tune/LoRA/probe units) and the speech runners call
 `measure` with a `forward(items)` that runs their own inference path on a list of examples
 (the runner's encoder or upstream and its head). It sits below the runners so both sides
@@ -10,22 +10,37 @@ may import it. Conventions (stated in every record, because papers differ):
 
 * FLOPs are counted by torch's own `torch.utils.flop_counter.FlopCounterMode`: a matmul of
   (m×k)·(k×n) is 2·m·n·k (FLOPs = 2 × multiply-adds); element-wise ops, softmax, LayerNorm and
-  GELU count 0. Work outside torch (a scikit-learn head) is added by the caller's hand count
-  (`extra_flops`), with the same convention. Inputs are the unit's own evaluation examples, at
-  batch 1 (no padding).
+  GELU count 0. Work outside torch (a scikit-learn head, QbE's numpy DTW search) is added by
+  the caller's hand count (`extra_flops`), with the same convention. Inputs are the unit's own
+  evaluation examples, at batch 1 (no padding). Recurrent layers need no hand count: torch's
+  counter has no formula for `aten.lstm` and decomposes it (the op is CompositeImplicit) into
+  its per-step matmuls, so an LSTM layer counts 2 · 4·hidden·(input+hidden) per time step and
+  direction, the bias adds not counted (ASR's BiLSTM-CTC head; tests/speech check it by hand).
 * Latency and throughput are wall-clock inference (`torch.inference_mode`) over the first
-  evaluation examples; CUDA is synchronised before each clock read. The sample rule: after one
-  warm-up example, batch-1 forwards continue until at least `MIN_SAMPLE` examples and
-  `LATENCY_BUDGET_S` seconds, or `SAMPLE` examples, whichever comes first; then batches of the
-  card's size until at least one batch and `THROUGHPUT_BUDGET_S` seconds, or
-  `THROUGHPUT_BATCHES` batches. A slow model is timed on fewer examples (each is long enough to
-  time), a fast one on more; the counts are recorded (`sample`, `batches`).
+  evaluation examples; CUDA is synchronised before each clock read. Throughput comes, where
+  the caller can give it, from the unit's OWN prediction pass over its evaluation examples
+  (`throughput=(examples, seconds)`, timed by the runner with `timed_pass`; recorded as
+  `throughput_source: "unit prediction pass"` with `throughput_batch_size` the batch that pass
+  used): the figure then costs nothing extra and covers every evaluation example, in the
+  runner's own batching (length-sorted, so less padding than a fixed sample). A caller whose
+  pass is not the inference path (it reads cached features) measures batches instead
+  (`throughput_source: "measured batches"`): batches of the card's size over the first
+  examples, until at least one batch and `THROUGHPUT_BUDGET_S` seconds, or
+  `THROUGHPUT_BATCHES` batches (counted in `batches`).
+* Latency at batch size 1: forwards continue until at least `MIN_SAMPLE` examples and
+  `LATENCY_BUDGET_S` seconds, or `SAMPLE` examples, whichever comes first (`sample`). They
+  follow one warm-up example, except after a given prediction pass: that pass has just run
+  the same path on the same device (weights resident, kernels and allocator warm), so a
+  warm-up would time nothing new (`warm_up: "unit prediction pass"`). A slow model is timed
+  on fewer examples (each is long enough to time), a fast one on more.
 * FLOPs are the mean over the first `FLOP_SAMPLE` examples. A count depends only on the
   architecture and the input's shape, so a caller that can say what fixes it (`flop_key`:
   model identity and input shape) has counts kept for the process: a later unit of the same
   model and lengths (another seed or learning rate) reuses them (`flops_cached`).
-* Peak memory: on CUDA the allocator's peak during the measurement; on CPU the process's
-  peak resident set size (`ru_maxrss`), which includes everything the process loaded.
+* Peak memory: on CUDA the allocator's peak during the measurement, which with a given
+  prediction pass starts at that pass (`timed_pass` resets the peak as it starts, so a
+  batched pass is covered; of several passes, the last); on CPU the process's peak resident set size (`ru_maxrss`), which
+  includes everything the process loaded.
 
 The sample is small so measuring costs little next to training.
 """
@@ -152,6 +167,7 @@ def measure(
     torch_path: bool = True,
     freeze: Sequence = (),
     flop_key: Callable[[Any], Hashable] | None = None,
+    throughput: tuple[int, float] | None = None,
 ) -> dict:
     """The efficiency record of the inference path `forward(list of items)` on `items`.
 
@@ -165,11 +181,37 @@ def measure(
     `freeze`: modules whose parameters stop requiring gradients while measuring (restored after):
     the FLOP counter's module tracker hooks every tensor that requires grad, which fails inside
     `torch.inference_mode` for weight-normalised convolutions (wav2vec2's positional conv).
+    `throughput=(examples, seconds)`: the unit's own prediction pass over its evaluation examples
+    (`timed_pass`), run at `batch_size` just before: used as the throughput figure, and no
+    batches nor warm-up are run here (the module docstring's rule).
     """
+    if throughput is not None and (throughput[0] <= 0 or throughput[1] <= 0):
+        throughput = None  # an empty or untimed pass: measure batches instead
     with _no_grad_flags(freeze):
         return _measure(forward, items, parameters=parameters, batch_size=batch_size, device=device, extra_flops=extra_flops,
                         size_of=size_of, size_name=size_name, convention=convention, torch_path=torch_path,
-                        flop_key=flop_key)
+                        flop_key=flop_key, given=throughput)
+
+
+def timed_pass(run: Callable[[], Any], examples: int, device: str) -> tuple[Any, tuple[int, float]]:
+    """`run()`'s result and `(examples, wall seconds)` of it, CUDA synchronised before each clock
+    read: what a runner hands to `measure(throughput=...)` for its prediction pass. On CUDA the
+    allocator's peak is reset first, so the record's peak memory covers this pass too."""
+    if is_cuda(device):
+        import torch
+
+        torch.cuda.reset_peak_memory_stats(device)
+    sync(device)
+    t0 = time.perf_counter()
+    out = run()
+    sync(device)
+    return out, (int(examples), time.perf_counter() - t0)
+
+
+def add_passes(*passes: tuple[int, float] | None) -> tuple[int, float] | None:
+    """Several timed passes (e.g. one per evaluation split) as one: examples and seconds summed."""
+    done = [p for p in passes if p is not None]
+    return (sum(p[0] for p in done), sum(p[1] for p in done)) if done else None
 
 
 @contextlib.contextmanager
@@ -184,7 +226,7 @@ def _no_grad_flags(modules: Sequence):
             p.requires_grad_(True)
 
 
-def _measure(forward, items, *, parameters, batch_size, device, extra_flops, size_of, size_name, convention, torch_path, flop_key) -> dict:
+def _measure(forward, items, *, parameters, batch_size, device, extra_flops, size_of, size_name, convention, torch_path, flop_key, given) -> dict:
     record: dict = {"parameters": dict(parameters)}
     if not items:
         return record
@@ -193,11 +235,12 @@ def _measure(forward, items, *, parameters, batch_size, device, extra_flops, siz
     if torch_path:
         import torch
 
-        if is_cuda(device):
+        if is_cuda(device) and given is None:  # with a given pass, the peak runs from that pass (`timed_pass`)
             torch.cuda.reset_peak_memory_stats(device)
         mode = torch.inference_mode()
     with mode:
-        forward(sample[:1])  # warm-up
+        if given is None:
+            forward(sample[:1])  # warm-up (after a given prediction pass the path is warm already)
         sync(device)
         t0 = time.perf_counter()
         timed = 0
@@ -211,16 +254,20 @@ def _measure(forward, items, *, parameters, batch_size, device, extra_flops, siz
         sync(device)
         latency = (time.perf_counter() - t0) / timed
 
-        batches = [list(items[i : i + batch_size]) for i in range(0, len(items), batch_size)][:THROUGHPUT_BATCHES]
-        t0 = time.perf_counter()
-        done: list[list] = []
-        for batch in batches:
-            forward(batch)
-            done.append(batch)
-            sync(device)
-            if time.perf_counter() - t0 >= THROUGHPUT_BUDGET_S:
-                break
-        throughput = sum(len(b) for b in done) / max(time.perf_counter() - t0, 1e-9)
+        if given is None:
+            batches = [list(items[i : i + batch_size]) for i in range(0, len(items), batch_size)][:THROUGHPUT_BATCHES]
+            t0 = time.perf_counter()
+            done: list[list] = []
+            for batch in batches:
+                forward(batch)
+                done.append(batch)
+                sync(device)
+                if time.perf_counter() - t0 >= THROUGHPUT_BUDGET_S:
+                    break
+            timed_examples, timed_s = sum(len(b) for b in done), time.perf_counter() - t0
+        else:
+            timed_examples, timed_s = given
+        throughput = timed_examples / max(timed_s, 1e-9)
 
         counted = sample[:FLOP_SAMPLE]
         flops, cached = [], 0
@@ -242,9 +289,12 @@ def _measure(forward, items, *, parameters, batch_size, device, extra_flops, siz
         latency_ms_batch1=round(1000 * latency, 4),
         throughput_per_s=round(throughput, 2),
         throughput_batch_size=batch_size,
+        throughput_source="measured batches" if given is None else "unit prediction pass",
+        throughput_examples=int(timed_examples),
+        warm_up="one example" if given is None else "unit prediction pass",
         flops_per_example=int((sum(flops) + sum(outside)) / len(counted)),
         sample=timed,
-        batches=len(done),
+        **({"batches": len(done)} if given is None else {}),
         flop_sample=len(counted),
         flops_cached=cached,
         device=str(device),
@@ -257,7 +307,8 @@ def _measure(forward, items, *, parameters, batch_size, device, extra_flops, siz
         record[size_name] = round(sum(sizes) / len(sizes), 2)
     if torch_path and is_cuda(device):
         record["peak_memory_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
-        record["peak_memory_kind"] = "cuda allocator peak during measurement"
+        record["peak_memory_kind"] = "cuda allocator peak during measurement" if given is None else \
+            "cuda allocator peak from the unit's prediction pass through the measurement"
     else:
         record["peak_memory_mb"] = peak_rss_mb()
         record["peak_memory_kind"] = "process peak RSS"

@@ -5,8 +5,9 @@ trained text models and the speech runners; its docstring states the conventions
 module adapts it to Hugging Face text models: the inference path of one example is
 `outputs(model, collate([feature]))`, batch 1 unpadded, under the same autocast as
 prediction; the example size is its token count. FLOP counts are kept per process by model
-identity and the example's tensor shapes (`polyglue.efficiency`'s `flop_key`). `perf/lora_vs_finetune.py` measures the
-share of a unit's time it costs.
+identity and the example's tensor shapes (`polyglue.efficiency`'s `flop_key`). Throughput is
+the unit's own prediction pass (`predict`, length-sorted batches of the evaluation batch size),
+handed over by the runner. `perf/lora_vs_finetune.py` measures the share of a unit's time it costs.
 """
 
 from __future__ import annotations
@@ -22,8 +23,12 @@ __all__ = ["FLOP_SAMPLE", "MIN_SAMPLE", "SAMPLE", "THROUGHPUT_BATCHES", "add_to"
 
 def measure(
     model: Any, features: list[dict], outputs: Callable, *, pad_id: int, batch_size: int, device: str, counts: dict | None = None,
+    throughput: tuple[int, float] | None = None,
 ) -> dict:
-    """The efficiency record of `model` on `features` (the unit's evaluation features)."""
+    """The efficiency record of `model` on `features` (the unit's evaluation features).
+
+    `throughput`: `(examples, seconds)` of the unit's own prediction pass at `batch_size`
+    (`polyglue.efficiency.timed_pass`), used instead of measuring batches here."""
     from polyglue.accel import autocast, to_device
     from polyglue.langkits.batching import collate, feature_length
 
@@ -41,7 +46,7 @@ def measure(
         return identity, tuple(sorted((k, tuple(v.shape)) for k, v in batch.items() if hasattr(v, "shape")))
 
     return _measure(forward, features, parameters=counts or parameter_counts(model), batch_size=batch_size,
-                    device=device, size_of=feature_length, flop_key=flop_key)
+                    device=device, size_of=feature_length, flop_key=flop_key, throughput=throughput)
 
 
 def add_to(result: Any, model: Any, features: list[dict], outputs: Callable, **options: Any) -> None:

@@ -130,7 +130,8 @@ def main() -> None:
             share[protocol].append(timings["efficiency_s"] / timings["total_s"])
             record = result.extras["efficiency"]
             seconds[protocol].append({"efficiency_s": timings["efficiency_s"], "total_s": timings["total_s"], "train_s": timings["train_s"],
-                                      "sample": record.get("sample"), "batches": record.get("batches"), "flops_cached": record.get("flops_cached")})
+                                      "sample": record.get("sample"), "batches": record.get("batches"), "flops_cached": record.get("flops_cached"),
+                                      "throughput_source": record.get("throughput_source")})
             trainable[protocol] = result.extras["parameters"]["trainable"]
             accuracy[protocol].append(result.metrics["validation"]["accuracy"])
     steps = interleaved_steps(model_dir, texts, args) if args.steps else {}

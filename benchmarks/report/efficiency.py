@@ -2,7 +2,7 @@
 
 Fine-tuned, LoRA and probed text units and speech units store `extras["efficiency"]`
 (`polyglue.efficiency`, measured on the unit's whole inference path): parameters, latency
-per example at batch 1, throughput at the card's batch size, peak memory and FLOPs per
+per example at batch 1, throughput at the batch size each unit records, peak memory and FLOPs per
 example. This view puts the card's main score (report split, mean over seeds) beside the
 mean of each figure over the same seeds, in md, csv, json and html (with a
 score-against-FLOPs chart). Units without figures (stored before they were measured, or

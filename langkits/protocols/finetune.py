@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from contextlib import nullcontext
+from functools import partial
 
 import numpy as np
 
@@ -122,6 +123,7 @@ def dropout_kwargs(settings) -> dict:
 def _train_and_score(ctx, *, frozen: bool, adapter=None) -> UnitResult:
     """Train and score; `adapter` (e.g. `polyglue.langkits.protocols.lora.LoraAdapter`) wraps each fresh model
     (`adapter.wrap(model) -> model`) and, at the end, adds its extras and artifacts (`adapter.finish(model, result)`)."""
+    from polyglue.efficiency import add_passes, timed_pass
     from polyglue.langkits.encoders import hf_text
     from polyglue.langkits.training import predict, train
 
@@ -187,7 +189,7 @@ def _train_and_score(ctx, *, frozen: bool, adapter=None) -> UnitResult:
         encoded = None
         max_length = ctx.settings.max_length
         train_s = select_s = 0.0
-        last_outputs: list = []
+        last_outputs: list = []  # [outputs, (examples, seconds)] of the last selection pass
         for lr in grid:
             model = fresh_model()
             if encoded is None:
@@ -207,8 +209,9 @@ def _train_and_score(ctx, *, frozen: bool, adapter=None) -> UnitResult:
             eval_batch = 2 * batch[0]
 
             def select(m):
-                outputs = predict(m, encoded["select"], select_head.outputs, pad_id=pad_id, batch_size=eval_batch, device=ctx.device)
-                last_outputs[:] = [outputs]
+                outputs, timed = timed_pass(lambda: predict(m, encoded["select"], select_head.outputs, pad_id=pad_id, batch_size=eval_batch,
+                                                            device=ctx.device), len(encoded["select"]), ctx.device)
+                last_outputs[:] = [outputs, timed]
                 return select_head.score(select_ex, select_head.decode(select_ex, encoded["select"], outputs))[main]
 
             while True:
@@ -239,7 +242,8 @@ def _train_and_score(ctx, *, frozen: bool, adapter=None) -> UnitResult:
         score, lr, result, state = best
         # The scored weights are the last evaluated ones: the last learning rate, and `final` or a best evaluation that was the last.
         last_weights = lr == grid[-1] and bool(result.history) and result.epoch == result.history[-1]["epoch"]
-        ready.update({shared: last_outputs[0]} if shared and last_weights and last_outputs else {})
+        if shared and last_weights and last_outputs:
+            ready[shared], passes[shared] = last_outputs
         if lr != grid[-1]:
             model = fresh_model()
         model.load_state_dict(state, strict=False)
@@ -267,6 +271,7 @@ def _train_and_score(ctx, *, frozen: bool, adapter=None) -> UnitResult:
         return model, encoded, max_length, record
 
     ready: dict = {}  # role -> outputs already computed by the last evaluation
+    passes: dict = {}  # role -> (examples, seconds) of its prediction pass with the scored weights (efficiency throughput)
     with kept.exclusive() if kept is not None else nullcontext():
         found = kept.load() if kept is not None else None
         if kept is not None and found is not None:  # the source unit's model (trained here before, or by another unit or process)
@@ -292,7 +297,8 @@ def _train_and_score(ctx, *, frozen: bool, adapter=None) -> UnitResult:
         if role in ready:
             outputs = ready[role]
         else:
-            outputs = predict(model, encoded[role], head.outputs, pad_id=pad_id, batch_size=eval_batch, device=ctx.device)
+            outputs, passes[role] = timed_pass(partial(predict, model, encoded[role], head.outputs, pad_id=pad_id, batch_size=eval_batch,
+                                                       device=ctx.device), len(encoded[role]), ctx.device)
         preds = head.decode(ex, encoded[role], outputs)
         metrics[role] = head.score(ex, preds)
         records += head.records(ex, preds, role)
@@ -325,8 +331,12 @@ def _train_and_score(ctx, *, frozen: bool, adapter=None) -> UnitResult:
         state_cache.remove()
     from polyglue.langkits.efficiency import add_to
 
+    # Throughput: the scored splits' own prediction passes (no batches re-run for it), unless they read the
+    # frozen encoder's cached states (not the inference path); else measured at the card's batch size.
+    throughput = None if state_caches else add_passes(*passes.values())
     add_to(out, model, encoded[next(iter(eval_ex))] if eval_ex else [], head.outputs, pad_id=pad_id,
-           batch_size=s.batch_size, device=ctx.device, counts=adapter.counts if adapter is not None else None)
+           batch_size=eval_batch if throughput is not None else s.batch_size, device=ctx.device,
+           counts=adapter.counts if adapter is not None else None, throughput=throughput)
     del model
     return out
 

@@ -175,10 +175,12 @@ def head_parameters(model) -> int:
 
 
 def measure_path(featurize: _Featurizer, scale, model, texts: list[str], pairs: list[str] | None, *,
-                 batch_size: int, device: str, sparse_features: bool) -> dict:
+                 batch_size: int, device: str, sparse_features: bool, throughput: tuple[int, float] | None = None) -> dict:
     """Figures of the whole inference path (encoder + scaling + head) on these examples
     (`polyglue.efficiency.measure`), the encoder run without the feature cache. FLOPs: torch's
-    count of the encoder plus the head's hand count (`head_flops`)."""
+    count of the encoder plus the head's hand count (`head_flops`). `throughput`: the unit's own
+    evaluation pass `(examples, seconds)` at `batch_size`, given only where that pass is the
+    inference path (`live_path`)."""
     from polyglue import efficiency
 
     items = [(t, None if pairs is None else pairs[i]) for i, t in enumerate(texts)]
@@ -186,8 +188,16 @@ def measure_path(featurize: _Featurizer, scale, model, texts: list[str], pairs: 
     def features(batch):
         return scale(featurize([t for t, _ in batch], None if pairs is None else [p for _, p in batch], cached=False))
 
+    head_inputs: dict[int, int] = {}  # id(item) -> head FLOPs of its batch-1 features, noted while timing (not featurised again)
+
     def forward(batch):
-        model.predict(features(batch))
+        x = features(batch)
+        if len(batch) == 1 and sparse_features:
+            head_inputs[id(batch[0])] = head_flops(model, x)
+        model.predict(x)
+
+    def sparse_head_flops(item) -> int:
+        return head_inputs[id(item)] if id(item) in head_inputs else head_flops(model, features([item]))
 
     modules = featurize.torch_modules()
     identity = efficiency.model_identity(*modules)
@@ -200,10 +210,26 @@ def measure_path(featurize: _Featurizer, scale, model, texts: list[str], pairs: 
     return efficiency.measure(
         forward, items, parameters=counts, batch_size=batch_size, device=device,
         # dense features: every example has the head's input width, no need to encode it again
-        extra_flops=(lambda item: head_flops(model, features([item]))) if sparse_features else (lambda item: head_flops(model, model.coef_)),
+        extra_flops=sparse_head_flops if sparse_features else (lambda item: head_flops(model, model.coef_)),
         torch_path=bool(modules),
         flop_key=flop_key if modules else None,
+        throughput=throughput,
     )
+
+
+def live_path(featurize: _Featurizer) -> bool:
+    """Whether the unit's own evaluation pass (featurise, scale, predict) is the inference path
+    efficiency figures time: the encoder keeps no feature cache (no `encode_uncached`, e.g. `bow`).
+    An `hf:` encoder's pass reads the feature cache, so its throughput is measured instead."""
+    return getattr(featurize.encoder, "encode_uncached", None) is None
+
+
+def _clocked(step, x, seconds: dict[str, float], role: str):
+    """`step(x)`, its wall time added to `seconds[role]` (a role's evaluation pass is timed in parts)."""
+    t0 = time.perf_counter()
+    out = step(x)
+    seconds[role] = seconds.get(role, 0.0) + time.perf_counter() - t0
+    return out
 
 
 def run(ctx) -> UnitResult:
@@ -220,7 +246,13 @@ def run(ctx) -> UnitResult:
     featurize = _Featurizer.of(ctx)
     x_train = featurize(*inputs.sentence_inputs(train_card, train_split, kit))
     y_train = inputs.targets(train_card, train_split)
-    x_eval = {role: featurize(*inputs.sentence_inputs(card, split, kit)) for role, split in scored.items()}
+    pass_s: dict[str, float] = {}  # role -> seconds of its evaluation pass (featurise, scale, predict): efficiency throughput
+    x_eval: dict = {}
+    for role, split in scored.items():
+        eval_inputs = inputs.sentence_inputs(card, split, kit)
+        t1 = time.perf_counter()
+        x_eval[role] = featurize(*eval_inputs)
+        pass_s[role] = time.perf_counter() - t1
     y_eval = {role: inputs.targets(card, split) for role, split in scored.items()}
     timings["encode_s"] = time.perf_counter() - t0
     if card.task != "regression" and len(np.unique(y_train)) < 2:
@@ -237,7 +269,7 @@ def run(ctx) -> UnitResult:
     has_validation = "validation" in x_eval
     if has_validation:
         x_train, transform = _scaler(x_train)
-        x_eval = {role: transform(x) for role, x in x_eval.items()}
+        x_eval = {role: _clocked(transform, x, pass_s, role) for role, x in x_eval.items()}
         scaled_fit, y_fit, scaled_sel, y_sel = x_train, y_train, x_eval["validation"], y_eval["validation"]
     else:
         fit, sel = holdout(len(y_train), ctx.seed)
@@ -258,14 +290,14 @@ def run(ctx) -> UnitResult:
     else:
         del scaled_fit, scaled_sel
         x_train, transform = _scaler(x_train)
-        x_eval = {role: transform(x) for role, x in x_eval.items()}
+        x_eval = {role: _clocked(transform, x, pass_s, role) for role, x in x_eval.items()}
         model = _head(card.task, best, ctx.seed).fit(x_train, y_train)
     del x_train
     timings["fit_s"] = time.perf_counter() - t0
 
     result_metrics, predictions = {}, []
     for role, split in scored.items():
-        pred = model.predict(x_eval.pop(role))
+        pred = _clocked(model.predict, x_eval.pop(role), pass_s, role)
         gold = y_eval[role]
         result_metrics[role] = metrics.compute(card.metrics, gold, pred)
         ids = inputs.example_ids(card, split)
@@ -296,6 +328,13 @@ def run(ctx) -> UnitResult:
         from polyglue import efficiency
 
         texts, pairs = inputs.sentence_inputs(card, scored[next(iter(scored))], kit)
-        efficiency.add_to(result, lambda: measure_path(featurize, transform, model, texts, pairs, batch_size=ctx.settings.batch_size,
-                                                       device=ctx.device, sparse_features=sparse_features))
+        first = next(iter(scored))
+        # bow: the first scored split's own pass is the throughput (all of it in one call, chunked for pairs)
+        live = live_path(featurize)
+        n = len(texts)
+        pass_batch = min(n, featurize.chunk) if pairs is not None and featurize.chunk else n
+        efficiency.add_to(result, lambda: measure_path(featurize, transform, model, texts, pairs,
+                                                       batch_size=pass_batch if live else ctx.settings.batch_size,
+                                                       device=ctx.device, sparse_features=sparse_features,
+                                                       throughput=(n, pass_s[first]) if live else None))
     return result

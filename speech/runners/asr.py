@@ -70,6 +70,7 @@ def run(ctx) -> UnitResult:
     per_language: dict[str, dict] = {}
     selections: dict[str, dict] = {}
     records: list[dict] = []
+    measured: tuple | None = None  # (model, utterances) of the first language: its efficiency figures stand for the unit's
     for lang, train in unit.groups(utts["train"]).items():
         key = lang or "all"
         if not train:
@@ -110,6 +111,7 @@ def run(ctx) -> UnitResult:
             if not items:
                 continue
             hyp, hyp_lm = _decode(cast(Recognizer, result.model), batcher, vocab, items, settings.batch_size, beam)
+            measured = measured or (result.model, items)
             gold = [text[u.id] for u in items]
             per_language.setdefault(key, {})[role] = asr_scores(list(card.metrics), gold, hyp, hyp_lm)
             for n, (u, g, h) in enumerate(zip(items, gold, hyp)):
@@ -124,4 +126,8 @@ def run(ctx) -> UnitResult:
         lm_decoding=lm_extras(lm, decoders, ctx.settings),
         n_examples={role: len(items) for role, items in utts.items()},
     )
-    return UnitResult(metrics=result_metrics, predictions=records, extras=extras)
+    out = UnitResult(metrics=result_metrics, predictions=records, extras=extras)
+    if measured is not None:  # waveform -> upstream -> BiLSTM-CTC -> greedy path (per-language heads share the architecture)
+        head, items = measured
+        unit.measure_efficiency(out, head, items, head_forward=lambda model, x, lengths: greedy_decode(model(x, lengths), lengths))
+    return out

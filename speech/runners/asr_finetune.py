@@ -35,7 +35,7 @@ from polyglue.hashing import trainable_sha256
 from polyglue.peft_adapters import adapter_files
 from polyglue.speech.audio import read_audio
 from polyglue.speech.runners.common import (
-    SpeechUnit, asr_language_data, asr_scores, compute, load_lm, lm_decoder, lm_extras, mean_over_languages, no_training_transcripts,
+    SAMPLE_RATE_HZ, SpeechUnit, asr_language_data, asr_scores, compute, load_lm, lm_decoder, lm_extras, mean_over_languages, no_training_transcripts,
 )
 
 #: Utterances decoded per pass when scoring (their log-probabilities are kept for the LM only that long).
@@ -99,12 +99,31 @@ def load_trained_lora(folder, language: str, base=None):
         return peft.PeftModel.from_pretrained(model, tmp)
 
 
+def _efficiency(model, items, vocab, *, normalize: bool, layer_norm: bool, device: str, counts: dict | None, throughput) -> dict:
+    """Efficiency figures (`polyglue.efficiency`) of the fine-tuned model's inference path: waveform read,
+    Wav2Vec2ForCTC, greedy CTC transcript, in the scoring pass's batching (8 utterances per forward for
+    layer-norm models, 1 for group-norm ones). `throughput`: that pass's `(utterances, seconds)`."""
+    from polyglue import efficiency
+    from polyglue.speech.ctc_finetune import greedy
+
+    def forward(utts) -> None:
+        greedy(model, [read_audio(u.path) for u in utts], vocab, normalize=normalize, layer_norm=layer_norm, device=device)
+
+    identity = efficiency.model_identity(model)
+    return efficiency.measure(
+        forward, items, parameters=counts or efficiency.parameter_counts(model), batch_size=8 if layer_norm else 1, device=device,
+        size_of=lambda u: len(read_audio(u.path)) / SAMPLE_RATE_HZ, size_name="audio_seconds_per_example",
+        freeze=[model], flop_key=lambda u: (identity, len(read_audio(u.path))), throughput=throughput,
+    )
+
+
 def run(ctx, adapter_factory=None) -> UnitResult:
     """CTC fine-tuning (the `finetune` protocol); `adapter_factory()` gives a `PeftAdapter` that wraps each language's model."""
     import json
 
     import torch
 
+    from polyglue.efficiency import add_passes, timed_pass
     from polyglue.speech.ctc_finetune import CTCSettings, ctc_log_probs, finetune, greedy, greedy_ids, load_ctc_model, steps_for
 
     folder = _upstream_folder(ctx)
@@ -124,6 +143,7 @@ def run(ctx, adapter_factory=None) -> UnitResult:
     lora_block: dict = {}
     selections: dict[str, dict] = {}
     records: list[dict] = []
+    measured: dict | None = None  # the first language's efficiency record stands for the unit's (the others share the architecture)
     for lang, train in unit.groups(utts.get("train", [])).items():
         key = lang or "all"
         if not train:
@@ -180,17 +200,28 @@ def run(ctx, adapter_factory=None) -> UnitResult:
             lora_block = {**adapter.settings.model_dump(), "head_modules": ["lm_head"],
                           "target_modules_used": adapter.targets_used(result.model)}
         t0 = time.perf_counter()
+        passes: list = []
+        first_items: list = []
         for role in scored:
             items = [u for u in utts[role] if lang is None or u.language == lang]
             if not items:
                 continue
-            hyp, hyp_lm = transcribe(result.model, items)
+            (hyp, hyp_lm), timed = timed_pass(lambda: transcribe(result.model, items), len(items), ctx.device)
+            passes.append(timed)
+            first_items = first_items or items
             gold = [text[u.id] for u in items]
             per_language.setdefault(key, {})[role] = asr_scores(list(card.metrics), gold, hyp, hyp_lm)
             for n, (u, g, h) in enumerate(zip(items, gold, hyp)):
                 records.append({"split": role, "id": u.id, "gold": g, "pred": h, "language": u.language,
                                 **({"pred_lm": hyp_lm[n]} if hyp_lm is not None else {})})
         unit.timings["eval_s"] = unit.timings.get("eval_s", 0.0) + time.perf_counter() - t0
+        if measured is None and first_items:
+            t0 = time.perf_counter()
+            # the scoring passes are the greedy path's throughput unless they also ran the LM's beam search
+            measured = _efficiency(result.model, first_items, vocab, normalize=normalize, layer_norm=layer_norm, device=ctx.device,
+                                   counts=dict(adapter.counts) if adapter is not None else None,
+                                   throughput=add_passes(*passes) if beam is None else None)
+            unit.timings["efficiency_s"] = time.perf_counter() - t0
     if not per_language:
         raise UserError(f"card '{card.name}': no transcribed utterances to train and score")
     result_metrics = per_language["all"] if "all" in per_language else mean_over_languages(per_language)
@@ -203,6 +234,9 @@ def run(ctx, adapter_factory=None) -> UnitResult:
                            "character vocabulary after the IndicSUPERB normaliser", "WER/CER on test_known and test"],
         n_examples={role: len(items) for role, items in utts.items()},
     )
+    if measured is not None:
+        extras["efficiency"] = measured
+        extras.setdefault("parameters", measured["parameters"])
     if adapter_factory is None:
         return UnitResult(metrics=result_metrics, predictions=records, extras=extras)
     extras["asr_protocol"] = "lora: LoRA adapters (peft) on the upstream's attention, CTC layer trained in full, CTC fine-tuning"

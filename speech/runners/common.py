@@ -124,12 +124,13 @@ class SpeechUnit:
 
     # ------------------------------------------------------------------ efficiency
 
-    def measure_efficiency(self, result, head, items: list[Utterance], head_forward=None) -> None:
+    def measure_efficiency(self, result, head, items: list[Utterance], head_forward=None, extra_flops=None) -> None:
         """Efficiency figures of the whole inference path, waveform to prediction, stored in
         `result.extras` (`polyglue.efficiency`): each utterance is read (and put through the card's
         audio effects), encoded by the upstream now (no feature cache) and scored by the trained
         `head`. Parameters: the upstream's (frozen) plus the head's (trainable). The example size
-        is seconds of audio. `head_forward(head, x, lengths)` defaults to `head(x, lengths)`."""
+        is seconds of audio. `head_forward(head, x, lengths)` defaults to `head(x, lengths)`;
+        `extra_flops(utt)`: the hand count of work outside torch (QbE's DTW search)."""
         from polyglue import efficiency
         from polyglue.speech.training import ReencodeBatcher
 
@@ -154,6 +155,7 @@ class SpeechUnit:
             size_of=lambda utt: len(encode.waveform(utt)) / SAMPLE_RATE_HZ, size_name="audio_seconds_per_example",
             freeze=[*modules, head],
             flop_key=flop_key,
+            extra_flops=extra_flops,
         ))
 
     # ------------------------------------------------------------------ results

@@ -24,7 +24,7 @@ from polyglue.metrics import TWV_C_FA, TWV_C_MISS, TWV_P_TARGET, twv_beta
 from polyglue.contract import UnitResult
 from polyglue.speech.corpus import stem
 from polyglue.speech.corpus.kathbath import KathbathCorpus
-from polyglue.speech.dtw import score_layer
+from polyglue.speech.dtw import MIN_QUERY_FRAMES, query_scores, score_layer, znorm
 from polyglue.speech.languages import select_languages
 from polyglue.speech.runners.common import SpeechUnit, better_score, compute
 
@@ -127,7 +127,47 @@ def run(ctx) -> UnitResult:
         official_elements=["quesst14_dtw: standardise, cosine_exp, row min-max, asymmetric subsequence DTW, -cost/N, z-norm",
                            "best layer on dev", "MTWV per language, averaged (score_lang_agg)"],
     )
-    return UnitResult(metrics=result_metrics, predictions=records, extras=extras)
+    result = UnitResult(metrics=result_metrics, predictions=records, extras=extras)
+    _measure(unit, result, qbe.queries[scored[-1]], qbe.docs, best_layer)
+    return result
+
+
+def _measure(unit: SpeechUnit, result: UnitResult, queries: list, docs: list, layer: int) -> None:
+    """Efficiency figures of searching one query: the upstream on its waveform (no feature cache),
+    its chosen layer standardised with the document index's statistics, subsequence DTW against
+    every document, z-normalised scores. The documents are the index: encoded once, their cached
+    features at the chosen layer are read before timing and their upstream cost is not per query.
+
+    FLOPs outside torch (`extra_flops`, the module's convention: matmuls only, 2 per multiply-add):
+    the cosine similarities of a query of Q frames with the documents, 2·Q·hidden·(document
+    frames summed); the DTW recursion, exp and min-max normalisation are element-wise (0)."""
+    import torch
+
+    index = [_layer(unit.features, d, layer) for d in docs]
+    frames = np.concatenate(index) if index else np.zeros((0, unit.features.hidden), np.float32)
+    mean = frames.mean(0, dtype=np.float64)
+    std = np.clip(frames.std(0, ddof=1, dtype=np.float64) if len(frames) > 1 else np.ones_like(mean), 1e-9, None)
+    index = [((d - mean) / std).astype(np.float32) for d in index]
+    doc_frames = sum(len(d) for d in index)
+    hidden = unit.features.hidden
+
+    class Search(torch.nn.Module):
+        """The DTW search over the index: no parameters, numpy inside."""
+
+        def forward(self, x, lengths):  # x: (batch, layers, frames, hidden) from the upstream
+            for row in range(len(lengths)):
+                query = x[row, layer, : int(lengths[row])].float().cpu().numpy()
+                znorm(query_scores(((query - mean) / std).astype(np.float32), index))
+
+    def dtw_flops(query) -> int:
+        q = unit.features.read(query).shape[0]
+        return 2 * q * hidden * doc_frames if q >= MIN_QUERY_FRAMES else 0
+
+    unit.measure_efficiency(result, Search(), queries, extra_flops=dtw_flops)
+    if "efficiency" in result.extras:
+        result.extras["efficiency"]["example"] = (
+            f"one query searched against the {len(docs)}-document index at layer {layer} (documents encoded once, not per query); "
+            "FLOPs outside torch: the query-document cosine similarities (2 per multiply-add); the DTW recursion is element-wise (0)")
 
 
 def _restrict_languages(unit: SpeechUnit, qbe, languages: list[str]) -> None:

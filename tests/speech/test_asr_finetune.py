@@ -88,6 +88,11 @@ def test_lora_on_the_wav2vec2_upstream_trains_only_adapters_and_the_ctc_layer_an
     assert params["head"] == hidden * vocab + vocab
     assert params["trainable"] == params["adapter"] + params["head"]
     assert extras["lora"]["target_modules_used"] == ["q_proj", "v_proj"]
+    # efficiency figures of the fine-tuned path; throughput from the unit's own scoring pass (no LM here)
+    record = extras["efficiency"]
+    assert record["parameters"] == params and record["flops_per_example"] > 0 and record["latency_ms_batch1"] > 0
+    assert record["throughput_source"] == "unit prediction pass" and record["throughput_examples"] == sum(extras["n_examples"][r] for r in unit["metrics"])
+    assert record["throughput_batch_size"] == (8 if config.get("feat_extract_norm") == "layer" else 1)
     history = selection["checkpoints"]
     assert [h["step"] for h in history] == [4, 8, 12, 16]
     assert history[-1]["loss"] < history[0]["loss"]

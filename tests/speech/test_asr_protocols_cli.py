@@ -66,6 +66,10 @@ def test_finetune_with_an_lm_reports_greedy_and_lm_metrics_on_both_test_sets(tmp
     assert "beam search with an LM skipped" not in ran.err
     seeds = next(iter(unit["extras"]["selection"].values()))["seeds"]  # the CTC layer's init seed and the batch order's
     assert (seeds["init"], seeds["data"]) == (0, 0) and len(seeds["first_batches"]) == 1 and len(seeds["trainable_init_sha256"]) == 64
+    # the scoring pass also ran the beam search, so the greedy path's throughput is measured in batches
+    record = unit["extras"]["efficiency"]
+    assert record["throughput_source"] == "measured batches" and record["flops_per_example"] > 0 and record["audio_seconds_per_example"] > 0
+    assert unit["extras"]["parameters"]["trainable"] < unit["extras"]["parameters"]["total"]  # the feature encoder is frozen
 
     # the unit key holds the LM's content hash, not its path: the same file elsewhere is the same unit
     moved = shutil.copy(lm, tmp_path / "copy.arpa")

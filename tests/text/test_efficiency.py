@@ -102,6 +102,38 @@ def test_given_the_same_model_and_lengths_again_then_flops_come_from_the_cache_a
     assert efficiency.MIN_SAMPLE <= first["sample"] <= efficiency.SAMPLE and 1 <= first["batches"] <= efficiency.THROUGHPUT_BATCHES
 
 
+def test_given_the_units_prediction_pass_then_measure_takes_its_throughput_and_runs_no_batches_nor_warm_up():
+    import torch
+
+    from polyglue import efficiency
+
+    layer = torch.nn.Linear(8, 2)
+    calls: list[int] = []
+
+    def forward(items):
+        calls.append(len(items))
+        layer(torch.stack(items))
+
+    items = [torch.randn(8) for _ in range(12)]
+    kwargs = {"parameters": efficiency.parameter_counts(layer), "batch_size": 4, "device": "cpu"}
+    measured = efficiency.measure(forward, items, **kwargs)
+    assert measured["throughput_source"] == "measured batches" and measured["warm_up"] == "one example"
+    # one warm-up, the batch-1 sample, the throughput batches of 4, then one forward per FLOP count
+    assert calls == [1] * (1 + measured["sample"]) + [4] * measured["batches"] + [1] * efficiency.FLOP_SAMPLE
+    assert measured["throughput_examples"] == 4 * measured["batches"]
+
+    calls.clear()
+    given = efficiency.measure(forward, items, **kwargs, throughput=(12, 0.5))
+    assert calls == [1] * (given["sample"] + efficiency.FLOP_SAMPLE)  # batch-1 forwards only
+    assert given["throughput_per_s"] == 24.0 and given["throughput_examples"] == 12 and given["throughput_batch_size"] == 4
+    assert given["throughput_source"] == "unit prediction pass" and given["warm_up"] == "unit prediction pass"
+    assert "batches" not in given and given["flops_per_example"] == 2 * 8 * 2
+
+    (out, (n, seconds)) = efficiency.timed_pass(lambda: "done", 7, "cpu")
+    assert out == "done" and n == 7 and seconds >= 0
+    assert efficiency.add_passes((3, 1.0), None, (5, 0.5)) == (8, 1.5) and efficiency.add_passes(None) is None
+
+
 PROBE_TEXTS = ["alpha bravo charlie delta", "echo foxtrot golf", "hotel alpha bravo", "charlie delta echo foxtrot golf"] * 3
 
 

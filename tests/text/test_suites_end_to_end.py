@@ -114,6 +114,9 @@ def test_card_runs_and_its_metrics_replay_from_predictions(runs, suite, card_nam
             assert extras["selection"]["on"] == f"{card.train_from} validation"
             assert extras["n_examples"]["train"] == LIMIT
         assert extras["efficiency"]["flops_per_example"] > 0 and extras["parameters"]["trainable"] > 0
+        # throughput is the scored splits' own prediction pass, at its batch size
+        assert extras["efficiency"]["throughput_source"] == "unit prediction pass"
+        assert extras["efficiency"]["throughput_batch_size"] == 2 * extras["training"]["batch_size"]
     elif card.task != "multiple-choice" or encoder != "bow":
         assert extras["selection"]
     if protocol == "probe" and (encoder != "bow" or card.task in ("single-classification", "pair-classification", "regression")):
@@ -122,6 +125,9 @@ def test_card_runs_and_its_metrics_replay_from_predictions(runs, suite, card_nam
         assert record["flops_per_example"] > 0 and record["latency_ms_batch1"] > 0 and record["throughput_per_s"] > 0
         assert 0 < record["parameters"]["trainable"] <= record["parameters"]["total"]
         assert (record["parameters"]["trainable"] < record["parameters"]["total"]) == (encoder != "bow")  # the encoder is frozen
+        if card.task in ("single-classification", "pair-classification", "regression"):
+            # bow's evaluation pass is its inference path; an hf: probe's pass reads the feature cache, so batches are measured
+            assert record["throughput_source"] == ("unit prediction pass" if encoder == "bow" else "measured batches")
 
 
 @pytest.mark.parametrize("suite", SUITES)
