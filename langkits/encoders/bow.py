@@ -17,6 +17,7 @@ featuriser are never mixed with these.
 
 from __future__ import annotations
 
+import time
 from functools import lru_cache
 
 import numpy as np
@@ -68,9 +69,8 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
 
-def _word_ngrams(codes, is_word, doc_of, ngrams) -> tuple[np.ndarray, np.ndarray]:
-    """(row, hash) of every word n-gram; tokens are maximal runs of `\\w` (= `\\b\\w+\\b`)."""
-    starts, ends = _runs(is_word)
+def _word_ngrams(codes, starts, ends, doc_of, ngrams) -> tuple[np.ndarray, np.ndarray]:
+    """(row, hash) of every word n-gram; tokens (`starts`, `ends`) are maximal runs of `\\w` (= `\\b\\w+\\b`)."""
     if len(starts) == 0:
         return np.empty(0, np.int32), np.empty(0, np.uint32)
     with np.errstate(over="ignore"):
@@ -102,9 +102,9 @@ def _word_ngrams(codes, is_word, doc_of, ngrams) -> tuple[np.ndarray, np.ndarray
     return np.concatenate(rows), np.concatenate(hashes)
 
 
-def _char_ngrams(codes, is_space, doc_of, ngrams) -> tuple[np.ndarray, np.ndarray]:
-    """(row, hash) of every `char_wb` n-gram: windows inside each whitespace-split word padded with one space each side."""
-    starts, ends = _runs(~is_space)
+def _char_ngrams(codes, is_space, starts, ends, doc_of, ngrams) -> tuple[np.ndarray, np.ndarray]:
+    """(row, hash) of every `char_wb` n-gram: windows inside each whitespace-split word (`starts`, `ends`:
+    the maximal runs of non-space) padded with one space each side."""
     if len(starts) == 0:
         return np.empty(0, np.int32), np.empty(0, np.uint32)
     lengths = ends - starts
@@ -150,9 +150,15 @@ class BowEncoder:
         self.n_features = n_features
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
+        self.seconds = {"tokenise": 0.0, "features": 0.0}
+        """Time spent so far in `encode`, by phase: `tokenise` (lowercasing, code points, character
+        classes, word and whitespace boundaries) and `features` (n-gram hashing, the CSR matrix,
+        its normalisation). Callers (the probe's unit timings) read the difference around a call."""
 
     def encode(self, texts: list[str]) -> sparse.csr_matrix:
+        t0 = time.perf_counter()
         lowered = [t.lower() for t in texts]
+        self.seconds["tokenise"] += time.perf_counter() - t0
         blocks, batch, size = [], [], 0
         for text in lowered:
             batch.append(text)
@@ -162,17 +168,27 @@ class BowEncoder:
                 batch, size = [], 0
         if batch or not blocks:
             blocks.append(self._encode_batch(batch))
-        return blocks[0] if len(blocks) == 1 else sparse.vstack(blocks, format="csr")
+        if len(blocks) == 1:
+            return blocks[0]
+        t0 = time.perf_counter()
+        out = sparse.vstack(blocks, format="csr")
+        self.seconds["features"] += time.perf_counter() - t0
+        return out
 
     def _encode_batch(self, lowered: list[str]) -> sparse.csr_matrix:
+        t0 = time.perf_counter()
         n, width = len(lowered), 2 * self.n_features
         codes = np.frombuffer("\n".join(lowered).encode("utf-32-le"), dtype=np.uint32)
         lengths = np.fromiter(map(len, lowered), dtype=np.int64, count=n)
         doc_of = np.repeat(np.arange(n, dtype=np.int32), lengths + 1)[: len(codes)]
         is_space, is_word = _masks(codes)
+        word_starts, word_ends = _runs(is_word)
+        chunk_starts, chunk_ends = _runs(~is_space)
+        t1 = time.perf_counter()
+        self.seconds["tokenise"] += t1 - t0
         mask = np.uint32(self.n_features - 1)
-        w_rows, w_hash = _word_ngrams(codes, is_word, doc_of, self.word_ngrams)
-        c_rows, c_hash = _char_ngrams(codes, is_space, doc_of, self.char_ngrams)
+        w_rows, w_hash = _word_ngrams(codes, word_starts, word_ends, doc_of, self.word_ngrams)
+        c_rows, c_hash = _char_ngrams(codes, is_space, chunk_starts, chunk_ends, doc_of, self.char_ngrams)
         rows = np.concatenate((w_rows, c_rows))
         cols = np.concatenate(((w_hash & mask).astype(np.int32), (c_hash & mask).astype(np.int32) + np.int32(self.n_features)))
         del w_hash, c_hash, codes, doc_of
@@ -185,6 +201,7 @@ class BowEncoder:
         norms = np.sqrt(np.stack((np.bincount(entry_row[~is_char], squares[~is_char], minlength=n),
                                   np.bincount(entry_row[is_char], squares[is_char], minlength=n))))
         counts.data /= (norms[is_char.astype(np.int64), entry_row] * 2**0.5).astype(np.float32)
+        self.seconds["features"] += time.perf_counter() - t1
         return counts
 
 
