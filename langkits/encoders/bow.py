@@ -131,6 +131,34 @@ def _char_ngrams(codes, is_space, starts, ends, doc_of, ngrams) -> tuple[np.ndar
     return np.concatenate(rows), np.concatenate(hashes)
 
 
+def _count_matrix(rows: np.ndarray, cols: np.ndarray, n: int, width: int) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """(canonical float32 CSR of the occurrence counts of each (row, col), the row of each stored entry).
+
+    One in-place sort of the combined key `row * width + col` (numpy's vectorised integer sort)
+    orders the entries by row, then column, and puts duplicates side by side: their run
+    lengths are the counts. The same matrix as scipy's COO-to-CSR conversion followed by
+    `sum_duplicates` (which sorts every row's indices again), in about half the time."""
+    shift = width.bit_length() - 1  # width is a power of two
+    key = rows.astype(np.int64)
+    key <<= shift
+    key |= cols
+    key.sort()
+    first = np.ones(len(key), dtype=bool)
+    np.not_equal(key[1:], key[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    data = np.diff(np.append(starts, len(key))).astype(np.float32)
+    key = key[starts]
+    entry_row = (key >> shift).astype(np.int32)
+    indices = (key & (width - 1)).astype(np.int32)
+    index_dtype = np.int64 if len(key) > np.iinfo(np.int32).max else np.int32
+    indptr = np.zeros(n + 1, dtype=index_dtype)
+    np.cumsum(np.bincount(entry_row, minlength=n), out=indptr[1:])
+    matrix = sparse.csr_matrix((data, indices, indptr), shape=(n, width), copy=False)
+    matrix.has_sorted_indices = True
+    matrix.has_canonical_format = True
+    return matrix, entry_row
+
+
 class BowEncoder:
     """`encode(texts)` -> L2-normalised float32 CSR matrix of shape (n_texts, 2 * n_features).
 
@@ -192,10 +220,8 @@ class BowEncoder:
         rows = np.concatenate((w_rows, c_rows))
         cols = np.concatenate(((w_hash & mask).astype(np.int32), (c_hash & mask).astype(np.int32) + np.int32(self.n_features)))
         del w_hash, c_hash, codes, doc_of
-        counts = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n, width))
-        counts.sum_duplicates()
+        counts, entry_row = _count_matrix(rows, cols, n, width)
         # Each block L2-normalised per row, then the row scaled by 2^-1/2.
-        entry_row = np.repeat(np.arange(n), np.diff(counts.indptr))
         is_char = counts.indices >= self.n_features
         squares = counts.data.astype(np.float64) ** 2
         norms = np.sqrt(np.stack((np.bincount(entry_row[~is_char], squares[~is_char], minlength=n),
