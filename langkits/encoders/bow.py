@@ -12,7 +12,13 @@ is a 32-bit polynomial hash of the code points finished by MurmurHash3's finalis
 scikit-learn's MurmurHash3 of the n-gram strings, so the columns differ from
 scikit-learn's: the `bow` kind's `version` (`polyglue.encoders.BUILTIN_KINDS`)
 is part of its identity (`bow@v2`, hence of every unit key), so results of the old
-featuriser are never mixed with these.
+featuriser are never mixed with these. (The counts are gathered by one sort of each
+entry's (row, column) key rather than scipy's COO-to-CSR conversion: the same matrix, so
+the identity stays `bow@v2`.)
+
+`BowEncoder.seconds` keeps the time of the two phases apart (tokenisation: lowercasing,
+code points, character classes, word boundaries; features: hashing, the count matrix, its
+normalisation), which the probe stores as a unit's `tokenise_s` and `features_s`.
 """
 
 from __future__ import annotations
