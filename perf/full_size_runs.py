@@ -3,8 +3,9 @@
 For each card, a fresh `bench run` process (empty runs directory and cache) on data from
 `perf/full_size_suites.py`; peak RSS is that process's own maximum resident set
 (`os.wait4`), the split comes from the unit's recorded timings: `load_s`
-(materialisation: reading the files into Arrow tables), `tokenise_s` (lowercasing, code
-points, character classes, word boundaries), `features_s` (n-gram hashing, CSR matrices,
+(materialisation: reading the files into Arrow tables, label columns as class ids),
+`tokenise_s` (the kit's text normalisation, then bow's lowercasing, code points, character
+classes, word boundaries), `features_s` (n-gram hashing, CSR matrices,
 pair blocks), `fit_s` (the head and its selection grid), and the rest of the unit
 (predictions, metrics, efficiency figures). Encoders that do not report their tokenisation
 time (an `hf:` probe; code older than this split, e.g. a `--baseline`) show `tokenise` as
