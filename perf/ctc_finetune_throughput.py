@@ -9,7 +9,10 @@ is timed). The bare side is the loop a user would write: waveforms normalised on
 in memory, padded per batch, `model(x, labels=...).loss`, backward, clip, step. Rounds
 alternate (bare, polyglue, bare, polyglue, ...); the best round of each is compared.
 
-    .venv/bin/python perf/ctc_finetune_throughput.py [--size tiny|small] [--steps 12] [--rounds 2]
+    .venv/bin/python perf/ctc_finetune_throughput.py [--size tiny|small|base] [--steps 12] [--rounds 2] [--device cuda]
+
+`--device cuda` runs both loops on the GPU (`perf/gpu_check.sh` does, at the base size:
+12 x 768, wav2vec2-base's dimensions); each round ends with a device synchronisation.
 
 Target (issue 11): polyglue at least 0.9x the bare loop's utterances per second.
 """
@@ -29,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 SIZES = {
     "tiny": {"hidden_size": 32, "layers": 2, "heads": 2, "conv_dim": 32},
     "small": {"hidden_size": 256, "layers": 6, "heads": 4, "conv_dim": 256},
+    "base": {"hidden_size": 768, "layers": 12, "heads": 12, "conv_dim": 512},
 }
 
 
@@ -38,7 +42,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     args = parser.parse_args()
+    device = args.device
     work = Path(tempfile.mkdtemp(prefix="polyglue-perf-ctc-"))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -68,12 +74,17 @@ def main() -> None:
 
     def fresh_model():
         torch.manual_seed(0)
-        return load_ctc_model(folder, vocab)
+        return load_ctc_model(folder, vocab, device=device)
+
+    def sync() -> None:
+        if device.startswith("cuda"):
+            torch.cuda.synchronize(device)
 
     def polyglue_round() -> float:
         model = fresh_model()
         t0 = time.perf_counter()
-        finetune(model, _LazyAudio(train), ids, None, settings, normalize=True, layer_norm=False, device="cpu")
+        finetune(model, _LazyAudio(train), ids, None, settings, normalize=True, layer_norm=False, device=device)
+        sync()
         return time.perf_counter() - t0
 
     wavs = [read_audio(u.path) for u in train]
@@ -89,13 +100,14 @@ def main() -> None:
         model.train()
         for _ in range(settings.steps):
             idx = next(batches)
-            x = torch.nn.utils.rnn.pad_sequence([normalised[i] for i in idx], batch_first=True)
-            labels = torch.nn.utils.rnn.pad_sequence([torch.tensor(ids[i]) for i in idx], batch_first=True, padding_value=-100)
+            x = torch.nn.utils.rnn.pad_sequence([normalised[i] for i in idx], batch_first=True).to(device)
+            labels = torch.nn.utils.rnn.pad_sequence([torch.tensor(ids[i]) for i in idx], batch_first=True, padding_value=-100).to(device)
             loss = model(x, labels=labels).loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, settings.grad_clip)
             optimizer.step()
+        sync()
         return time.perf_counter() - t0
 
     bare_round()  # warm-up: allocator, kernels, the model folder in the page cache
@@ -106,7 +118,7 @@ def main() -> None:
     utterances = args.steps * args.batch_size
     print(f"corpus: {len(train)} train utterances ({seconds:.0f} s of audio); random wav2vec2 '{args.size}' "
           f"({SIZES[args.size]['layers']} layers x {SIZES[args.size]['hidden_size']}); {args.steps} steps, batch {args.batch_size}, "
-          f"1 CPU thread, load average {os.getloadavg()[0]:.1f}")
+          f"device {device}, 1 CPU thread, load average {os.getloadavg()[0]:.1f}")
     print(f"bare Wav2Vec2ForCTC loop: {utterances / min(bare):6.2f} utterances/s (rounds: {', '.join(f'{t:.1f}' for t in bare)} s)")
     print(f"polyglue finetune:        {utterances / min(ours):6.2f} utterances/s (rounds: {', '.join(f'{t:.1f}' for t in ours)} s)")
     print(f"ratio polyglue / bare: {min(bare) / min(ours):.2f}x")

@@ -3,9 +3,14 @@
 For each card, a fresh `bench run` process (empty runs directory and cache) on data from
 `perf/full_size_suites.py`; peak RSS is that process's own maximum resident set
 (`os.wait4`), the split comes from the unit's recorded timings: `load_s`
-(materialisation: reading the files into Arrow tables), `encode_s` (normalisation,
-tokenisation, n-gram features), `fit_s` (the head and its selection grid), and the rest
-of the unit (predictions, metrics). `--linearity` instead runs MNLI at 1x/4x/16x of
+(materialisation: reading the files into Arrow tables, label columns as class ids),
+`tokenise_s` (the kit's text normalisation, then bow's lowercasing, code points, character
+classes, word boundaries), `features_s` (n-gram hashing, CSR matrices,
+pair blocks), `fit_s` (the head and its selection grid), and the rest of the unit
+(predictions, metrics, efficiency figures). Encoders that do not report their tokenisation
+time (an `hf:` probe; code older than this split, e.g. a `--baseline`) show `tokenise` as
+`-` and their whole `encode_s` under `features`. The `load+tok` column is the issue's
+"materialisation and tokenisation" share of the unit. `--linearity` instead runs MNLI at 1x/4x/16x of
 `--base-rows` training rows and prints each step's time ratio (4.0 is linear).
 
     .venv/bin/python perf/full_size_runs.py --suite glue --cards cola,sst2 [--scale 1]
@@ -71,15 +76,15 @@ def unit_record(runs: Path) -> dict:
 
 
 def measure_card(work: Path, suite: str, card: str, sizes: dict, threads: int | None, model: str = "bow", extra: tuple = (),
-                 code: Path | None = None, keep_data: bool = False) -> dict:
+                 code: Path | None = None, keep_data: bool = False, label_noise: float | None = None) -> dict:
     """One fresh `bench run` of one card; `code`: a `polyglue` tree to run instead of the installed one."""
-    from perf.full_size_suites import write
+    from perf.full_size_suites import LABEL_NOISE, write
 
     data = work / f"data-{card}"
     t0 = time.perf_counter()
     if not (data / ".complete").exists():
         shutil.rmtree(data, ignore_errors=True)
-        write(data, suite, {card: sizes})
+        write(data, suite, {card: sizes}, label_noise=LABEL_NOISE if label_noise is None else label_noise)
         (data / ".complete").touch()
     generate_s = time.perf_counter() - t0
     runs = work / f"runs-{card}"
@@ -97,18 +102,31 @@ def measure_card(work: Path, suite: str, card: str, sizes: dict, threads: int | 
     unit = record["duration_s"] or 1e-9
     split = {k: timings.get(k, 0.0) for k in ("load_s", "encode_s", "fit_s")}
     split["other_s"] = max(0.0, unit - sum(split.values()))
+    tokenise = timings.get("tokenise_s")  # None: not reported (whole encode counted as features)
+    split["tokenise_s"] = tokenise
+    split["features_s"] = timings.get("features_s", split["encode_s"] - (tokenise or 0.0))
+    split["blind_predict_s"] = timings.get("blind_predict_s")
     if not keep_data:
         shutil.rmtree(data, ignore_errors=True)
-    return {"card": card, "rows": sum(sizes.values()), "train": sizes.get("train"), "generate_s": generate_s, "wall_s": wall,
+    return {"card": card, "rows": sum(sizes.values()), "train": sizes.get("train"), "generate_s": generate_s, "wall_s": wall, "loadavg": load_average(),
             "unit_s": unit, "rss_mib": rss, "code": code, **split,
-            "load_encode_share": (split["load_s"] + split["encode_s"]) / unit}
+            "load_encode_share": (split["load_s"] + split["encode_s"]) / unit,
+            "load_tokenise_share": None if tokenise is None else (split["load_s"] + tokenise) / unit}
+
+
+def load_average() -> str:
+    return f"{os.getloadavg()[0]:.1f}"
 
 
 def print_rows(rows: list[dict]) -> None:
-    print(f"{'card':<14} {'rows':>9} {'wall s':>8} {'unit s':>8} {'load':>7} {'encode':>7} {'fit':>7} {'other':>7} {'load+enc':>8} {'peak RSS MiB':>12}")
+    print(f"{'card':<14} {'rows':>9} {'wall s':>8} {'unit s':>8} {'load':>7} {'tokenise':>8} {'features':>8} {'fit':>7} {'other':>7} "
+          f"{'load+tok':>8} {'load+enc':>8} {'peak RSS MiB':>12} {'loadavg':>7}")
     for r in rows:
-        print(f"{r['card']:<14} {r['rows']:>9,} {r['wall_s']:>8.1f} {r['unit_s']:>8.1f} {r['load_s']:>7.1f} {r['encode_s']:>7.1f} {r['fit_s']:>7.1f} "
-              f"{r['other_s']:>7.1f} {r['load_encode_share']:>7.0%} {r['rss_mib']:>12.0f}" + ("" if r["code"] == 0 else f"  FAILED ({r['code']})"))
+        tok = "-" if r["tokenise_s"] is None else f"{r['tokenise_s']:.1f}"
+        share = "-" if r["load_tokenise_share"] is None else f"{r['load_tokenise_share']:.0%}"
+        print(f"{r['card']:<14} {r['rows']:>9,} {r['wall_s']:>8.1f} {r['unit_s']:>8.1f} {r['load_s']:>7.1f} {tok:>8} {r['features_s']:>8.1f} {r['fit_s']:>7.1f} "
+              f"{r['other_s']:>7.1f} {share:>8} {r['load_encode_share']:>8.0%} {r['rss_mib']:>12.0f} {r.get('loadavg', ''):>7}"
+              + ("" if r["code"] == 0 else f"  FAILED ({r['code']})"))
 
 
 def main() -> None:
@@ -123,6 +141,7 @@ def main() -> None:
     parser.add_argument("--device", help="passed to bench run (e.g. cuda)")
     parser.add_argument("--baseline", metavar="REV", help="also run each card with git revision REV's code (before/after in one run)")
     parser.add_argument("--out", type=Path, help="also write the rows as JSON here")
+    parser.add_argument("--label-noise", type=float, help="fraction of classification labels redrawn at random (default: perf/full_size_suites.py's LABEL_NOISE)")
     args = parser.parse_args()
     from perf.full_size_suites import sizes_for
 
@@ -139,7 +158,7 @@ def main() -> None:
     if args.linearity:
         for factor in (1, 4, 16):
             sizes = sizes_for("glue", cards=["mnli"], rows={"mnli": args.base_rows * factor})["mnli"]
-            rows.append({**measure_card(work, "glue", "mnli", sizes, args.threads, model, extra), "card": f"mnli {factor}x"})
+            rows.append({**measure_card(work, "glue", "mnli", sizes, args.threads, model, extra, label_noise=args.label_noise), "card": f"mnli {factor}x"})
         print_rows(rows)
         for a, b in zip(rows, rows[1:]):
             print(f"{a['card']} -> {b['card']}: unit time x{b['unit_s'] / a['unit_s']:.2f}, fit x{b['fit_s'] / max(a['fit_s'], 1e-9):.2f}, "
@@ -148,11 +167,11 @@ def main() -> None:
         baseline = export_tree(args.baseline, work / "baseline") if args.baseline else None
         for card, sizes in sizes_for(args.suite, scale=args.scale, cards=args.cards.split(",") if args.cards else None).items():
             if baseline is not None:
-                before = {**measure_card(work, args.suite, card, sizes, args.threads, model, extra, code=baseline, keep_data=True),
+                before = {**measure_card(work, args.suite, card, sizes, args.threads, model, extra, code=baseline, keep_data=True, label_noise=args.label_noise),
                           "card": f"{card} ({args.baseline})"}
                 rows.append(before)
                 print_rows(rows[-1:])
-            rows.append(measure_card(work, args.suite, card, sizes, args.threads, model, extra))
+            rows.append(measure_card(work, args.suite, card, sizes, args.threads, model, extra, label_noise=args.label_noise))
             print_rows(rows[-1:])
             if baseline is not None:
                 after = rows[-1]

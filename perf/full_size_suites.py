@@ -8,6 +8,16 @@ from `clue/clue`, CLUB and Greek from their cards). `--scale 0.01` writes 1% of 
 split (at least 8 rows), `--cards` picks cards, `--rows CARD=N` overrides a card's train
 size (the MNLI 1x/4x/16x linearity runs).
 
+Label noise (`--label-noise`, default 0.1): in the GLUE and CLUE classification mirrors
+(single sentences and pairs: CoLA, SST-2, MRPC, QQP, MNLI, QNLI, RTE, WNLI, AFQMC, TNEWS,
+IFLYTEK, CMNLI, OCNLI) that fraction of the rows of every split gets a label drawn uniformly
+at random after its text was written, so about 0.1 × (k − 1) / k of the labels (5% for two
+classes, 6.7% for three) disagree with the keyword the text carries. Without it the
+invented pairs are separable and the logistic-regression head's L-BFGS runs to its
+iteration cap (full-size CMNLI never finished); real data is not separable. The other
+cards' writers (STS-B, TeCla, TECa, XNLI-el, QA, CHID, C3, CLUEWSC, CSL) take no noise.
+`--label-noise 0` writes the noiseless mirrors the tests use.
+
     .venv/bin/python perf/full_size_suites.py OUT --suite glue [--scale 1] [--cards mnli,qqp] [--rows mnli=5000]
     bench run --suite glue --model bow --data-dir OUT ...
 """
@@ -23,6 +33,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 S = ("train", "validation", "test")
+
+#: Default fraction of classification rows whose label is redrawn at random (see the module docstring).
+LABEL_NOISE = 0.1
 
 #: suite -> card -> split file -> rows (real sizes; see the module docstring for the sources).
 SIZES: dict[str, dict[str, dict[str, int]]] = {
@@ -73,10 +86,10 @@ def sizes_for(suite: str, *, scale: float = 1.0, cards: list[str] | None = None,
     return out
 
 
-def write(out: Path, suite: str, sizes: dict[str, dict[str, int]], seed: int = 0) -> Path:
+def write(out: Path, suite: str, sizes: dict[str, dict[str, int]], seed: int = 0, label_noise: float = LABEL_NOISE) -> Path:
     from tests.fixtures.text_mirrors import write_mirror
 
-    return write_mirror(out, suite, list(sizes), n=sizes, seed=seed)
+    return write_mirror(out, suite, list(sizes), n=sizes, seed=seed, label_noise=label_noise)
 
 
 def main() -> None:
@@ -86,11 +99,12 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--cards", help="comma-separated card names (default: every card in SIZES)")
     parser.add_argument("--rows", action="append", default=[], help="CARD=N: N training rows (other splits scale along)")
+    parser.add_argument("--label-noise", type=float, default=LABEL_NOISE, help="fraction of classification labels redrawn at random")
     args = parser.parse_args()
     rows = {k: int(v) for k, v in (item.split("=", 1) for item in args.rows)}
     sizes = sizes_for(args.suite, scale=args.scale, cards=args.cards.split(",") if args.cards else None, rows=rows)
     t0 = time.perf_counter()
-    write(args.out, args.suite, sizes)
+    write(args.out, args.suite, sizes, label_noise=args.label_noise)
     total = sum(sum(s.values()) for s in sizes.values())
     print(f"{args.suite}: {len(sizes)} card(s), {total:,} rows in {time.perf_counter() - t0:.1f} s under {args.out}/{args.suite}/")
 

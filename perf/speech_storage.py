@@ -11,14 +11,18 @@ Two parts, both measured in this run:
    (1,684 h) that `docs/speech.md` quotes. Random weights cost the same as trained ones.
 
 3. `--indicsuperb`: every built-in IndicSUPERB card that reads the feature cache (ASR
-   superb, ASV, SID, SID-multi, LID, KS, QbE) on the same synthetic corpus, fbank and the
-   demo's tiny wav2vec2, under fp16 and int8 from empty caches (`--max-steps`,
-   `--asr-steps`, `--asr-languages` and `--learning-rate` keep it CPU-sized; the rows are debug rows, equal in
-   both passes but for the stored form): every metric of every split side by side, and the
-   largest absolute difference.
+   superb, ASV, SID, SID-multi, LID, KS, QbE) on the same synthetic corpus, under fp16 and
+   int8 from empty caches: every metric of every split side by side, and the largest
+   absolute difference. The rows are debug rows, equal in both passes but for the stored
+   form, kept CPU-sized by stated settings: `--upstreams` (default: the demo's tiny
+   wav2vec2 alone, 3 x 64; `fbank,tiny` adds fbank), `--max-steps` (SID, SID-multi, LID,
+   KS), `--asv-steps` (ASV's 6.1 M-parameter head on 8 s crops is the slow one),
+   `--asr-steps`, `--asr-languages` (default `hi`), `--asr-head-dim` (the BiLSTM-CTC head's
+   width through `-o protocol.head_dim=`, default 64 instead of the recipe's 1024, whose
+   2 x 1024 LSTM made one 3-step unit take 448 s here) and `--learning-rate`.
 
     .venv/bin/python perf/speech_storage.py [--seconds 8] [--skip-demo] [--skip-large]
-    .venv/bin/python perf/speech_storage.py --indicsuperb --skip-demo --skip-upstreams
+    .venv/bin/python perf/speech_storage.py --indicsuperb --skip-demo --skip-upstreams   # CPU-sized defaults
 """
 
 from __future__ import annotations
@@ -82,7 +86,8 @@ def rows_of(report: dict) -> dict:
     return out
 
 
-def indicsuperb_part(work: Path, max_steps: int, asr_steps: int, learning_rate: float, threads: int, asr_languages: str) -> dict:
+def indicsuperb_part(work: Path, max_steps: int, asr_steps: int, learning_rate: float, threads: int, asr_languages: str, *,
+                     asv_steps: int, asr_head_dim: int | None, upstreams: tuple[str, ...]) -> dict:
     """(card, model, split, metric) -> {storage: value} for the seven built-in IndicSUPERB cards on the demo corpus."""
     import sqlite3
 
@@ -92,9 +97,12 @@ def indicsuperb_part(work: Path, max_steps: int, asr_steps: int, learning_rate: 
     suite_dir = data / "indicsuperb"
     if not suite_dir.exists():
         suite_dir.symlink_to(data / "demo-speech", target_is_directory=True)
-    models = speech_models(work)
+    fbank, tiny = speech_models(work)
+    models = [m for name, m in (("fbank", fbank), ("tiny", tiny)) if name in upstreams]
+    if not models:
+        raise SystemExit(f"--upstreams: choose among fbank, tiny (got {','.join(upstreams)!r})")
     out: dict = {}
-    walls = {}
+    walls: dict = {}
     for storage in ("fp16", "int8"):
         env = dict(os.environ, POLYGLUE_CACHE=str(work / f"cache-isb-{storage}"), HF_HUB_OFFLINE="1")
         runs = work / f"runs-isb-{storage}"
@@ -102,15 +110,21 @@ def indicsuperb_part(work: Path, max_steps: int, asr_steps: int, learning_rate: 
                   "--learning-rate", learning_rate, "--threads", threads]
         for model in models:
             common += ["--model", model]
-        t0 = time.perf_counter()
+        walls[storage] = {}
+
+        def timed(name: str, args: list[str]) -> None:
+            # A failed unit is reported as missing below rather than stopping the comparison.
+            t0 = time.perf_counter()
+            subprocess.run([BENCH, *map(str, common), *args], env=env)
+            walls[storage][name] = round(time.perf_counter() - t0, 1)
+
         if asr_steps > 0:
-            subprocess.run([BENCH, *map(str, common), "--tasks", "indicsuperb-asr", "--max-steps", str(asr_steps),
-                            *(("--languages", asr_languages) if asr_languages else ())], env=env)
-        others = "indicsuperb-asv,indicsuperb-sid,indicsuperb-sid-multi,indicsuperb-lid,indicsuperb-ks,indicsuperb-qbe"
+            timed("asr", ["--tasks", "indicsuperb-asr", "--max-steps", str(asr_steps), *(("--languages", asr_languages) if asr_languages else ()),
+                          *(("-o", f"protocol.head_dim={asr_head_dim}") if asr_head_dim else ())])
         # The demo corpus's utterances are short: ASV's 2 s minimum for training crops is lowered (both passes alike).
-        # A failed unit is reported as missing below rather than stopping the comparison.
-        subprocess.run([BENCH, *map(str, common), "--tasks", others, "--max-steps", str(max_steps), "-o", "protocol.min_train_seconds=0.5"], env=env)
-        walls[storage] = round(time.perf_counter() - t0, 1)
+        if asv_steps > 0:
+            timed("asv", ["--tasks", "indicsuperb-asv", "--max-steps", str(asv_steps), "-o", "protocol.min_train_seconds=0.5"])
+        timed("others", ["--tasks", "indicsuperb-sid,indicsuperb-sid-multi,indicsuperb-lid,indicsuperb-ks,indicsuperb-qbe", "--max-steps", str(max_steps)])
         conn = sqlite3.connect(runs / "polyglue.sqlite")
         try:
             for card, encoder, metrics_json in conn.execute("SELECT card, encoder, metrics_json FROM units WHERE status = 'done'"):
@@ -177,7 +191,10 @@ def main() -> None:
     parser.add_argument("--skip-large", action="store_true")
     parser.add_argument("--skip-upstreams", action="store_true", help="skip the base/large per-utterance figures")
     parser.add_argument("--indicsuperb", action="store_true", help="also the seven built-in IndicSUPERB cards, fp16 vs int8")
-    parser.add_argument("--max-steps", type=int, default=150, help="--indicsuperb: steps per unit (not ASR)")
+    parser.add_argument("--max-steps", type=int, default=150, help="--indicsuperb: steps per SID, SID-multi, LID and KS unit")
+    parser.add_argument("--asv-steps", type=int, default=20, help="--indicsuperb: steps of the ASV unit (0: skip ASV)")
+    parser.add_argument("--asr-head-dim", type=int, default=64, help="--indicsuperb: BiLSTM-CTC head width (0: the recipe's 1024)")
+    parser.add_argument("--upstreams", default="tiny", help="--indicsuperb: comma-separated, among fbank and tiny (the demo's wav2vec2)")
     parser.add_argument("--asr-steps", type=int, default=30, help="--indicsuperb: steps of the BiLSTM-CTC ASR head (0: skip ASR)")
     parser.add_argument("--asr-languages", default="hi", help="--indicsuperb: languages of the ASR card ('' for all three; its 2 x 1024 BiLSTM is most of the CPU time)")
     parser.add_argument("--learning-rate", type=float, default=1e-2, help="--indicsuperb: the demo's rate (the cards' 1e-4 barely moves in 150 steps)")
@@ -198,7 +215,11 @@ def main() -> None:
                 if isinstance(value, (int, float)) and isinstance(other, (int, float)):
                     print(f"  {key[0]:<24} {key[1]:<16} {metric:<10} {value:>9.4f} {other:>9.4f} {other - value:>+9.4f}")
     if args.indicsuperb:
-        isb = indicsuperb_part(work, args.max_steps, args.asr_steps, args.learning_rate, args.threads, args.asr_languages)
+        isb = indicsuperb_part(work, args.max_steps, args.asr_steps, args.learning_rate, args.threads, args.asr_languages,
+                               asv_steps=args.asv_steps, asr_head_dim=args.asr_head_dim or None, upstreams=tuple(args.upstreams.split(",")))
+        print(f"settings: upstreams {args.upstreams}; SID/SID-multi/LID/KS {args.max_steps} steps, ASV {args.asv_steps}, "
+              f"ASR {args.asr_steps} steps on {args.asr_languages or 'all languages'} with head width {args.asr_head_dim or 1024}; "
+              f"learning rate {args.learning_rate}; {args.threads} threads; load average {os.getloadavg()[0]:.1f}")
         print(f"IndicSUPERB cards on the demo corpus: wall {isb['wall_s']} s")
         print(f"  {'card':<24} {'model':<14} {'split':<12} {'metric':<9} {'fp16':>9} {'int8':>9} {'diff':>9}")
         worst = 0.0

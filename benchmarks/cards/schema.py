@@ -291,6 +291,9 @@ class ProtocolDefaults(Strict):
     feature_dtype: Literal["float32", "bfloat16"] = "float32"
     """Precision of speech feature extraction: float32 as the official code, or bfloat16 (autocast, CUDA only);
     recorded in the feature-cache key and the unit's upstream identity."""
+    head_dim: int | None = Field(None, ge=1)
+    """ASR `superb`: width of the BiLSTM-CTC head's projection and LSTM (None: the recipe's 1024). Smaller
+    only for CPU-sized checks (`perf/speech_storage.py --indicsuperb`); a row with it is not comparable."""
     lm_path: str | None = None
     """ASR: an ARPA or KenLM binary word n-gram for beam search (flashlight's lexicon decoder, as fairseq's
     `--w2l-decoder kenlm`; extra `lm`), reported as `wer_lm`/`cer_lm` next to greedy `wer`/`cer`. Its content

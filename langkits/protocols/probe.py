@@ -9,6 +9,7 @@ chosen on the validation split by the card's main metric — never on test.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
 import numpy as np
 from scipy import sparse
@@ -112,19 +113,32 @@ class _Featurizer:
         out = run(list(texts))
         return out if sparse.issparse(out) else np.asarray(out, dtype=np.float32)
 
+    def tokenise_seconds(self) -> float | None:
+        """The encoder's own running total of tokenisation time (`bow`: `BowEncoder.seconds`), or
+        None when it does not report one (then a unit's `encode_s` is not split)."""
+        seconds = getattr(self.encoder, "seconds", None)
+        value = seconds.get("tokenise") if isinstance(seconds, dict) else None
+        return float(value) if isinstance(value, (int, float)) else None
+
     def torch_modules(self) -> list:
         """The encoder's torch modules ([] for the weight-free `bow` and for plugins that name none)."""
         return list(getattr(self.encoder, "torch_modules", lambda: [])())
 
 
-def _head(task: str, value: float, seed: int):
+def _head_class(task: str):
     if task == "regression":
         from sklearn.linear_model import Ridge
 
-        return Ridge(alpha=value, random_state=seed)
+        return Ridge
     from sklearn.linear_model import LogisticRegression
 
-    return LogisticRegression(C=value, max_iter=2000, random_state=seed)
+    return LogisticRegression
+
+
+def _head(task: str, value: float, seed: int):
+    if task == "regression":
+        return _head_class(task)(alpha=value, random_state=seed)
+    return _head_class(task)(C=value, max_iter=2000, random_state=seed)
 
 
 def _scaler(train):
@@ -232,44 +246,20 @@ def _clocked(step, x, seconds: dict[str, float], role: str):
     return out
 
 
-def run(ctx) -> UnitResult:
-    card, kit, main = ctx.card, ctx.kit, ctx.card.main_metric
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    train_split = ctx.train_data.split("train")
-    train_card = ctx.train_data.card
-    scored = {role: ctx.data.split(role) for role in card.splits.scored_roles()}
-    blind, blind_skipped = hidden.load(ctx)
-    timings["load_s"] = time.perf_counter() - t0
+def _select_and_fit(ctx, x_train, y_train, x_eval: dict, y_eval: dict, pass_s: dict[str, float]):
+    """(head, `transform` for other matrices, scaled `x_eval`, chosen value, validation scores).
 
-    t0 = time.perf_counter()
-    featurize = _Featurizer.of(ctx)
-    x_train = featurize(*inputs.sentence_inputs(train_card, train_split, kit))
-    y_train = inputs.targets(train_card, train_split)
-    pass_s: dict[str, float] = {}  # role -> seconds of its evaluation pass (featurise, scale, predict): efficiency throughput
-    x_eval: dict = {}
-    for role, split in scored.items():
-        eval_inputs = inputs.sentence_inputs(card, split, kit)
-        t1 = time.perf_counter()
-        x_eval[role] = featurize(*eval_inputs)
-        pass_s[role] = time.perf_counter() - t1
-    y_eval = {role: inputs.targets(card, split) for role, split in scored.items()}
-    timings["encode_s"] = time.perf_counter() - t0
-    if card.task != "regression" and len(np.unique(y_train)) < 2:
-        raise UserError(f"card '{card.name}': the train split has a single class; a classifier cannot be fitted")
-
-    # Model selection on validation; without one, on a seeded 10% hold-out of train.
-    # Each matrix is scaled once, in place where it is private: with a validation split the
-    # grid's train matrix is the final one (scaled on all of train); without one, the
-    # hold-out copies are scaled on their own fit part, dropped, and train is scaled for the refit.
-    # Blind splits (QQP's test is larger than its train) are featurised only after the fit,
-    # one at a time, so they never sit in memory next to the train matrix.
-    t0 = time.perf_counter()
+    Model selection on validation; without one, on a seeded 10% hold-out of train.
+    Each matrix is scaled once, in place where it is private: with a validation split the
+    grid's train matrix is the final one (scaled on all of train); without one, the
+    hold-out copies are scaled on their own fit part, dropped, and train is scaled for the refit.
+    """
+    card, main = ctx.card, ctx.card.main_metric
     grid = ALPHA_GRID if card.task == "regression" else C_GRID
     has_validation = "validation" in x_eval
     if has_validation:
         x_train, transform = _scaler(x_train)
-        x_eval = {role: _clocked(transform, x, pass_s, role) for role, x in x_eval.items()}
+        x_eval = {role: _clocked(transform, x, pass_s, role) for role, x in x_eval.items()}  # part of each role's pass
         scaled_fit, y_fit, scaled_sel, y_sel = x_train, y_train, x_eval["validation"], y_eval["validation"]
     else:
         fit, sel = holdout(len(y_train), ctx.seed)
@@ -283,17 +273,79 @@ def run(ctx) -> UnitResult:
         ctx.step(1)
     better = max if metrics.higher_is_better(main) else min
     best = better(scores, key=lambda value: scores[value])
-    sparse_features = sparse.issparse(x_train)
     if has_validation:
         model = models[best]  # fitted on all of train already
         del scaled_fit, scaled_sel
     else:
         del scaled_fit, scaled_sel
         x_train, transform = _scaler(x_train)
-        x_eval = {role: _clocked(transform, x, pass_s, role) for role, x in x_eval.items()}
+        x_eval = {role: _clocked(transform, x, pass_s, role) for role, x in x_eval.items()}  # part of each role's pass
         model = _head(card.task, best, ctx.seed).fit(x_train, y_train)
-    del x_train
-    timings["fit_s"] = time.perf_counter() - t0
+    return model, transform, x_eval, best, scores
+
+
+class _Phases:
+    """A unit's time by phase (`extras.timings`), summed over calls: `load_s` (materialisation: the
+    splits as Arrow tables, their labels as class ids), `normalise_s` (text columns as the kit's
+    normalised strings), `featurise_s` (the encoder and the pair blocks), `import_s` (the head's
+    library), `fit_s` (scaling, the selection grid, the refit), `blind_predict_s`."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
+
+    def timings(self, encoder_tokenise_s: float | None) -> dict[str, float]:
+        """The stored timings: the phases, `encode_s` (normalise + featurise: text to matrix) and, when
+        the encoder reports its own tokenisation time (`bow`), the issue's split of it: `tokenise_s`
+        (normalisation + the encoder's tokenisation) and `features_s` (hashing, CSR, pair blocks)."""
+        out = dict(self.seconds)
+        out["encode_s"] = out.get("normalise_s", 0.0) + out.get("featurise_s", 0.0)
+        if encoder_tokenise_s is not None:
+            out["tokenise_s"] = out.get("normalise_s", 0.0) + encoder_tokenise_s
+            out["features_s"] = max(0.0, out.get("featurise_s", 0.0) - encoder_tokenise_s)
+        return out
+
+
+def run(ctx) -> UnitResult:
+    card, kit = ctx.card, ctx.kit
+    phase = _Phases()
+    with phase("load_s"):
+        train_split = ctx.train_data.split("train")
+        train_card = ctx.train_data.card
+        scored = {role: ctx.data.split(role) for role in card.splits.scored_roles()}
+        blind, blind_skipped = hidden.load(ctx)
+        y_train = inputs.targets(train_card, train_split)
+        y_eval = {role: inputs.targets(card, split) for role, split in scored.items()}
+
+    featurize = _Featurizer.of(ctx)
+    tokenise_start = featurize.tokenise_seconds()
+    with phase("normalise_s"):
+        train_inputs = inputs.sentence_inputs(train_card, train_split, kit)
+    with phase("featurise_s"):
+        x_train = featurize(*train_inputs)
+    del train_inputs  # the strings: not kept through the fit
+    x_eval = {}
+    pass_s: dict[str, float] = {}  # role -> seconds of its evaluation pass (featurise, scale, predict): efficiency throughput
+    for role, split in scored.items():
+        with phase("normalise_s"):
+            eval_inputs = inputs.sentence_inputs(card, split, kit)
+        with phase("featurise_s"):
+            x_eval[role] = _clocked(lambda given: featurize(*given), eval_inputs, pass_s, role)
+    if card.task != "regression" and len(np.unique(y_train)) < 2:
+        raise UserError(f"card '{card.name}': the train split has a single class; a classifier cannot be fitted")
+    with phase("import_s"):  # scikit-learn's import (seconds) is not the head's fit
+        _head_class(card.task)
+    with phase("fit_s"):
+        sparse_features = sparse.issparse(x_train)
+        model, transform, x_eval, best, scores = _select_and_fit(ctx, x_train, y_train, x_eval, y_eval, pass_s)
+        del x_train
 
     result_metrics, predictions = {}, []
     for role, split in scored.items():
@@ -306,14 +358,22 @@ def run(ctx) -> UnitResult:
                 predictions.append({"split": role, "id": ids[i], "gold": float(g), "pred": float(p)})
             else:
                 predictions.append({"split": role, "id": ids[i], "gold": card.labels[int(g)], "pred": card.labels[int(p)]})
+    # Blind splits (QQP's test is larger than its train) are featurised only after the fit, one at
+    # a time, so they never sit in memory next to the train matrix. Their predictions are the
+    # unit's submission file rows (`hidden.blind`), so they are needed.
     for role, split in blind.items():
-        t0 = time.perf_counter()
-        x = transform(featurize(*inputs.sentence_inputs(card, split, kit)))
-        timings["encode_s"] += time.perf_counter() - t0
-        pred = model.predict(x)
+        with phase("normalise_s"):
+            blind_inputs = inputs.sentence_inputs(card, split, kit)
+        with phase("featurise_s"):
+            x = transform(featurize(*blind_inputs))
+        del blind_inputs
+        with phase("blind_predict_s"):
+            pred = model.predict(x)
         del x
         named = [float(p) for p in pred] if card.task == "regression" else [card.labels[int(p)] for p in pred]
         predictions += hidden.blind([{"split": role, "id": i, "gold": None, "pred": p} for i, p in zip(inputs.example_ids(card, split), named)])
+    tokenise_end = featurize.tokenise_seconds()
+    timings = phase.timings(None if tokenise_start is None or tokenise_end is None else tokenise_end - tokenise_start)
     name = "alpha" if card.task == "regression" else "C"
     result = UnitResult(
         metrics=result_metrics,
@@ -327,14 +387,16 @@ def run(ctx) -> UnitResult:
     if scored:
         from polyglue import efficiency
 
-        texts, pairs = inputs.sentence_inputs(card, scored[next(iter(scored))], kit)
         first = next(iter(scored))
+        texts, pairs = inputs.sentence_inputs(card, scored[first], kit)
+        # A weight-free encoder (bow) runs on the CPU: `ctx.device` would import torch (2 s) to say so.
+        device = ctx.device if featurize.torch_modules() else "cpu"
         # bow: the first scored split's own pass is the throughput (all of it in one call, chunked for pairs)
         live = live_path(featurize)
         n = len(texts)
         pass_batch = min(n, featurize.chunk) if pairs is not None and featurize.chunk else n
         efficiency.add_to(result, lambda: measure_path(featurize, transform, model, texts, pairs,
                                                        batch_size=pass_batch if live else ctx.settings.batch_size,
-                                                       device=ctx.device, sparse_features=sparse_features,
+                                                       device=device, sparse_features=sparse_features,
                                                        throughput=(n, pass_s[first]) if live else None))
     return result

@@ -29,10 +29,11 @@ GRAD_CLIP = 1.0
 
 
 class Recognizer(nn.Module):
-    def __init__(self, layers: int, hidden: int, vocab_size: int):
+    def __init__(self, layers: int, hidden: int, vocab_size: int, head_dim: int | None = None):
         super().__init__()
         self.featurizer = WeightedLayerSum(layers)
-        self.head = BiLSTMCTC(hidden, vocab_size)
+        width = {} if head_dim is None else {"project_dim": head_dim, "hidden_dim": head_dim}
+        self.head = BiLSTMCTC(hidden, vocab_size, **width)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         features = self.featurizer(x)
@@ -82,7 +83,7 @@ def run(ctx) -> UnitResult:
         generator = torch.Generator().manual_seed(ctx.data_seed)  # SpecAugment masks: a data-order draw
 
         def build():
-            return Recognizer(features.layers, features.hidden, len(vocab)).to(ctx.device)
+            return Recognizer(features.layers, features.hidden, len(vocab), ctx.settings.head_dim).to(ctx.device)
 
         def loss_of(model, idx, rng):
             x, lengths = batcher([train[i] for i in idx])

@@ -104,6 +104,14 @@ def test_ctc_head_respects_lengths_and_greedy_decoding_merges_repeats():
     assert greedy_decode(log_probs, torch.tensor([2])) == [[1]]
 
 
+def test_asr_head_width_follows_the_head_dim_setting_and_defaults_to_the_recipes_1024():
+    from polyglue.speech.runners.asr import Recognizer
+
+    small = Recognizer(3, 8, 5, head_dim=16).head
+    assert (small.project.out_features, small.lstm.hidden_size, small.output.in_features) == (16, 16, 32)
+    assert Recognizer(3, 8, 5).head.lstm.hidden_size == 1024
+
+
 def test_checkpoints_are_evenly_spaced_and_end_at_the_last_step():
     assert checkpoints(10, 5) == [2, 4, 6, 8, 10]
     assert checkpoints(2, 5) == [1, 2]

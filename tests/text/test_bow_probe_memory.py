@@ -98,3 +98,49 @@ def test_stack_rows_and_in_place_scaling_match_the_copying_versions(kind):
     got = probe._scaled(stacked.copy(), other.copy())
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g.toarray() if sparse.issparse(g) else g, w)
+
+
+def test_bow_reports_its_tokenisation_and_feature_time_apart():
+    encoder = bow.BowEncoder()
+    assert encoder.seconds == {"tokenise": 0.0, "features": 0.0}
+    encoder.encode(TEXTS * 50)
+    first = dict(encoder.seconds)
+    assert first["tokenise"] > 0 and first["features"] > 0
+    encoder.encode(TEXTS)
+    assert all(encoder.seconds[k] > first[k] for k in first)  # running totals: callers take differences
+
+
+def test_unit_timings_split_encode_into_tokenise_and_features():
+    phases = probe._Phases()
+    phases.seconds.update({"load_s": 1.0, "normalise_s": 0.5, "featurise_s": 4.0, "fit_s": 9.0})
+    split = phases.timings(1.5)
+    assert split["encode_s"] == 4.5 and split["tokenise_s"] == 2.0 and split["features_s"] == 2.5
+    assert "tokenise_s" not in phases.timings(None) and phases.timings(None)["encode_s"] == 4.5  # encoders that do not report it
+
+
+def test_a_bow_unit_stores_the_split_and_never_imports_torch(tmp_path):
+    """The weight-free unit's phases add up, and its efficiency figures do not import torch to learn the device is the CPU."""
+    import json
+    import sqlite3
+    import subprocess
+    import sys
+
+    script = f"""
+import sys
+from tests.fixtures.core_suite import write_suite
+from polyglue.cli import main
+cards = write_suite({str(tmp_path / 's')!r}, n_cards=1)
+code = main(["run", "--suite", "core", "--cards", str(cards), "--tasks", "core-sent0", "--model", "bow", "--runs-dir", {str(tmp_path / 'runs')!r}, "--quiet"])
+assert code == 0, code
+assert "torch" not in sys.modules, "a bow unit imported torch"
+"""
+    env = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "POLYGLUE_CACHE": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", script], cwd=str(__import__("pathlib").Path(__file__).resolve().parents[2]), env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    conn = sqlite3.connect(tmp_path / "runs" / "polyglue.sqlite")
+    (extras,) = conn.execute("SELECT extras_json FROM units").fetchone()
+    timings = json.loads(extras)["timings"]
+    assert {"load_s", "tokenise_s", "features_s", "fit_s", "import_s", "encode_s", "total_s"} <= set(timings)
+    assert abs(timings["tokenise_s"] + timings["features_s"] - timings["encode_s"]) <= 0.002  # rounded to ms each
+    assert timings["load_s"] + timings["encode_s"] + timings["import_s"] + timings["fit_s"] <= timings["total_s"]
