@@ -178,6 +178,11 @@ class PrefixSettings(Strict):
     """Hidden size of that MLP (None: the model's hidden size)."""
 
 
+UNSET_OMITTED = ("head_dim",)
+"""Protocol fields left out of dumps (and so of unit keys) while None: a new optional setting must not
+change every stored unit's key. Add each new optional protocol field here."""
+
+
 class ProtocolDefaults(Strict):
     """Defaults of how a card is evaluated; CLI flags may override some of them.
 
@@ -294,6 +299,17 @@ class ProtocolDefaults(Strict):
     head_dim: int | None = Field(None, ge=1)
     """ASR `superb`: width of the BiLSTM-CTC head's projection and LSTM (None: the recipe's 1024). Smaller
     only for CPU-sized checks (`perf/speech_storage.py --indicsuperb`); a row with it is not comparable."""
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_late_fields(self, handler):
+        # Fields added after units were first stored (`UNSET_OMITTED`) leave the dump, the card hash and
+        # the protocol hash when unset, so existing unit keys stay valid and finished units are reused.
+        data = handler(self)
+        if isinstance(data, dict):
+            for name in UNSET_OMITTED:
+                if data.get(name) is None:
+                    data.pop(name, None)
+        return data
     lm_path: str | None = None
     """ASR: an ARPA or KenLM binary word n-gram for beam search (flashlight's lexicon decoder, as fairseq's
     `--w2l-decoder kenlm`; extra `lm`), reported as `wer_lm`/`cer_lm` next to greedy `wer`/`cer`. Its content

@@ -43,3 +43,15 @@ def test_unit_keys_change_with_what_determines_results_only():
     assert Unit(**base).key == key
     for field, value in [("seed", 1), ("card_hash", "h2"), ("dataset_revision", "r2"), ("encoder_identity", "x"), ("protocol_hash", "q")]:
         assert Unit(**{**base, field: value}).key != key
+
+
+def test_an_optional_protocol_field_added_later_leaves_unit_keys_unchanged_until_it_is_set():
+    """`UNSET_OMITTED` fields are not in a card's dump (so not in its hash or the protocol hash) while
+    unset: adding such a field must not orphan every stored unit; setting one does change the key."""
+    from polyglue.cards.schema import UNSET_OMITTED, ProtocolDefaults
+
+    assert UNSET_OMITTED and all(name in ProtocolDefaults.model_fields for name in UNSET_OMITTED)
+    dumped = ProtocolDefaults().model_dump()
+    assert not set(UNSET_OMITTED) & set(dumped)
+    assert ProtocolDefaults(head_dim=64).model_dump()["head_dim"] == 64
+    assert ProtocolDefaults.model_validate(dumped) == ProtocolDefaults()  # the dump reads back to the same settings
