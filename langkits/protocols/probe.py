@@ -379,7 +379,10 @@ def run(ctx) -> UnitResult:
         metrics=result_metrics,
         predictions=predictions,
         extras=hidden.note({
-            "selection": {"parameter": name, "chosen": best, "validation_scores": {str(k): v for k, v in scores.items()}},
+            # `on`/`metric`/`score` as the fine-tune runner records them: the transfer view's in-distribution score
+            "selection": {"on": "validation" if "validation" in scored else f"{train_card.name} train hold-out (10%)",
+                          "metric": card.main_metric, "score": scores[best],
+                          "parameter": name, "chosen": best, "validation_scores": {str(k): v for k, v in scores.items()}},
             "n_examples": {"train": len(y_train), **{r: len(y) for r, y in y_eval.items()}},
             "timings": {k: round(v, 3) for k, v in timings.items()},
         }, blind_skipped),
