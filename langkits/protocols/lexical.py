@@ -76,7 +76,8 @@ def run_token(ctx) -> UnitResult:
     timings["fit_s"] = time.perf_counter() - t0
     extras = {
         "baseline": "windowed word/character n-gram tagger (SGD logistic regression)",
-        "selection": {"on": where, "metric": main, "parameter": "alpha", "chosen": alpha, "scores": {str(k): v for k, v in scores.items()}},
+        "selection": {"on": where, "metric": main, "score": scores[alpha], "parameter": "alpha", "chosen": alpha,
+                      "scores": {str(k): v for k, v in scores.items()}},
         "n_train_tokens": int(sum(len(w) for w in train_ex.words)),
     }
     return _result(ctx, head, eval_ex, lambda ex: to_names(taggers[alpha].predict(ex.words)), extras, timings)
@@ -109,7 +110,7 @@ def run_qa(ctx) -> UnitResult:
     extras = {
         "baseline": "sliding window (Rajpurkar et al. 2016; Richardson et al. 2013)",
         "selection": {
-            "on": where, "metric": main, "n_questions": len(sel_ex), "n_idf_contexts": len(contexts),
+            "on": where, "metric": main, "score": scores[(span, window)], "n_questions": len(sel_ex), "n_idf_contexts": len(contexts),
             "chosen": {"max_span": span, "window": window},
             "scores": {f"max_span={s},window={w}": v for (s, w), v in scores.items()},
         },
