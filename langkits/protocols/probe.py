@@ -238,15 +238,42 @@ def live_path(featurize: _Featurizer) -> bool:
     return getattr(featurize.encoder, "encode_uncached", None) is None
 
 
-def _clocked(step, x, seconds: dict[str, float], role: str):
-    """`step(x)`, its wall time added to `seconds[role]` (a role's evaluation pass is timed in parts)."""
-    t0 = time.perf_counter()
-    out = step(x)
-    seconds[role] = seconds.get(role, 0.0) + time.perf_counter() - t0
-    return out
+class _Phases:
+    """Wall time by name, summed over calls: a unit's phases (`extras.timings`), or each evaluation
+    role's pass (the efficiency throughput). The phases: `load_s` (materialisation: the
+    splits as Arrow tables, their labels as class ids), `normalise_s` (text columns as the kit's
+    normalised strings), `featurise_s` (the encoder and the pair blocks), `import_s` (the head's
+    library), `fit_s` (scaling, the selection grid, the refit), `blind_predict_s`."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
+
+    def run(self, name: str, step, *args):
+        """`step(*args)`, timed under `name` (for steps inside an expression)."""
+        with self(name):
+            return step(*args)
+
+    def timings(self, encoder_tokenise_s: float | None) -> dict[str, float]:
+        """The stored timings: the phases, `encode_s` (normalise + featurise: text to matrix) and, when
+        the encoder reports its own tokenisation time (`bow`), the issue's split of it: `tokenise_s`
+        (normalisation + the encoder's tokenisation) and `features_s` (hashing, CSR, pair blocks)."""
+        out = dict(self.seconds)
+        out["encode_s"] = out.get("normalise_s", 0.0) + out.get("featurise_s", 0.0)
+        if encoder_tokenise_s is not None:
+            out["tokenise_s"] = out.get("normalise_s", 0.0) + encoder_tokenise_s
+            out["features_s"] = max(0.0, out.get("featurise_s", 0.0) - encoder_tokenise_s)
+        return out
 
 
-def _select_and_fit(ctx, x_train, y_train, x_eval: dict, y_eval: dict, pass_s: dict[str, float]):
+def _select_and_fit(ctx, x_train, y_train, x_eval: dict, y_eval: dict, passes: _Phases):
     """(head, `transform` for other matrices, scaled `x_eval`, chosen value, validation scores).
 
     Model selection on validation; without one, on a seeded 10% hold-out of train.
@@ -259,7 +286,7 @@ def _select_and_fit(ctx, x_train, y_train, x_eval: dict, y_eval: dict, pass_s: d
     has_validation = "validation" in x_eval
     if has_validation:
         x_train, transform = _scaler(x_train)
-        x_eval = {role: _clocked(transform, x, pass_s, role) for role, x in x_eval.items()}  # part of each role's pass
+        x_eval = {role: passes.run(role, transform, x) for role, x in x_eval.items()}  # part of each role's pass
         scaled_fit, y_fit, scaled_sel, y_sel = x_train, y_train, x_eval["validation"], y_eval["validation"]
     else:
         fit, sel = holdout(len(y_train), ctx.seed)
@@ -279,38 +306,9 @@ def _select_and_fit(ctx, x_train, y_train, x_eval: dict, y_eval: dict, pass_s: d
     else:
         del scaled_fit, scaled_sel
         x_train, transform = _scaler(x_train)
-        x_eval = {role: _clocked(transform, x, pass_s, role) for role, x in x_eval.items()}  # part of each role's pass
+        x_eval = {role: passes.run(role, transform, x) for role, x in x_eval.items()}  # part of each role's pass
         model = _head(card.task, best, ctx.seed).fit(x_train, y_train)
     return model, transform, x_eval, best, scores
-
-
-class _Phases:
-    """A unit's time by phase (`extras.timings`), summed over calls: `load_s` (materialisation: the
-    splits as Arrow tables, their labels as class ids), `normalise_s` (text columns as the kit's
-    normalised strings), `featurise_s` (the encoder and the pair blocks), `import_s` (the head's
-    library), `fit_s` (scaling, the selection grid, the refit), `blind_predict_s`."""
-
-    def __init__(self):
-        self.seconds: dict[str, float] = {}
-
-    @contextmanager
-    def __call__(self, name: str):
-        t0 = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
-
-    def timings(self, encoder_tokenise_s: float | None) -> dict[str, float]:
-        """The stored timings: the phases, `encode_s` (normalise + featurise: text to matrix) and, when
-        the encoder reports its own tokenisation time (`bow`), the issue's split of it: `tokenise_s`
-        (normalisation + the encoder's tokenisation) and `features_s` (hashing, CSR, pair blocks)."""
-        out = dict(self.seconds)
-        out["encode_s"] = out.get("normalise_s", 0.0) + out.get("featurise_s", 0.0)
-        if encoder_tokenise_s is not None:
-            out["tokenise_s"] = out.get("normalise_s", 0.0) + encoder_tokenise_s
-            out["features_s"] = max(0.0, out.get("featurise_s", 0.0) - encoder_tokenise_s)
-        return out
 
 
 def run(ctx) -> UnitResult:
@@ -332,24 +330,24 @@ def run(ctx) -> UnitResult:
         x_train = featurize(*train_inputs)
     del train_inputs  # the strings: not kept through the fit
     x_eval = {}
-    pass_s: dict[str, float] = {}  # role -> seconds of its evaluation pass (featurise, scale, predict): efficiency throughput
+    passes = _Phases()  # role -> seconds of its evaluation pass (featurise, scale, predict): efficiency throughput
     for role, split in scored.items():
         with phase("normalise_s"):
             eval_inputs = inputs.sentence_inputs(card, split, kit)
         with phase("featurise_s"):
-            x_eval[role] = _clocked(lambda given: featurize(*given), eval_inputs, pass_s, role)
+            x_eval[role] = passes.run(role, featurize, *eval_inputs)
     if card.task != "regression" and len(np.unique(y_train)) < 2:
         raise UserError(f"card '{card.name}': the train split has a single class; a classifier cannot be fitted")
     with phase("import_s"):  # scikit-learn's import (seconds) is not the head's fit
         _head_class(card.task)
     with phase("fit_s"):
         sparse_features = sparse.issparse(x_train)
-        model, transform, x_eval, best, scores = _select_and_fit(ctx, x_train, y_train, x_eval, y_eval, pass_s)
+        model, transform, x_eval, best, scores = _select_and_fit(ctx, x_train, y_train, x_eval, y_eval, passes)
         del x_train
 
     result_metrics, predictions = {}, []
     for role, split in scored.items():
-        pred = _clocked(model.predict, x_eval.pop(role), pass_s, role)
+        pred = passes.run(role, model.predict, x_eval.pop(role))
         gold = y_eval[role]
         result_metrics[role] = metrics.compute(card.metrics, gold, pred)
         ids = inputs.example_ids(card, split)
@@ -401,5 +399,5 @@ def run(ctx) -> UnitResult:
         efficiency.add_to(result, lambda: measure_path(featurize, transform, model, texts, pairs,
                                                        batch_size=pass_batch if live else ctx.settings.batch_size,
                                                        device=device, sparse_features=sparse_features,
-                                                       throughput=(n, pass_s[first]) if live else None))
+                                                       throughput=(n, passes.seconds[first]) if live else None))
     return result
