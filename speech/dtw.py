@@ -20,18 +20,20 @@ DOC_CHUNK_VALUES = 20_000_000
 """Cap on query_frames x document frames held at once (float64)."""
 
 
-def standardize(blocks: list[np.ndarray]) -> list[np.ndarray]:
-    """Per-dimension zero mean, unit std (ddof 1) over the frames of all blocks `(frames, dim)`.
-
-    Statistics are accumulated block by block in float64 (no concatenated copy of the
-    corpus); the standardised blocks are float32.
-    """
+def moments(blocks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-dimension mean and std (ddof 1, floored at 1e-9) over the frames of all blocks `(frames, dim)`,
+    accumulated block by block in float64 (no concatenated copy of the corpus)."""
     count = sum(len(b) for b in blocks)
     total = sum(b.sum(0, dtype=np.float64) for b in blocks)
     mean = total / count
     squares = sum(((b - mean) ** 2).sum(0) for b in blocks)
     std = np.sqrt(squares / (count - 1)) if count > 1 else np.ones_like(mean)
-    std = np.clip(std, 1e-9, None)
+    return mean, np.clip(std, 1e-9, None)
+
+
+def standardize(blocks: list[np.ndarray]) -> list[np.ndarray]:
+    """Per-dimension zero mean, unit std (`moments`) over the frames of all blocks; float32 out."""
+    mean, std = moments(blocks)
     return [((b - mean) / std).astype(np.float32) for b in blocks]
 
 

@@ -24,7 +24,7 @@ from polyglue.metrics import TWV_C_FA, TWV_C_MISS, TWV_P_TARGET, twv_beta
 from polyglue.contract import UnitResult
 from polyglue.speech.corpus import stem
 from polyglue.speech.corpus.kathbath import KathbathCorpus
-from polyglue.speech.dtw import MIN_QUERY_FRAMES, query_scores, score_layer, znorm
+from polyglue.speech.dtw import MIN_QUERY_FRAMES, moments, query_scores, score_layer, znorm
 from polyglue.speech.languages import select_languages
 from polyglue.speech.runners.common import SpeechUnit, better_score, compute
 
@@ -144,9 +144,9 @@ def _measure(unit: SpeechUnit, result: UnitResult, queries: list, docs: list, la
     import torch
 
     index = [_layer(unit.features, d, layer) for d in docs]
-    frames = np.concatenate(index) if index else np.zeros((0, unit.features.hidden), np.float32)
-    mean = frames.mean(0, dtype=np.float64)
-    std = np.clip(frames.std(0, ddof=1, dtype=np.float64) if len(frames) > 1 else np.ones_like(mean), 1e-9, None)
+    if not index:  # nothing to search
+        return
+    mean, std = moments(index)
     index = [((d - mean) / std).astype(np.float32) for d in index]
     doc_frames = sum(len(d) for d in index)
     hidden = unit.features.hidden
