@@ -110,10 +110,17 @@ def _efficiency(model, items, vocab, *, normalize: bool, layer_norm: bool, devic
         greedy(model, [read_audio(u.path) for u in utts], vocab, normalize=normalize, layer_norm=layer_norm, device=device)
 
     identity = efficiency.model_identity(model)
+    samples: dict[str, int] = {}  # utterance id -> samples: each file is read once for its size and FLOP key
+
+    def n_samples(u) -> int:
+        if u.id not in samples:
+            samples[u.id] = len(read_audio(u.path))
+        return samples[u.id]
+
     return efficiency.measure(
         forward, items, parameters=counts or efficiency.parameter_counts(model), batch_size=8 if layer_norm else 1, device=device,
-        size_of=lambda u: len(read_audio(u.path)) / SAMPLE_RATE_HZ, size_name="audio_seconds_per_example",
-        freeze=[model], flop_key=lambda u: (identity, len(read_audio(u.path))), throughput=throughput,
+        size_of=lambda u: n_samples(u) / SAMPLE_RATE_HZ, size_name="audio_seconds_per_example",
+        freeze=[model], flop_key=lambda u: (identity, n_samples(u)), throughput=throughput,
     )
 
 
