@@ -143,7 +143,8 @@ def _count_matrix(rows: np.ndarray, cols: np.ndarray, n: int, width: int) -> tup
     One in-place sort of the combined key `row * width + col` (numpy's vectorised integer sort)
     orders the entries by row, then column, and puts duplicates side by side: their run
     lengths are the counts. The same matrix as scipy's COO-to-CSR conversion followed by
-    `sum_duplicates` (which sorts every row's indices again), in about half the time."""
+    `sum_duplicates` (which sorts every row's indices again); featurising 50,000 English pairs
+    took 2.4–2.6 s instead of 3.0 s with it (perf/README.md, "Full-size suites")."""
     shift = width.bit_length() - 1  # width is a power of two
     key = rows.astype(np.int64)
     key <<= shift
